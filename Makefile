@@ -1,0 +1,49 @@
+# Developer entry points. CI runs `make lint` and `make test` through .ci/run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format services-up services-down bench clean
+
+$(BIN)/ingest: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/ingest  ## create .venv with the project and its dev tools
+
+sources.yaml:
+	cp examples/sources.demo.yaml sources.yaml
+
+run: install sources.yaml  ## serve on 127.0.0.1:8000: SQLite inbox, ./events.jsonl sink
+	$(BIN)/ingest serve --host $(HOST) --port $(PORT)
+
+test: install  ## every test, on a local PostgreSQL and Kafka unless DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS are set
+	bash scripts/test.sh $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+services-up:  ## start the local PostgreSQL and Kafka used by the tests
+	bash scripts/postgres.sh start
+	bash scripts/kafka.sh start
+
+services-down:
+	bash scripts/kafka.sh stop
+	bash scripts/postgres.sh stop
+
+bench: install
+	$(BIN)/python bench/ingest_rate.py
+
+clean:
+	rm -rf $(VENV) .services .pytest_cache .mypy_cache .ruff_cache ingest.db* events.jsonl

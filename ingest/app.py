@@ -1,0 +1,201 @@
+"""The HTTP surface: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`.
+
+Responses are always small JSON. Bad input gets a 4xx with a machine-readable `error` code; a
+database we cannot reach gets 503 with Retry-After, because the vendor will retry and we never
+acknowledge what we did not store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from handlers import HANDLERS
+from handlers.base import RejectedRequestError
+from ingest.ingestion import Ingestor
+from ingest.logs import configure, get_logger
+from ingest.relay import Relay
+from ingest.runtime import Database, load_config
+from ingest.settings import Settings, load_settings
+from ingest.sinks import Sink, SinkUnavailableError, sink_from_settings
+from ingest.sources import SourcesConfig
+
+log = get_logger("ingest.http")
+
+READY_TIMEOUT_SECONDS = 3.0
+
+
+class PayloadTooLargeError(RejectedRequestError):
+    code = "payload_too_large"
+    status = 413
+
+
+def error_response(code: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw bytes, refusing more than `limit` while reading: nothing oversized is buffered."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise RejectedRequestError("Content-Length is not a number")
+        if int(declared) > limit:
+            raise PayloadTooLargeError(f"body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class Services:
+    """What the lifespan builds and the endpoints use."""
+
+    settings: Settings
+    database: Database
+    ingestor: Ingestor
+    sink: Sink
+    relay: Relay | None
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+async def receive_webhook(request: Request) -> Response:
+    services = _services(request)
+    source = request.path_params["source"]
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    with structlog.contextvars.bound_contextvars(source=source, request_id=request_id):
+        if not services.ingestor.knows(source):
+            log.info("webhook.rejected", error="unknown_source")
+            return error_response("unknown_source", 404, f"no source named {source!r} is configured")
+        try:
+            body = await read_body(request, services.settings.max_body_bytes)
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            recorded = await services.ingestor.ingest(source, body, headers)
+        except RejectedRequestError as exc:
+            log.info("webhook.rejected", error=exc.code, reason=exc.message)
+            return error_response(exc.code, exc.status, exc.message)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            log.warning("webhook.database_unavailable", error=type(exc).__name__)
+            retry_after = str(services.settings.retry_after_seconds)
+            return error_response(
+                "unavailable", 503, "storage is unavailable; retry later", {"Retry-After": retry_after}
+            )
+        status = "duplicate" if recorded.duplicate else "accepted"
+        log.info(f"webhook.{status}", event_id=recorded.id, size=len(body))
+        return JSONResponse({"status": status, "id": recorded.id})
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services = _services(request)
+    failing: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(services.database.store.ping(), READY_TIMEOUT_SECONDS)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        failing["database"] = type(exc).__name__
+    if services.settings.kafka_enabled:
+        try:
+            await services.sink.check()
+        except SinkUnavailableError as exc:
+            failing["kafka"] = str(exc)
+    if failing:
+        return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - Starlette registers this for HTTPException only
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(code, exc.status_code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def internal_error(_request: Request, exc: Exception) -> Response:
+    log.error("http.internal_error", error=type(exc).__name__)
+    return error_response("internal_error", 500, "unexpected error; it has been logged")
+
+
+def create_app(
+    settings: Settings | None = None,
+    config: SourcesConfig | None = None,
+    *,
+    run_relay: bool | None = None,
+) -> Starlette:
+    settings = settings or load_settings()
+    config = config or load_config(settings)
+    relay_enabled = settings.run_relay if run_relay is None else run_relay
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = await Database.open(settings)
+        sink = sink_from_settings(settings)
+        relay = (
+            Relay(
+                database.store,
+                sink,
+                batch_size=settings.relay_batch_size,
+                idle_poll_seconds=settings.relay_idle_poll_seconds,
+            )
+            if relay_enabled
+            else None
+        )
+        ingestor = Ingestor(
+            config, database.store, HANDLERS, on_commit=relay.wake if relay else None
+        )
+        app.state.services = Services(settings, database, ingestor, sink, relay)
+        stop = asyncio.Event()
+        relay_task = asyncio.create_task(relay.run(stop)) if relay else None
+        log.info(
+            "server.started",
+            sources=sorted(config.sources),
+            sink=sink.name,
+            relay=relay_enabled,
+        )
+        try:
+            yield
+        finally:
+            stop.set()
+            if relay_task is not None:
+                await relay_task
+            await sink.stop()
+            await database.close()
+            log.info("server.stopped")
+
+    return Starlette(
+        routes=[
+            Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        lifespan=lifespan,
+    )
+
+
+def create_app_from_environment() -> Starlette:
+    """Factory for `uvicorn --factory` (used by `ingest serve --workers N`)."""
+    settings = load_settings()
+    configure(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,41 @@
+"""`ingest`: the command line. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+from ingest import __version__
+from ingest.cli.events import events
+from ingest.cli.replay import replay
+from ingest.cli.send import send
+from ingest.cli.serve import migrate, relay_command, serve
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=(
+        "Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, "
+        "INGEST_SOURCES_FILE, …; see the README). Exit codes: 0 ok, 1 operation failed, "
+        "2 usage, 3 configuration, 4 database, 5 unreachable service."
+    ),
+)
+@click.version_option(__version__, prog_name="ingest")
+def main() -> None:
+    """Receive vendors' webhooks, verify them over the raw bytes, store them durably, and
+    publish normalized CloudEvents to Kafka.
+
+    \b
+    Quick tour:
+      ingest serve                  HTTP endpoints plus the relay to Kafka (or the file sink)
+      ingest send stripe            post a signed sample event to a running server
+      ingest events list            what arrived, newest first
+      ingest replay --status failed --yes
+    """
+
+
+main.add_command(serve)
+main.add_command(relay_command)
+main.add_command(migrate)
+main.add_command(events)
+main.add_command(replay)
+main.add_command(send)

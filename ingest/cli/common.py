@@ -1,0 +1,104 @@
+"""What every command shares: exit codes, error translation, time parsing, async entry."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from ingest.errors import ConfigError, DatabaseNotMigratedError
+from ingest.logs import configure
+from ingest.settings import LogFormat, Settings, load_settings
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ExitCode(IntEnum):
+    """Documented in the README; scripts may rely on them."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    CONFIG = 3
+    DATABASE = 4
+    UNREACHABLE = 5
+
+
+class CommandError(click.ClickException):
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.exit_code = int(code)
+
+
+def settings_for_cli() -> Settings:
+    try:
+        settings = load_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise CommandError(f"invalid environment: {exc}", ExitCode.CONFIG) from None
+    # A terminal user reads the console format; JSON stays available for scripts.
+    configure(settings.log_format if settings.log_format is not LogFormat.AUTO else LogFormat.AUTO,
+              settings.log_level)
+    return settings
+
+
+def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Run an async command body, turning our errors into messages and meaningful exit codes."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return asyncio.run(function(*args, **kwargs))
+        except ConfigError as exc:
+            raise CommandError(str(exc), ExitCode.CONFIG) from None
+        except DatabaseNotMigratedError as exc:
+            raise CommandError(str(exc), ExitCode.DATABASE) from None
+        except (SQLAlchemyError, OSError) as exc:
+            raise CommandError(
+                f"the database is unreachable ({type(exc).__name__}); check DATABASE_URL",
+                ExitCode.DATABASE,
+            ) from None
+
+    return wrapper
+
+
+RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class MomentType(click.ParamType):
+    """An ISO 8601 time (UTC unless it says otherwise) or an age such as `30m`, `2h`, `7d`."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        if match := RELATIVE.match(text):
+            amount, unit = match.groups()
+            return datetime.now(UTC) - timedelta(**{UNITS[unit]: int(amount)})
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(f"{text!r} is neither ISO 8601 nor an age like 30m, 2h, 7d", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+MOMENT = MomentType()
+
+
+def stdin_is_interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+async def gather_quietly(*awaitables: Awaitable[Any]) -> None:
+    await asyncio.gather(*awaitables, return_exceptions=True)

@@ -1,0 +1,157 @@
+"""`ingest events list` and `ingest events show`: what arrived, and what it became."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+from ingest.cli.common import MOMENT, CommandError, ExitCode, run_async, settings_for_cli
+from ingest.runtime import Database
+from ingest.settings import Settings
+from ingest.store import EventFilter, StoredCloudEvent, StoredEvent
+from ingest.tables import STATUSES
+
+
+@click.group()
+def events() -> None:
+    """Inspect the inbox."""
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _summary(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "source": event.source,
+        "vendor": event.vendor,
+        "vendor_event_id": event.vendor_event_id,
+        "vendor_event_type": event.vendor_event_type,
+        "received_at": _time(event.received_at),
+        "status": event.status,
+        "attempts": event.attempts,
+        "last_error": event.last_error,
+        "processed_at": _time(event.processed_at),
+        "secret_index": event.secret_index,
+    }
+
+
+def _body(body: bytes) -> dict[str, Any]:
+    try:
+        return {"encoding": "utf-8", "text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"encoding": "base64", "text": base64.b64encode(body).decode()}
+
+
+def _cloudevent(record: StoredCloudEvent) -> dict[str, Any]:
+    return {
+        "generation": record.generation,
+        "seq": record.seq,
+        "id": record.cloudevent_id,
+        "type": record.type,
+        "topic": record.topic,
+        "key": record.key,
+        "published_at": _time(record.published_at),
+        "cloudevent": json.loads(record.value),
+    }
+
+
+@events.command("list")
+@click.option("--source", help="Only events from this source.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only events in this status.")
+@click.option("--since", type=MOMENT, help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).")
+@click.option("--until", type=MOMENT, help="Received before (ISO 8601 or an age).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_events(
+    source: str | None,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List received events, newest first."""
+    settings = settings_for_cli()
+    selection = EventFilter(source=source, status=status, since=since, until=until)
+    found = _list(settings, selection, limit)
+    if as_json:
+        for event in found:
+            click.echo(json.dumps(_summary(event)))
+        return
+    if not found:
+        click.echo("no events", err=True)
+        return
+    header = f"{'ID':>8}  {'RECEIVED (UTC)':<20}  {'SOURCE':<16}  {'STATUS':<9}  {'TRIES':>5}  TYPE"
+    click.echo(header)
+    for event in found:
+        received = event.received_at.strftime("%Y-%m-%d %H:%M:%S")
+        status_text = click.style(f"{event.status:<9}", fg="red" if event.status == "failed" else None)
+        click.echo(
+            f"{event.id:>8}  {received:<20}  {event.source:<16}  {status_text}  "
+            f"{event.attempts:>5}  {event.vendor_event_type}"
+        )
+
+
+@run_async
+async def _list(settings: Settings, selection: EventFilter, limit: int) -> list[StoredEvent]:
+    database = await Database.open(settings)
+    try:
+        return await database.store.list_events(selection, limit=limit)
+    finally:
+        await database.close()
+
+
+@events.command("show")
+@click.argument("event_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show_event(event_id: int, as_json: bool) -> None:
+    """Show one event: redacted headers, raw body, status, error, and the CloudEvents it produced."""
+    settings = settings_for_cli()
+    found = _show(settings, event_id)
+    if found is None:
+        raise CommandError(f"no event with id {event_id}", ExitCode.FAILED)
+    event, produced = found
+    document = {
+        **_summary(event),
+        "signed_at": event.signed_at,
+        "headers": event.headers,
+        "body": _body(event.body),
+        "cloudevents": [_cloudevent(record) for record in produced],
+    }
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+        return
+    for key, value in _summary(event).items():
+        click.echo(f"{key + ':':<19} {value if value is not None else '-'}")
+    click.echo("headers:")
+    for name, value in sorted(event.headers.items()):
+        click.echo(f"  {name}: {value}")
+    click.echo(f"body ({document['body']['encoding']}, {len(event.body)} bytes):")
+    click.echo(document["body"]["text"])
+    click.echo(f"cloudevents ({len(produced)}):")
+    for record in produced:
+        published = _time(record.published_at) or "pending"
+        click.echo(
+            f"  gen {record.generation} #{record.seq}  {record.cloudevent_id}  {record.type}  "
+            f"→ {record.topic} key={record.key}  published={published}"
+        )
+
+
+@run_async
+async def _show(
+    settings: Settings, event_id: int
+) -> tuple[StoredEvent, list[StoredCloudEvent]] | None:
+    database = await Database.open(settings)
+    try:
+        event = await database.store.get_event(event_id)
+        if event is None:
+            return None
+        return event, await database.store.cloudevents_of(event_id)
+    finally:
+        await database.close()

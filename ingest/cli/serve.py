@@ -1,0 +1,131 @@
+"""`ingest serve`, `ingest relay`, `ingest migrate`: the long-running processes and the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import click
+import uvicorn
+
+from ingest import migrate as migrations
+from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cli
+from ingest.errors import ConfigError
+from ingest.logs import get_logger
+from ingest.relay import Relay
+from ingest.runtime import Database, load_config
+from ingest.settings import Settings
+from ingest.sinks import sink_from_settings
+from ingest.sources import SourcesConfig
+
+log = get_logger("ingest.cli")
+
+
+def config_or_exit(settings: Settings) -> SourcesConfig:
+    try:
+        return load_config(settings)
+    except ConfigError as exc:
+        raise CommandError(str(exc), ExitCode.CONFIG) from None
+
+
+@run_async
+async def check_database(settings: Settings) -> None:
+    """Fail before binding the port: a clear message beats a server that answers 503 forever."""
+    database = await Database.open(settings)
+    await database.close()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes; one relay among them publishes at a time (a database lease).",
+)
+@click.option(
+    "--relay/--no-relay",
+    default=True,
+    show_default=True,
+    help="Also publish the outbox from this process; --no-relay pairs with a separate `ingest relay`.",
+)
+def serve(host: str, port: int, workers: int, relay: bool) -> None:
+    """Serve POST /webhooks/{source}, GET /healthz and GET /readyz."""
+    settings = settings_for_cli()
+    config = config_or_exit(settings)
+    check_database(settings)
+    if workers == 1:
+        from ingest.app import create_app  # noqa: PLC0415 - keeps `ingest --help` fast
+
+        app = create_app(settings, config, run_relay=relay)
+        uvicorn.run(
+            app, host=host, port=port, log_config=None, access_log=False, server_header=False
+        )
+        return
+    # Worker processes build their own app from the environment; pass the relay choice there.
+    os.environ["INGEST_RUN_RELAY"] = "1" if relay else "0"
+    uvicorn.run(
+        "ingest.app:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@click.command("relay")
+def relay_command() -> None:
+    """Publish the outbox without serving HTTP (pairs with serve --no-relay)."""
+    settings = settings_for_cli()
+    _run_relay(settings)
+
+
+@run_async
+async def _run_relay(settings: Settings) -> None:
+    database = await Database.open(settings)
+    sink = sink_from_settings(settings)
+    relay = Relay(
+        database.store,
+        sink,
+        batch_size=settings.relay_batch_size,
+        idle_poll_seconds=settings.relay_idle_poll_seconds,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("relay.process_started", sink=sink.name)
+    try:
+        await relay.run(stop)
+    finally:
+        await database.close()
+        log.info("relay.process_stopped", published=relay.published)
+
+
+@click.command()
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to reach.")
+def migrate(revision: str) -> None:
+    """Bring the database schema up to date (Alembic upgrade)."""
+    settings = settings_for_cli()
+    _migrate(settings, revision)
+
+
+@run_async
+async def _migrate(settings: Settings, revision: str) -> None:
+    database = await Database.open(settings, check_schema=False)
+    try:
+        before = await migrations.current_revision(database.engine)
+        await migrations.upgrade(database.engine, revision)
+        after = await migrations.current_revision(database.engine)
+    finally:
+        await database.close()
+    if before == after:
+        click.echo(f"database already at {after}")
+    else:
+        click.echo(f"migrated database from {before or 'empty'} to {after}")

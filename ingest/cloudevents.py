@@ -1,0 +1,65 @@
+"""CloudEvents 1.0 envelopes (structured mode) with ids that replays reproduce exactly."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from handlers.base import Emitted
+
+# Fixed forever: changing it would change every event id and defeat consumers' deduplication.
+CLOUDEVENT_ID_NAMESPACE = uuid.UUID("6f1c5a3e-8d5b-4f3e-9a57-0f1c2b7e4d21")
+CONTENT_TYPE = "application/cloudevents+json"
+
+
+def cloudevent_id(source: str, vendor_event_id: str, seq: int, event_type: str) -> str:
+    """Same inbox event and same mapping → same id, on every replay and on every machine."""
+    return str(uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, f"{source}\n{vendor_event_id}\n{seq}\n{event_type}"))
+
+
+def source_uri(source: str) -> str:
+    return f"/sources/{source}"
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    id: str
+    type: str
+    key: str
+    document: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def build(
+    emitted: Emitted,
+    *,
+    seq: int,
+    source: str,
+    vendor: str,
+    vendor_event_id: str,
+    received_at: datetime,
+) -> CloudEvent:
+    event_id = cloudevent_id(source, vendor_event_id, seq, emitted.type)
+    document: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source_uri(source),
+        "type": emitted.type,
+        "time": _rfc3339(emitted.time or received_at),
+        "datacontenttype": "application/json",
+        "vendor": vendor,
+        "vendoreventid": vendor_event_id,
+        "data": emitted.data.model_dump(mode="json"),
+    }
+    if emitted.subject is not None:
+        document["subject"] = emitted.subject
+    return CloudEvent(id=event_id, type=emitted.type, key=emitted.key, document=document)

@@ -1,0 +1,68 @@
+"""Engine construction: one pooled engine per process, tuned per backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ingest.errors import ConfigError
+
+
+def async_url(raw: str) -> URL:
+    """`postgresql://` and `postgres://` mean asyncpg; `sqlite://` means aiosqlite."""
+    try:
+        url = make_url(raw)
+    except Exception:  # noqa: BLE001 - SQLAlchemy raises several types; the URL may hold a password
+        raise ConfigError("DATABASE_URL is not a valid SQLAlchemy URL") from None
+    driver = url.drivername
+    if driver in {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"}:
+        return url.set(drivername="postgresql+asyncpg")
+    if driver == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if driver in {"postgresql+asyncpg", "sqlite+aiosqlite"}:
+        return url
+    raise ConfigError(f"DATABASE_URL scheme {driver!r} is not supported (use postgresql or sqlite)")
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def create_engine(raw_url: str, *, pool_size: int = 10, timeout_seconds: float = 5.0) -> AsyncEngine:
+    url = async_url(raw_url)
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_seconds,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        # asyncpg's connect timeout and a statement timeout keep a dead database from holding
+        # requests until the vendor gives up: we answer 503 quickly and the vendor retries.
+        connect_args={
+            "timeout": timeout_seconds,
+            "command_timeout": max(timeout_seconds * 2, 10.0),
+            "server_settings": {"application_name": "ingest"},
+        },
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets the relay read while requests write; synchronous=FULL keeps acked rows on power loss."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

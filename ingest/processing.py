@@ -1,0 +1,79 @@
+"""Normalization: a verified delivery in, the outbox records it owes (or the reason it failed) out.
+
+Pure CPU work, run before the one database transaction, so the request path holds no lock while
+a handler parses. A handler that raises never loses the event: it is stored as `failed`, acked,
+and replayable once the handler is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import ValidationError
+
+from handlers.base import Delivery, VendorHandler
+from ingest import cloudevents
+from ingest.sources import SourcesConfig
+
+MAX_ERROR_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    seq: int
+    cloudevent_id: str
+    type: str
+    topic: str
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Literal["processed", "failed"]
+    records: tuple[OutboxRecord, ...] = ()
+    error: str | None = None
+
+
+def describe_error(exc: BaseException) -> str:
+    """Short and free of payload values: pydantic errors are rendered without their inputs."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+            for err in exc.errors(include_input=False, include_url=False)
+        )
+        text = f"ValidationError: {problems}"
+    elif isinstance(exc, KeyError):
+        text = f"KeyError: missing field {exc.args[0]!r}" if exc.args else "KeyError"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return text[:MAX_ERROR_LENGTH]
+
+
+def normalize(handler: VendorHandler, delivery: Delivery, config: SourcesConfig) -> Outcome:
+    try:
+        emitted = handler.normalize(delivery)
+        records = []
+        for seq, item in enumerate(emitted):
+            event = cloudevents.build(
+                item,
+                seq=seq,
+                source=delivery.source,
+                vendor=delivery.vendor,
+                vendor_event_id=delivery.event_id,
+                received_at=delivery.received_at,
+            )
+            records.append(
+                OutboxRecord(
+                    seq=seq,
+                    cloudevent_id=event.id,
+                    type=event.type,
+                    topic=config.topic_for(event.type, delivery.source),
+                    key=event.key,
+                    value=event.to_json(),
+                )
+            )
+    except Exception as exc:  # noqa: BLE001 - any handler bug becomes a `failed` row, never a lost event
+        return Outcome(status="failed", error=describe_error(exc))
+    return Outcome(status="processed", records=tuple(records))

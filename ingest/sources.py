@@ -1,0 +1,158 @@
+"""The sources file: which vendors may post to which endpoint, with which secrets, and where events go.
+
+Loading fails closed: a missing variable, an empty secret or an unknown vendor stops start-up with a
+message that names the source and the variable, never a value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.errors import ConfigError
+
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DEFAULT_TOPIC = "ingest.events"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One webhook endpoint: `POST /webhooks/{name}`."""
+
+    name: str
+    vendor: str
+    secrets: tuple[str, ...]
+    tolerance_seconds: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    match: str
+    topic: str
+    source: str | None = None
+
+    def matches(self, event_type: str, source: str) -> bool:
+        if self.source is not None and self.source != source:
+            return False
+        return fnmatchcase(event_type, self.match)
+
+
+@dataclass(frozen=True)
+class SourcesConfig:
+    sources: Mapping[str, SourceConfig]
+    routes: tuple[Route, ...]
+    default_topic: str = DEFAULT_TOPIC
+
+    def topic_for(self, event_type: str, source: str) -> str:
+        """First matching route wins; unmatched events still go somewhere documented."""
+        for route in self.routes:
+            if route.matches(event_type, source):
+                return route.topic
+        return self.default_topic
+
+    def secret_values(self) -> list[str]:
+        return [secret for source in self.sources.values() for secret in source.secrets]
+
+
+def _read_variable(name: str, where: str) -> str:
+    """`NAME` from the environment, else the file named by `NAME_FILE` (Docker/Kubernetes secrets)."""
+    value = os.environ.get(name)
+    if value is None and (path := os.environ.get(f"{name}_FILE")):
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read {name}_FILE ({exc.strerror})") from None
+    if value is None:
+        raise ConfigError(f"{where}: environment variable {name} is not set")
+    return value
+
+
+def _interpolate(raw: str, where: str) -> str:
+    return ENV_REFERENCE.sub(lambda m: _read_variable(m.group(1), where), raw)
+
+
+def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceConfig:
+    where = f"source {name!r}"
+    if not SOURCE_NAME.match(name):
+        raise ConfigError(f"{where}: names are lowercase letters, digits, '-' and '_'")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    vendor = raw.get("vendor")
+    if not isinstance(vendor, str) or vendor not in known_vendors:
+        raise ConfigError(f"{where}: unknown vendor {vendor!r}; known: {', '.join(sorted(known_vendors))}")
+    raw_secrets = raw.get("secrets")
+    if not isinstance(raw_secrets, list) or not raw_secrets:
+        raise ConfigError(f"{where}: 'secrets' must be a non-empty list")
+    secrets: list[str] = []
+    for index, item in enumerate(raw_secrets):
+        if not isinstance(item, str):
+            raise ConfigError(f"{where}: secrets[{index}] must be a string")
+        refs = ENV_REFERENCE.findall(item)
+        label = f"secrets[{index}]" + (f" (${{{refs[0]}}})" if refs else "")
+        value = _interpolate(item, where)
+        if not value.strip():
+            raise ConfigError(f"{where}: {label} is empty; refusing to verify with an empty secret")
+        secrets.append(value)
+    tolerance = raw.get("tolerance_seconds")
+    if tolerance is not None and (not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance <= 0):
+        raise ConfigError(f"{where}: tolerance_seconds must be a positive integer")
+    options = {k: v for k, v in raw.items() if k not in {"vendor", "secrets", "tolerance_seconds"}}
+    return SourceConfig(name, vendor, tuple(secrets), tolerance, options)
+
+
+def _parse_route(index: int, raw: Any, source_names: frozenset[str]) -> Route:
+    where = f"routes[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with 'match' and 'topic'")
+    match, topic, source = raw.get("match"), raw.get("topic"), raw.get("source")
+    if not isinstance(match, str) or not match:
+        raise ConfigError(f"{where}: 'match' must be a glob such as 'payment.*'")
+    if not isinstance(topic, str) or not KAFKA_TOPIC.match(topic):
+        raise ConfigError(f"{where}: 'topic' must be a Kafka topic name ([A-Za-z0-9._-])")
+    if source is not None and source not in source_names:
+        raise ConfigError(f"{where}: 'source' names no configured source: {source!r}")
+    return Route(match=match, topic=topic, source=source)
+
+
+def parse_sources(document: Any, known_vendors: frozenset[str]) -> SourcesConfig:
+    if not isinstance(document, dict) or not isinstance(document.get("sources"), dict):
+        raise ConfigError("sources file: expected a top-level 'sources' mapping")
+    sources = {
+        str(name): _parse_source(str(name), raw, known_vendors)
+        for name, raw in document["sources"].items()
+    }
+    raw_routes = document.get("routes") or []
+    if not isinstance(raw_routes, list):
+        raise ConfigError("sources file: 'routes' must be a list")
+    names = frozenset(sources)
+    routes = tuple(_parse_route(i, raw, names) for i, raw in enumerate(raw_routes))
+    default_topic = document.get("default_topic", DEFAULT_TOPIC)
+    if not isinstance(default_topic, str) or not KAFKA_TOPIC.match(default_topic):
+        raise ConfigError("sources file: 'default_topic' must be a Kafka topic name")
+    return SourcesConfig(sources=sources, routes=routes, default_topic=default_topic)
+
+
+def load_sources(path: Path, known_vendors: frozenset[str]) -> SourcesConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"sources file {path} does not exist (set INGEST_SOURCES_FILE or create it)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"sources file {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"sources file {path}: not valid YAML ({exc.__class__.__name__})") from None
+    return parse_sources(document, known_vendors)

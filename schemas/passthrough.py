@@ -1,0 +1,14 @@
+"""Every vendor type no handler maps yet: published as `<vendor>.<vendor type>` so nothing is dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.base import DomainModel
+
+
+class VendorPassthrough(DomainModel):
+    vendor: str
+    vendor_event_type: str
+    payload: Any
+    """The vendor's JSON payload, unchanged."""
