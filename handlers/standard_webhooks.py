@@ -65,9 +65,14 @@ class StandardWebhooksHandler:
 
     def check_config(self, source: SourceConfig) -> None:
         for index, secret in enumerate(source.secrets):
+            # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
+            # quietly become a different key, so decode strictly here.
+            encoded = secret.removeprefix("whsec_")
             try:
-                _webhook(secret)
-            except (binascii.Error, ValueError, RuntimeError):
+                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if not key:
                 raise ConfigError(
                     f"source {source.name!r}: secrets[{index}] is not a base64 (whsec_…) secret"
                 ) from None

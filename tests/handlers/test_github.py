@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+
+from handlers.base import Delivery, InvalidSignatureError, MalformedRequestError, MissingSignatureError
+from handlers.github import GitHubHandler
+from ingest.sources import SourceConfig
+from schemas.passthrough import VendorPassthrough
+from schemas.vcs import VcsPullRequest, VcsPush
+from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
+
+handler = GitHubHandler()
+SECRET = "It's a Secret to Everybody"
+source = SourceConfig(name="github", vendor="github", secrets=(SECRET,))
+
+
+def test_githubs_documented_example() -> None:
+    """The example in GitHub's "Validating webhook deliveries" documentation."""
+    header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    verdict = handler.verify(b"Hello, World!", {"x-hub-signature-256": header}, source, 0)
+    assert verdict.secret_index == 0
+
+
+def test_signed_sample_is_accepted_and_rotation_is_reported() -> None:
+    body = handler.sample("push")
+    headers = {k.lower(): v for k, v in handler.sign(body, SECRET, 0, "push").items()}
+    rotating = SourceConfig(name="github", vendor="github", secrets=("old", SECRET))
+    assert handler.verify(body, headers, rotating, 0).secret_index == 1
+
+
+def test_uppercase_hex_is_accepted() -> None:
+    digest = hmac.new(SECRET.encode(), b"{}", hashlib.sha256).hexdigest().upper()
+    assert handler.verify(b"{}", {"x-hub-signature-256": f"sha256={digest}"}, source, 0).secret_index == 0
+
+
+def test_tampered_body_and_wrong_secret_are_rejected() -> None:
+    body = handler.sample("push")
+    headers = {k.lower(): v for k, v in handler.sign(body, SECRET, 0).items()}
+    with pytest.raises(InvalidSignatureError):
+        handler.verify(body + b" ", headers, source, 0)
+    wrong = {k.lower(): v for k, v in handler.sign(body, "nope", 0).items()}
+    with pytest.raises(InvalidSignatureError):
+        handler.verify(body, wrong, source, 0)
+
+
+def test_sha1_only_is_missing_the_sha256_signature() -> None:
+    legacy = hmac.new(SECRET.encode(), b"{}", hashlib.sha1).hexdigest()
+    with pytest.raises(MissingSignatureError):
+        handler.verify(b"{}", {"x-hub-signature": f"sha1={legacy}"}, source, 0)
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
+    assert_only_rejections(handler, source, b"{}", {"x-hub-signature-256": value}, 0)
+
+
+def test_identify_needs_delivery_and_event_headers() -> None:
+    identity = handler.identify(b"{}", {"x-github-delivery": "72d3162e", "x-github-event": "push"})
+    assert (identity.event_id, identity.event_type) == ("72d3162e", "push")
+    with pytest.raises(MalformedRequestError):
+        handler.identify(b"{}", {"x-github-event": "push"})
+
+
+def delivery(event_type: str, body: bytes) -> Delivery:
+    return Delivery("github", "github", "d-1", event_type, body, datetime.now(UTC))
+
+
+def test_push_normalizes() -> None:
+    body = handler.sample("push")
+    [event] = handler.normalize(delivery("push", body))
+    payload = json.loads(body)
+    assert event.type == "vcs.push"
+    assert isinstance(event.data, VcsPush)
+    assert event.key == "octocat/hello-world"
+    assert event.data.after == payload["after"]
+    assert [c.id for c in event.data.commits] == [payload["commits"][0]["id"]]
+
+
+def test_form_encoded_push_normalizes_the_same() -> None:
+    body = handler.sample("push")
+    form = urlencode({"payload": body.decode()}).encode()
+    assert handler.normalize(delivery("push", form))[0].data == handler.normalize(delivery("push", body))[0].data
+
+
+def test_pull_request_merged() -> None:
+    payload = json.loads(handler.sample("pull_request"))
+    payload["action"] = "closed"
+    payload["pull_request"]["merged"] = True
+    [event] = handler.normalize(delivery("pull_request", json.dumps(payload).encode()))
+    assert event.type == "vcs.pull_request.merged"
+    assert isinstance(event.data, VcsPullRequest)
+    assert event.key == f"octocat/hello-world#{payload['number']}"
+
+
+def test_ping_is_a_handshake_and_publishes_nothing() -> None:
+    assert handler.normalize(delivery("ping", handler.sample("ping"))) == []
+
+
+def test_other_events_pass_through() -> None:
+    [event] = handler.normalize(delivery("issues", handler.sample("issues")))
+    assert event.type == "github.issues"
+    assert isinstance(event.data, VendorPassthrough)
