@@ -57,6 +57,7 @@ class Relay:
         idle_poll_seconds: float = 0.2,
         lease_ttl: timedelta = timedelta(seconds=15),
         backoff: Backoff | None = None,
+        stall_seconds: float = 5.0,
     ) -> None:
         self.store = store
         self.sink = sink
@@ -64,6 +65,7 @@ class Relay:
         self.idle_poll_seconds = idle_poll_seconds
         self.lease_ttl = lease_ttl
         self.backoff = backoff or Backoff()
+        self.stall_seconds = stall_seconds
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.state = RelayState.STARTING
         self.published = 0
@@ -109,7 +111,16 @@ class Relay:
         batch = await self.store.pending(self.batch_size)
         if not batch:
             return 0, None
-        result = await self.sink.publish(batch)
+        publishing = asyncio.ensure_future(self.sink.publish(batch))
+        try:
+            done, _ = await asyncio.wait({publishing}, timeout=self.stall_seconds)
+            if not done:
+                # The producer holds these records and keeps retrying them itself; sending them
+                # again from here could duplicate them, so we wait for its verdict instead.
+                self._enter(RelayState.SINK_DOWN, error="the sink is not acknowledging records")
+            result = await publishing
+        finally:
+            publishing.cancel()
         await self.store.mark_published(result.delivered)
         self.published += len(result.delivered)
         return len(result.delivered), result.error

@@ -146,10 +146,17 @@ def running_server(env: Mapping[str, str], workdir: Path, *args: str) -> Iterato
             process.wait()
 
 
+CLI = [sys.executable, "-m", "ingest"]
+
+
+def environment(env: Mapping[str, str]) -> dict[str, str]:
+    return {**os.environ, **env, "INGEST_LOG_FORMAT": "json"}
+
+
 def run_cli(env: Mapping[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ingest", *args],
-        env={**os.environ, **env, "INGEST_LOG_FORMAT": "json"},
+        [*CLI, *args],
+        env=environment(env),
         cwd=workdir,
         capture_output=True,
         text=True,
