@@ -1,13 +1,13 @@
 """The contract every vendor module implements, and the value types that cross it.
 
 Verification and normalization are pure: bytes, headers, configuration and `now` in; a verdict,
-domain events, or one of the errors below out. No I/O, so they are trivially testable and replayable.
+domain events, or one of the errors below out. No I/O: trivially testable and replayable.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
@@ -98,7 +98,7 @@ class Emitted:
 class VendorHandler(Protocol):
     vendor: ClassVar[str]
     default_tolerance_seconds: ClassVar[int | None]
-    sample_types: ClassVar[Sequence[str]]
+    sample_types: ClassVar[tuple[str, ...]]
 
     def check_config(self, source: SourceConfig) -> None:
         """Raise ConfigError if the source's secrets or options cannot work with this vendor."""

@@ -1,4 +1,4 @@
-"""GitHub: `X-Hub-Signature-256: sha256=<hex HMAC of the body>`; deliveries keyed by X-GitHub-Delivery.
+"""GitHub: `X-Hub-Signature-256: sha256=<hex HMAC of the body>`; dedup on X-GitHub-Delivery.
 
 GitHub signs no timestamp, so there is no tolerance; redeliveries carry the same delivery id and are
 recognised by the inbox. A `ping` is the handshake sent when the hook is created: stored, never
@@ -130,7 +130,9 @@ class GitHubHandler:
             commits=commits,
         )
         pushed_at = _time((payload.get("head_commit") or {}).get("timestamp"))
-        return Emitted(type=VcsPush.event_type, data=data, key=repository, subject=data.ref, time=pushed_at)
+        return Emitted(
+            type=VcsPush.event_type, data=data, key=repository, subject=data.ref, time=pushed_at
+        )
 
     @staticmethod
     def _pull_request(payload: dict[str, Any]) -> Emitted:
@@ -185,7 +187,11 @@ class GitHubHandler:
                 "timestamp": now,
                 "url": f"https://github.com/octocat/hello-world/commit/{after}",
                 "author": {"name": "Mona Lisa", "email": "mona@example.com", "username": "octocat"},
-                "committer": {"name": "Mona Lisa", "email": "mona@example.com", "username": "octocat"},
+                "committer": {
+                    "name": "Mona Lisa",
+                    "email": "mona@example.com",
+                    "username": "octocat",
+                },
                 "added": [],
                 "removed": [],
                 "modified": ["README.md"],

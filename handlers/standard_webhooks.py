@@ -1,9 +1,10 @@
 """Standard Webhooks (and Svix, which Clerk and many others use): `webhook-id`, `webhook-timestamp`,
 `webhook-signature: v1,<base64> [v1,<base64> …]` over `{id}.{timestamp}.{body}`.
 
-The signature itself comes from the `standardwebhooks` library. We do not call its `verify`: it reads
-the wall clock, and it raises ValueError/binascii.Error instead of its verification error on headers
-such as `v1abc` or `v1,@@@` (a 500 waiting to happen). So we parse the headers ourselves, strictly.
+The signature itself comes from the `standardwebhooks` library. We do not call its `verify`:
+it reads the wall clock, and it raises ValueError/binascii.Error instead of its verification
+error on headers such as `v1abc` or `v1,@@@` (a 500 waiting to happen). So we parse the headers
+ourselves, strictly.
 """
 
 from __future__ import annotations

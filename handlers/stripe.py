@@ -1,4 +1,4 @@
-"""Stripe: `Stripe-Signature: t=…,v1=…` checked by Stripe's own SDK; events keyed by the body's `id`.
+"""Stripe: `Stripe-Signature: t=…,v1=…` checked by Stripe's own SDK; dedup on the body's `id`.
 
 The SDK checks signatures in constant time but reads the wall clock for the tolerance, so we call it
 without a tolerance and apply ours with the injected clock (and in both directions).
@@ -109,7 +109,9 @@ class StripeHandler:
                 data: PaymentSucceeded | PaymentFailed | PaymentRefunded = PaymentSucceeded(
                     provider="stripe",
                     payment_id=obj["id"],
-                    amount=_money(obj.get("amount_received") or obj.get("amount"), obj.get("currency")),
+                    amount=_money(
+                        obj.get("amount_received") or obj.get("amount"), obj.get("currency")
+                    ),
                     customer_id=obj.get("customer"),
                     occurred_at=occurred_at,
                     metadata=_string_metadata(obj.get("metadata")),
@@ -138,7 +140,9 @@ class StripeHandler:
                     provider="stripe",
                     payment_id=payment_id,
                     amount=_money(obj.get("amount_refunded"), obj.get("currency")),
-                    amount_captured=_money(obj.get("amount_captured", obj.get("amount")), obj.get("currency")),
+                    amount_captured=_money(
+                        obj.get("amount_captured", obj.get("amount")), obj.get("currency")
+                    ),
                     customer_id=obj.get("customer"),
                     occurred_at=occurred_at,
                     metadata=_string_metadata(obj.get("metadata")),
@@ -148,7 +152,13 @@ class StripeHandler:
             case _:
                 return [passthrough(delivery, event)]
         return [
-            Emitted(type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at)
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=payment_id,
+                subject=payment_id,
+                time=occurred_at,
+            )
         ]
 
     def sample(self, event_type: str | None) -> bytes:
@@ -196,7 +206,12 @@ class StripeHandler:
                 "metadata": {},
             }
         else:
-            obj = {"id": customer, "object": "customer", "email": "jenny.rosen@example.com", "created": created}
+            obj = {
+                "id": customer,
+                "object": "customer",
+                "email": "jenny.rosen@example.com",
+                "created": created,
+            }
         event = {
             "id": f"evt_{secrets.token_hex(12)}",
             "object": "event",
@@ -221,4 +236,3 @@ class StripeHandler:
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
             "Stripe-Signature": header,
         }
-

@@ -41,7 +41,9 @@ class PayloadTooLargeError(RejectedRequestError):
     status = 413
 
 
-def error_response(code: str, status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    code: str, status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
@@ -86,7 +88,9 @@ async def receive_webhook(request: Request) -> Response:
     with structlog.contextvars.bound_contextvars(source=source, request_id=request_id):
         if not services.ingestor.knows(source):
             log.info("webhook.rejected", error="unknown_source")
-            return error_response("unknown_source", 404, f"no source named {source!r} is configured")
+            return error_response(
+                "unknown_source", 404, f"no source named {source!r} is configured"
+            )
         try:
             body = await read_body(request, services.settings.max_body_bytes)
             headers = {name.lower(): value for name, value in request.headers.items()}
@@ -98,7 +102,10 @@ async def receive_webhook(request: Request) -> Response:
             log.warning("webhook.database_unavailable", error=type(exc).__name__)
             retry_after = str(services.settings.retry_after_seconds)
             return error_response(
-                "unavailable", 503, "storage is unavailable; retry later", {"Retry-After": retry_after}
+                "unavailable",
+                503,
+                "storage is unavailable; retry later",
+                {"Retry-After": retry_after},
             )
         status = "duplicate" if recorded.duplicate else "accepted"
         log.info(f"webhook.{status}", event_id=recorded.id, size=len(body))

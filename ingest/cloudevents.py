@@ -17,7 +17,9 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 def cloudevent_id(source: str, vendor_event_id: str, seq: int, event_type: str) -> str:
     """Same inbox event and same mapping → same id, on every replay and on every machine."""
-    return str(uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, f"{source}\n{vendor_event_id}\n{seq}\n{event_type}"))
+    return str(
+        uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, f"{source}\n{vendor_event_id}\n{seq}\n{event_type}")
+    )
 
 
 def source_uri(source: str) -> str:

@@ -31,7 +31,9 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def create_engine(raw_url: str, *, pool_size: int = 10, timeout_seconds: float = 5.0) -> AsyncEngine:
+def create_engine(
+    raw_url: str, *, pool_size: int = 10, timeout_seconds: float = 5.0
+) -> AsyncEngine:
     url = async_url(raw_url)
     if is_sqlite(url):
         engine = create_async_engine(
@@ -59,7 +61,7 @@ def create_engine(raw_url: str, *, pool_size: int = 10, timeout_seconds: float =
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets the relay read while requests write; synchronous=FULL keeps acked rows on power loss."""
+    """WAL lets the relay read while requests write; synchronous=FULL keeps acked rows."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

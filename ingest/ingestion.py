@@ -29,7 +29,9 @@ class UnknownSourceError(RejectedRequestError):
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers as stored in the inbox: credentials blanked, signatures kept for re-verification."""
     return {
-        name: REDACTED if name in SENSITIVE_HEADERS or "secret" in name or "token" in name else value
+        name: REDACTED
+        if name in SENSITIVE_HEADERS or "secret" in name or "token" in name
+        else value
         for name, value in headers.items()
     }
 

@@ -74,7 +74,7 @@ class Relay:
         self._sink_started = False
 
     def wake(self) -> None:
-        """Called after a commit that added outbox rows: publish now rather than at the next poll."""
+        """Called after a commit that added outbox rows: publish now, not at the next poll."""
         self._wakeup.set()
 
     def _enter(self, state: RelayState, **details: object) -> None:
@@ -82,9 +82,13 @@ class Relay:
             return
         previous, self.state = self.state, state
         if state in (RelayState.SINK_DOWN, RelayState.DATABASE_DOWN):
-            log.warning(f"relay.{state.value}", previous=previous.value, sink=self.sink.name, **details)
+            log.warning(
+                f"relay.{state.value}", previous=previous.value, sink=self.sink.name, **details
+            )
         else:
-            log.info(f"relay.{state.value}", previous=previous.value, sink=self.sink.name, **details)
+            log.info(
+                f"relay.{state.value}", previous=previous.value, sink=self.sink.name, **details
+            )
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
         """Sleep until the timeout, a wake-up, or stop, whichever comes first."""
@@ -106,7 +110,7 @@ class Relay:
             await self.sink.stop()
 
     async def publish_once(self) -> tuple[int, str | None]:
-        """One batch: returns how many records the sink took and the error that stopped it, if any."""
+        """One batch: how many records the sink took, and the error that stopped it, if any."""
         await self._ensure_sink()
         batch = await self.store.pending(self.batch_size)
         if not batch:
@@ -132,12 +136,14 @@ class Relay:
             while not stop.is_set():
                 try:
                     if loop.time() - lease_renewed_at > self.lease_ttl.total_seconds() / 3:
-                        if not await self.store.acquire_lease(LEASE_NAME, self.holder, self.lease_ttl):
+                        if not await self.store.acquire_lease(
+                            LEASE_NAME, self.holder, self.lease_ttl
+                        ):
                             self._enter(RelayState.STANDBY)
                             await self._sleep(self.lease_ttl.total_seconds() / 3, stop)
                             continue
                         lease_renewed_at = loop.time()
-                    # Cleared before reading, so a commit that lands while we publish still wakes us.
+                    # Cleared before reading: a commit landing while we publish still wakes us.
                     self._wakeup.clear()
                     sent, error = await self.publish_once()
                 except SinkUnavailableError as exc:

@@ -31,7 +31,7 @@ class Database:
 
     @classmethod
     async def open(cls, settings: Settings, *, check_schema: bool = True) -> Database:
-        """Pooled engine; the schema must be at head (SQLite, the embedded default, migrates itself)."""
+        """Pooled engine; the schema must be at head (the embedded SQLite migrates itself)."""
         engine = create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,

@@ -1,4 +1,4 @@
-"""The sources file: which vendors may post to which endpoint, with which secrets, and where events go.
+"""The sources file: which vendor posts to which endpoint, with which secrets; where events go.
 
 Loading fails closed: a missing variable, an empty secret or an unknown vendor stops start-up with a
 message that names the source and the variable, never a value.
@@ -65,7 +65,7 @@ class SourcesConfig:
 
 
 def _read_variable(name: str, where: str) -> str:
-    """`NAME` from the environment, else the file named by `NAME_FILE` (Docker/Kubernetes secrets)."""
+    """`NAME` from the environment, else the file named by `NAME_FILE` (Docker secrets)."""
     value = os.environ.get(name)
     if value is None and (path := os.environ.get(f"{name}_FILE")):
         try:
@@ -89,7 +89,9 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
         raise ConfigError(f"{where}: expected a mapping")
     vendor = raw.get("vendor")
     if not isinstance(vendor, str) or vendor not in known_vendors:
-        raise ConfigError(f"{where}: unknown vendor {vendor!r}; known: {', '.join(sorted(known_vendors))}")
+        raise ConfigError(
+            f"{where}: unknown vendor {vendor!r}; known: {', '.join(sorted(known_vendors))}"
+        )
     raw_secrets = raw.get("secrets")
     if not isinstance(raw_secrets, list) or not raw_secrets:
         raise ConfigError(f"{where}: 'secrets' must be a non-empty list")
@@ -104,7 +106,9 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
             raise ConfigError(f"{where}: {label} is empty; refusing to verify with an empty secret")
         secrets.append(value)
     tolerance = raw.get("tolerance_seconds")
-    if tolerance is not None and (not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance <= 0):
+    if tolerance is not None and (
+        not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance <= 0
+    ):
         raise ConfigError(f"{where}: tolerance_seconds must be a positive integer")
     options = {k: v for k, v in raw.items() if k not in {"vendor", "secrets", "tolerance_seconds"}}
     return SourceConfig(name, vendor, tuple(secrets), tolerance, options)
@@ -154,5 +158,7 @@ def load_sources(path: Path, known_vendors: frozenset[str]) -> SourcesConfig:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"sources file {path}: not valid YAML ({exc.__class__.__name__})") from None
+        raise ConfigError(
+            f"sources file {path}: not valid YAML ({exc.__class__.__name__})"
+        ) from None
     return parse_sources(document, known_vendors)

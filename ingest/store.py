@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import Select, Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,9 +21,10 @@ from handlers.base import Delivery, Verdict
 from ingest.processing import Outcome
 from ingest.tables import InboxEvent, Lease, OutboxEvent
 
-inbox = InboxEvent.__table__
-outbox = OutboxEvent.__table__
-leases = Lease.__table__
+# Declarative models type __table__ as a FromClause; these are plain Tables.
+inbox = cast(Table, InboxEvent.__table__)
+outbox = cast(Table, OutboxEvent.__table__)
+leases = cast(Table, Lease.__table__)
 
 
 def utcnow() -> datetime:
@@ -252,7 +253,9 @@ class Store:
 
     async def get_event(self, event_id: int) -> StoredEvent | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(inbox).where(inbox.c.id == event_id))).mappings().first()
+            row = (
+                (await conn.execute(select(inbox).where(inbox.c.id == event_id))).mappings().first()
+            )
         return StoredEvent(**row) if row else None
 
     async def cloudevents_of(self, event_id: int) -> list[StoredCloudEvent]:
@@ -263,7 +266,9 @@ class Store:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [StoredCloudEvent(**{k: v for k, v in row.items() if k != "inbox_id"}) for row in rows]
+        return [
+            StoredCloudEvent(**{k: v for k, v in row.items() if k != "inbox_id"}) for row in rows
+        ]
 
     # -- relay ------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ Alembic migrations under `migrations/` create exactly this; a test fails if the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +62,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime, dict[str, str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime, dict[str, str]: JSON}
 
 
 class InboxEvent(Base):
@@ -100,9 +100,7 @@ class OutboxEvent(Base):
     __tablename__ = "outbox_events"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    inbox_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("inbox_events.id", ondelete="CASCADE")
-    )
+    inbox_id: Mapped[int] = mapped_column(BigId, ForeignKey("inbox_events.id", ondelete="CASCADE"))
     generation: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     cloudevent_id: Mapped[str] = mapped_column(String(64))

@@ -1,1 +1,1 @@
-"""Alembic migrations for the inbox and outbox schema (shipped inside the package for `ingest migrate`)."""
+"""Alembic migrations of the inbox/outbox schema, shipped in the package for `ingest migrate`."""

@@ -1,4 +1,4 @@
-"""Every vendor type no handler maps yet: published as `<vendor>.<vendor type>` so nothing is dropped."""
+"""Vendor types no handler maps yet: published as `<vendor>.<vendor type>`, nothing dropped."""
 
 from __future__ import annotations
 

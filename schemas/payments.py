@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from schemas.base import DomainModel, Money
 
 
@@ -19,7 +21,7 @@ class PaymentEvent(DomainModel):
     amount: Money
     customer_id: str | None = None
     occurred_at: datetime
-    metadata: dict[str, str] = {}
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class PaymentSucceeded(PaymentEvent):
@@ -35,7 +37,7 @@ class PaymentFailed(PaymentEvent):
 
 
 class PaymentRefunded(PaymentEvent):
-    """`amount` is what was refunded so far in total; `fully_refunded` says whether that is all of it."""
+    """`amount` is the total refunded so far; `fully_refunded` says whether that is all of it."""
 
     event_type: ClassVar[str] = "payment.refunded"
     charge_id: str | None = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import Field
+
 from schemas.base import DomainModel
 
 
@@ -29,11 +31,13 @@ class VcsPush(DomainModel):
     deleted: bool = False
     forced: bool = False
     pusher: str | None = None
-    commits: list[VcsCommit] = []
+    commits: list[VcsCommit] = Field(default_factory=list)
 
 
 class VcsPullRequest(DomainModel):
-    """`action` is the provider's verb (`opened`, `closed`, `synchronize`…); `merged` says how it closed."""
+    """`action` is the provider's verb (`opened`, `closed`, `synchronize`…).
+
+    `merged` tells a merge from a close without merging."""
 
     provider: str
     repository: str

@@ -19,7 +19,9 @@ def postgres_server_url() -> str:
     url = os.environ.get("INGEST_TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url and url.startswith("postgres"):
         return url
-    return support.script_output(["bash", str(support.SCRIPTS / "postgres.sh"), "start"], "DATABASE_URL")
+    return support.script_output(
+        ["bash", str(support.SCRIPTS / "postgres.sh"), "start"], "DATABASE_URL"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Test helpers: real services, a real server process, a real Kafka consumer, vendor-style signing."""
+"""Test helpers: real services, a real server process, a real Kafka consumer, vendor signing."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ SCRIPTS = ROOT / "scripts"
 STRIPE_SECRET = "whsec_test_stripe_secret_value_1"
 STRIPE_SECRET_2 = "whsec_test_stripe_secret_value_2"
 GITHUB_SECRET = "test-github-secret-value"
-STANDARD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example key
+STANDARD_SECRET = (
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks spec's example key
+)
 
 
 def free_port() -> int:
@@ -183,7 +185,12 @@ async def kafka_consumer(bootstrap: str, *topics: str) -> AsyncIterator[AIOKafka
 
 
 async def consume(
-    bootstrap: str, topics: list[str], *, expect: int, settle_seconds: float = 2.0, timeout: float = 60.0
+    bootstrap: str,
+    topics: list[str],
+    *,
+    expect: int,
+    settle_seconds: float = 2.0,
+    timeout: float = 60.0,
 ) -> list[Any]:
     """Read until `expect` records arrived, then keep reading `settle_seconds` to catch extras."""
     records: list[Any] = []

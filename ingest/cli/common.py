@@ -36,7 +36,7 @@ class ExitCode(IntEnum):
 class CommandError(click.ClickException):
     def __init__(self, message: str, code: ExitCode) -> None:
         super().__init__(message)
-        self.exit_code = int(code)
+        self.exit_code = int(code)  # type: ignore[misc]  # click reads it per instance too
 
 
 def settings_for_cli() -> Settings:
@@ -45,8 +45,10 @@ def settings_for_cli() -> Settings:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CommandError(f"invalid environment: {exc}", ExitCode.CONFIG) from None
     # A terminal user reads the console format; JSON stays available for scripts.
-    configure(settings.log_format if settings.log_format is not LogFormat.AUTO else LogFormat.AUTO,
-              settings.log_level)
+    configure(
+        settings.log_format if settings.log_format is not LogFormat.AUTO else LogFormat.AUTO,
+        settings.log_level,
+    )
     return settings
 
 
@@ -74,26 +76,21 @@ RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-class MomentType(click.ParamType):
-    """An ISO 8601 time (UTC unless it says otherwise) or an age such as `30m`, `2h`, `7d`."""
-
-    name = "TIME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        text = str(value).strip()
-        if match := RELATIVE.match(text):
-            amount, unit = match.groups()
-            return datetime.now(UTC) - timedelta(**{UNITS[unit]: int(amount)})
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            self.fail(f"{text!r} is neither ISO 8601 nor an age like 30m, 2h, 7d", param, ctx)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-MOMENT = MomentType()
+def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """Option callback: an ISO 8601 time (UTC unless it says otherwise) or an age: 30m, 2h, 7d."""
+    if value is None:
+        return None
+    text = value.strip()
+    if match := RELATIVE.match(text):
+        amount, unit = match.groups()
+        return datetime.now(UTC) - timedelta(**{UNITS[unit]: int(amount)})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither ISO 8601 nor an age like 30m, 2h, 7d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def stdin_is_interactive() -> bool:

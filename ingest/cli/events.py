@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ingest.cli.common import MOMENT, CommandError, ExitCode, run_async, settings_for_cli
+from ingest.cli.common import CommandError, ExitCode, parse_moment, run_async, settings_for_cli
 from ingest.runtime import Database
 from ingest.settings import Settings
 from ingest.store import EventFilter, StoredCloudEvent, StoredEvent
@@ -64,8 +64,15 @@ def _cloudevent(record: StoredCloudEvent) -> dict[str, Any]:
 @events.command("list")
 @click.option("--source", help="Only events from this source.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only events in this status.")
-@click.option("--since", type=MOMENT, help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).")
-@click.option("--until", type=MOMENT, help="Received before (ISO 8601 or an age).")
+@click.option(
+    "--since",
+    metavar="TIME",
+    callback=parse_moment,
+    help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).",
+)
+@click.option(
+    "--until", metavar="TIME", callback=parse_moment, help="Received before (ISO 8601 or an age)."
+)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_events(
@@ -91,7 +98,9 @@ def list_events(
     click.echo(header)
     for event in found:
         received = event.received_at.strftime("%Y-%m-%d %H:%M:%S")
-        status_text = click.style(f"{event.status:<9}", fg="red" if event.status == "failed" else None)
+        status_text = click.style(
+            f"{event.status:<9}", fg="red" if event.status == "failed" else None
+        )
         click.echo(
             f"{event.id:>8}  {received:<20}  {event.source:<16}  {status_text}  "
             f"{event.attempts:>5}  {event.vendor_event_type}"
@@ -111,7 +120,7 @@ async def _list(settings: Settings, selection: EventFilter, limit: int) -> list[
 @click.argument("event_id", metavar="ID", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show_event(event_id: int, as_json: bool) -> None:
-    """Show one event: redacted headers, raw body, status, error, and the CloudEvents it produced."""
+    """Show one event: redacted headers, raw body, status, error, and the CloudEvents it made."""
     settings = settings_for_cli()
     found = _show(settings, event_id)
     if found is None:

@@ -8,9 +8,17 @@ from datetime import datetime
 import click
 
 from handlers import HANDLERS
-from ingest.cli.common import MOMENT, CommandError, ExitCode, run_async, settings_for_cli, stdin_is_interactive
+from ingest.cli.common import (
+    CommandError,
+    ExitCode,
+    parse_moment,
+    run_async,
+    settings_for_cli,
+    stdin_is_interactive,
+)
 from ingest.cli.serve import config_or_exit
-from ingest.replay import ReplaySummary, replay as run_replay, select_events
+from ingest.replay import ReplaySummary, select_events
+from ingest.replay import replay as run_replay
 from ingest.runtime import Database
 from ingest.settings import Settings
 from ingest.sources import SourcesConfig
@@ -23,9 +31,18 @@ PROGRESS_THRESHOLD = 10
 @click.command()
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--source", help="Only events from this source.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only events in this status, e.g. failed.")
-@click.option("--since", type=MOMENT, help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).")
-@click.option("--until", type=MOMENT, help="Received before (ISO 8601 or an age).")
+@click.option(
+    "--status", type=click.Choice(STATUSES), help="Only events in this status, e.g. failed."
+)
+@click.option(
+    "--since",
+    metavar="TIME",
+    callback=parse_moment,
+    help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).",
+)
+@click.option(
+    "--until", metavar="TIME", callback=parse_moment, help="Received before (ISO 8601 or an age)."
+)
 @click.option("--dry-run", is_flag=True, help="List what would be replayed; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def replay(

@@ -25,7 +25,9 @@ from ingest.settings import load_settings
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Send this payload instead of a sample (signed as is).",
 )
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="Where ingest serves.")
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="Where ingest serves."
+)
 @click.option(
     "--secret-index",
     default=0,
@@ -53,10 +55,14 @@ def send(
     configured = config.sources.get(source)
     if configured is None:
         known = ", ".join(sorted(config.sources)) or "none"
-        raise CommandError(f"no source {source!r} in {settings.sources_file} (known: {known})", ExitCode.USAGE)
+        raise CommandError(
+            f"no source {source!r} in {settings.sources_file} (known: {known})", ExitCode.USAGE
+        )
     handler = HANDLERS[configured.vendor]
     if secret_index >= len(configured.secrets):
-        raise CommandError(f"source {source!r} has {len(configured.secrets)} secrets", ExitCode.USAGE)
+        raise CommandError(
+            f"source {source!r} has {len(configured.secrets)} secrets", ExitCode.USAGE
+        )
     if payload_file is not None:
         body = payload_file.read_bytes()
     else:
@@ -72,7 +78,9 @@ def send(
     try:
         response = httpx.post(endpoint, content=body, headers=headers, timeout=30)
     except httpx.HTTPError as exc:
-        raise CommandError(f"cannot reach {endpoint}: {type(exc).__name__}", ExitCode.UNREACHABLE) from None
+        raise CommandError(
+            f"cannot reach {endpoint}: {type(exc).__name__}", ExitCode.UNREACHABLE
+        ) from None
     try:
         shown = json.dumps(response.json())
     except ValueError:

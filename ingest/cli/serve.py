@@ -50,7 +50,7 @@ async def check_database(settings: Settings) -> None:
     "--relay/--no-relay",
     default=True,
     show_default=True,
-    help="Also publish the outbox from this process; --no-relay pairs with a separate `ingest relay`.",
+    help="Also publish the outbox from this process (--no-relay: run `ingest relay` apart).",
 )
 def serve(host: str, port: int, workers: int, relay: bool) -> None:
     """Serve POST /webhooks/{source}, GET /healthz and GET /readyz."""

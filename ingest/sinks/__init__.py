@@ -1,9 +1,9 @@
 """Where the relay publishes: Kafka in production, a JSON-lines file for `make run` and demos."""
 
+from ingest.settings import Settings
 from ingest.sinks.base import PublishResult, Sink, SinkUnavailableError
 from ingest.sinks.file import FileSink
 from ingest.sinks.kafka import KafkaSink
-from ingest.settings import Settings
 
 
 def sink_from_settings(settings: Settings) -> Sink:
@@ -12,4 +12,11 @@ def sink_from_settings(settings: Settings) -> Sink:
     return FileSink(settings.sink_file)
 
 
-__all__ = ["FileSink", "KafkaSink", "PublishResult", "Sink", "SinkUnavailableError", "sink_from_settings"]
+__all__ = [
+    "FileSink",
+    "KafkaSink",
+    "PublishResult",
+    "Sink",
+    "SinkUnavailableError",
+    "sink_from_settings",
+]

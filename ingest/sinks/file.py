@@ -31,7 +31,9 @@ class FileSink:
         try:
             await asyncio.to_thread(self._append, records)
         except OSError as exc:
-            return PublishResult(delivered=[], error=f"cannot append to {self.path}: {exc.strerror}")
+            return PublishResult(
+                delivered=[], error=f"cannot append to {self.path}: {exc.strerror}"
+            )
         return PublishResult(delivered=[record.id for record in records])
 
     async def check(self) -> None:

@@ -7,6 +7,7 @@ retries from duplicating or reordering them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -79,7 +80,9 @@ class KafkaSink:
             try:
                 await asyncio.wait_for(client.fetch_all_metadata(), CHECK_TIMEOUT_SECONDS)
             except (KafkaError, OSError, TimeoutError) as exc:
-                raise SinkUnavailableError(f"Kafka metadata request failed: {type(exc).__name__}") from None
+                raise SinkUnavailableError(
+                    f"Kafka metadata request failed: {type(exc).__name__}"
+                ) from None
             return
         client = AIOKafkaClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=3000)
         try:
@@ -92,7 +95,6 @@ class KafkaSink:
     async def stop(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
+            # Already broken; the relay is restarting it anyway.
+            with contextlib.suppress(KafkaError, OSError):
                 await producer.stop()
-            except (KafkaError, OSError):
-                pass  # already broken; the relay is restarting it anyway

@@ -8,7 +8,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from handlers.base import Delivery, InvalidSignatureError, MalformedRequestError, MissingSignatureError
+from handlers.base import (
+    Delivery,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+)
 from handlers.github import GitHubHandler
 from ingest.sources import SourceConfig
 from schemas.passthrough import VendorPassthrough
@@ -36,7 +41,10 @@ def test_signed_sample_is_accepted_and_rotation_is_reported() -> None:
 
 def test_uppercase_hex_is_accepted() -> None:
     digest = hmac.new(SECRET.encode(), b"{}", hashlib.sha256).hexdigest().upper()
-    assert handler.verify(b"{}", {"x-hub-signature-256": f"sha256={digest}"}, source, 0).secret_index == 0
+    assert (
+        handler.verify(b"{}", {"x-hub-signature-256": f"sha256={digest}"}, source, 0).secret_index
+        == 0
+    )
 
 
 def test_tampered_body_and_wrong_secret_are_rejected() -> None:
@@ -85,7 +93,10 @@ def test_push_normalizes() -> None:
 def test_form_encoded_push_normalizes_the_same() -> None:
     body = handler.sample("push")
     form = urlencode({"payload": body.decode()}).encode()
-    assert handler.normalize(delivery("push", form))[0].data == handler.normalize(delivery("push", body))[0].data
+    assert (
+        handler.normalize(delivery("push", form))[0].data
+        == handler.normalize(delivery("push", body))[0].data
+    )
 
 
 def test_pull_request_merged() -> None:

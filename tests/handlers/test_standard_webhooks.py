@@ -50,14 +50,20 @@ def test_svix_header_names_are_accepted() -> None:
 
 def test_several_signatures_in_one_header() -> None:
     header = f"v1,Ym9ndXM= v1a,ZWQyNTUxOQ== {SPEC_SIGNATURE}"
-    assert handler.verify(SPEC_BODY, spec_headers(**{"webhook-signature": header}), source, SPEC_TIMESTAMP)
+    assert handler.verify(
+        SPEC_BODY, spec_headers(**{"webhook-signature": header}), source, SPEC_TIMESTAMP
+    )
 
 
 def test_what_the_svix_library_signs_we_accept() -> None:
     body = handler.sample("user.created")
     now = datetime.now(UTC)
     signature = svix.Webhook(SPEC_SECRET).sign("msg_1", now, body.decode())
-    headers = {"svix-id": "msg_1", "svix-timestamp": str(int(now.timestamp())), "svix-signature": signature}
+    headers = {
+        "svix-id": "msg_1",
+        "svix-timestamp": str(int(now.timestamp())),
+        "svix-signature": signature,
+    }
     assert handler.verify(body, headers, source, time.time()).secret_index == 0
 
 
@@ -68,7 +74,9 @@ def test_what_we_sign_the_reference_library_accepts() -> None:
 
 
 def test_rotation() -> None:
-    rotating = SourceConfig(name="c", vendor="standard-webhooks", secrets=("whsec_" + "QUJD" * 8, SPEC_SECRET))
+    rotating = SourceConfig(
+        name="c", vendor="standard-webhooks", secrets=("whsec_" + "QUJD" * 8, SPEC_SECRET)
+    )
     assert handler.verify(SPEC_BODY, spec_headers(), rotating, SPEC_TIMESTAMP).secret_index == 1
 
 
@@ -76,11 +84,16 @@ def test_tampering_is_rejected() -> None:
     with pytest.raises(InvalidSignatureError):
         handler.verify(b'{"test": 2432232315}', spec_headers(), source, SPEC_TIMESTAMP)
     with pytest.raises(InvalidSignatureError):
-        handler.verify(SPEC_BODY, spec_headers(**{"webhook-id": "msg_other"}), source, SPEC_TIMESTAMP)
+        handler.verify(
+            SPEC_BODY, spec_headers(**{"webhook-id": "msg_other"}), source, SPEC_TIMESTAMP
+        )
     # Same signature presented with another timestamp: the timestamp is signed too.
     with pytest.raises(InvalidSignatureError):
         handler.verify(
-            SPEC_BODY, spec_headers(**{"webhook-timestamp": str(SPEC_TIMESTAMP + 1)}), source, SPEC_TIMESTAMP
+            SPEC_BODY,
+            spec_headers(**{"webhook-timestamp": str(SPEC_TIMESTAMP + 1)}),
+            source,
+            SPEC_TIMESTAMP,
         )
 
 
@@ -101,13 +114,17 @@ def test_missing_signature() -> None:
 def test_the_reference_librarys_trap_headers_are_401s(value: str) -> None:
     """standardwebhooks' own verify raises ValueError/binascii.Error on these (a 500 elsewhere)."""
     with pytest.raises(InvalidSignatureError):
-        handler.verify(SPEC_BODY, spec_headers(**{"webhook-signature": value}), source, SPEC_TIMESTAMP)
+        handler.verify(
+            SPEC_BODY, spec_headers(**{"webhook-signature": value}), source, SPEC_TIMESTAMP
+        )
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 @pytest.mark.parametrize("header", ["webhook-signature", "webhook-timestamp", "webhook-id"])
 def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> None:
-    assert_only_rejections(handler, source, SPEC_BODY, spec_headers(**{header: value}), SPEC_TIMESTAMP)
+    assert_only_rejections(
+        handler, source, SPEC_BODY, spec_headers(**{header: value}), SPEC_TIMESTAMP
+    )
 
 
 def test_identify_reads_the_type_from_the_body() -> None:
@@ -120,4 +137,6 @@ def test_identify_reads_the_type_from_the_body() -> None:
 
 def test_a_secret_that_is_not_base64_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="secrets\\[0\\]"):
-        handler.check_config(SourceConfig(name="c", vendor="standard-webhooks", secrets=("whsec_@@@",)))
+        handler.check_config(
+            SourceConfig(name="c", vendor="standard-webhooks", secrets=("whsec_@@@",))
+        )

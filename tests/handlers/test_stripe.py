@@ -16,8 +16,8 @@ from handlers.base import (
 )
 from handlers.stripe import StripeHandler
 from ingest.sources import SourceConfig
-from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 from schemas.passthrough import VendorPassthrough
+from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 
 SECRET = "whsec_test_secret"

@@ -23,7 +23,9 @@ def own_postgres(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     try:
         yield url, args
     finally:
-        subprocess.run([*POSTGRES, "stop", args[0], args[1]], check=False, capture_output=True, timeout=60)
+        subprocess.run(
+            [*POSTGRES, "stop", args[0], args[1]], check=False, capture_output=True, timeout=60
+        )
 
 
 async def test_unreachable_database_answers_503_with_retry_after(
@@ -44,11 +46,16 @@ async def test_unreachable_database_answers_503_with_retry_after(
     stripe = StripeHandler()
 
     def deliver(client: httpx.Client, body: bytes) -> httpx.Response:
-        return client.post("/webhooks/stripe", content=body, headers=stripe.sign(body, support.STRIPE_SECRET, time.time()))
+        return client.post(
+            "/webhooks/stripe",
+            content=body,
+            headers=stripe.sign(body, support.STRIPE_SECRET, time.time()),
+        )
 
-    with support.running_server({**env, "KAFKA_BOOTSTRAP_SERVERS": ""}, tmp_path) as server, httpx.Client(
-        base_url=server.url, timeout=30
-    ) as client:
+    with (
+        support.running_server({**env, "KAFKA_BOOTSTRAP_SERVERS": ""}, tmp_path) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         assert deliver(client, stripe.sample(None)).status_code == 200
 
         subprocess.run([*POSTGRES, "stop", *args[:2]], check=True, capture_output=True, timeout=60)
@@ -58,7 +65,8 @@ async def test_unreachable_database_answers_503_with_retry_after(
         assert response.json()["error"] == "unavailable"
         assert int(response.headers["Retry-After"]) > 0
         ready = client.get("/readyz")
-        assert ready.status_code == 503 and "database" in ready.json()["failing"]
+        assert ready.status_code == 503
+        assert "database" in ready.json()["failing"]
 
         subprocess.run([*POSTGRES, "start", *args], check=True, capture_output=True, timeout=60)
         retried = deliver(client, body)  # the vendor's retry of the refused delivery
@@ -71,10 +79,20 @@ def test_serving_an_unmigrated_postgres_says_to_migrate(
 ) -> None:
     url, _ = own_postgres
     path, _ = sources
-    env = {"DATABASE_URL": url, "INGEST_SOURCES_FILE": str(path), "KAFKA_BOOTSTRAP_SERVERS": "", **support.SECRET_ENV}
+    env = {
+        "DATABASE_URL": url,
+        "INGEST_SOURCES_FILE": str(path),
+        "KAFKA_BOOTSTRAP_SERVERS": "",
+        **support.SECRET_ENV,
+    }
     result = subprocess.run(
         [*support.CLI, "serve", "--port", str(support.free_port())],
-        env=support.environment(env), cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+        env=support.environment(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 4
     assert "ingest migrate" in result.stderr

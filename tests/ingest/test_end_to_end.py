@@ -1,4 +1,4 @@
-"""A signed webhook over real HTTP → `ingest serve` → PostgreSQL → Kafka, read back by a consumer."""
+"""A signed webhook over real HTTP → `ingest serve` → PostgreSQL → Kafka → a real consumer."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from tests import support
 
 
 @pytest.fixture
-def server_env(postgres_url: str, kafka_bootstrap: str, sources: tuple[Path, support.Topics]) -> dict[str, str]:
+def server_env(
+    postgres_url: str, kafka_bootstrap: str, sources: tuple[Path, support.Topics]
+) -> dict[str, str]:
     path, _ = sources
     return {
         "DATABASE_URL": postgres_url,
@@ -34,7 +36,10 @@ def header(record: object, name: str) -> bytes | None:
 
 
 async def test_stripe_github_and_standard_webhooks_reach_kafka(
-    server_env: dict[str, str], sources: tuple[Path, support.Topics], kafka_bootstrap: str, tmp_path: Path
+    server_env: dict[str, str],
+    sources: tuple[Path, support.Topics],
+    kafka_bootstrap: str,
+    tmp_path: Path,
 ) -> None:
     _, topics = sources
     stripe_body = StripeHandler().sample("payment_intent.succeeded")
@@ -90,8 +95,11 @@ async def test_stripe_github_and_standard_webhooks_reach_kafka(
 
 
 async def test_five_concurrent_deliveries_make_one_row_and_one_cloudevent(
-    server_env: dict[str, str], sources: tuple[Path, support.Topics], kafka_bootstrap: str,
-    postgres_engine: object, tmp_path: Path
+    server_env: dict[str, str],
+    sources: tuple[Path, support.Topics],
+    kafka_bootstrap: str,
+    postgres_engine: object,
+    tmp_path: Path,
 ) -> None:
     _, topics = sources
     body = StripeHandler().sample("charge.refunded")
@@ -107,7 +115,9 @@ async def test_five_concurrent_deliveries_make_one_row_and_one_cloudevent(
                 for i in range(5)
             ]
             responses = await asyncio.gather(*requests)
-        records = await support.consume(kafka_bootstrap, [topics.payments], expect=1, settle_seconds=3)
+        records = await support.consume(
+            kafka_bootstrap, [topics.payments], expect=1, settle_seconds=3
+        )
     assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
     statuses = sorted(r.json()["status"] for r in responses)
     assert statuses == ["accepted", "duplicate", "duplicate", "duplicate", "duplicate"]
@@ -117,11 +127,16 @@ async def test_five_concurrent_deliveries_make_one_row_and_one_cloudevent(
 
 
 async def test_ingest_send_reaches_kafka(
-    server_env: dict[str, str], sources: tuple[Path, support.Topics], kafka_bootstrap: str, tmp_path: Path
+    server_env: dict[str, str],
+    sources: tuple[Path, support.Topics],
+    kafka_bootstrap: str,
+    tmp_path: Path,
 ) -> None:
     _, topics = sources
     with support.running_server(server_env, tmp_path) as server:
-        result = support.run_cli(server_env, tmp_path, "send", "github", "--type", "pull_request", "--url", server.url)
+        result = support.run_cli(
+            server_env, tmp_path, "send", "github", "--type", "pull_request", "--url", server.url
+        )
         assert result.returncode == 0, result.stderr
         assert '"status": "accepted"' in result.stdout
         records = await support.consume(kafka_bootstrap, [topics.vcs], expect=1)

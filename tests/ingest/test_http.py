@@ -1,4 +1,4 @@
-"""The HTTP contract, on the real app with PostgreSQL: codes, bodies, and that rejects store nothing."""
+"""The HTTP contract on the real app and PostgreSQL: codes, bodies; rejects store nothing."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ async def counts(app: App) -> tuple[int, int]:
     return inbox, outbox
 
 
-def stripe_request(body: bytes | None = None, secret: str = support.STRIPE_SECRET, at: float | None = None) -> tuple[bytes, dict[str, str]]:
+def stripe_request(
+    body: bytes | None = None, secret: str = support.STRIPE_SECRET, at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
     body = body if body is not None else stripe_handler.sample("payment_intent.succeeded")
     return body, stripe_handler.sign(body, secret, at if at is not None else time.time())
 
@@ -65,7 +67,8 @@ async def test_rotation_second_secret_is_accepted_and_recorded(app: App) -> None
     response = await app.client.post("/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200
     stored = await app.store.get_event(response.json()["id"])
-    assert stored is not None and stored.secret_index == 1
+    assert stored is not None
+    assert stored.secret_index == 1
 
 
 def _std_headers(**override: str) -> dict[str, str]:
@@ -78,18 +81,63 @@ def _std_headers(**override: str) -> dict[str, str]:
     ("source", "mutate", "status", "code"),
     [
         ("stripe", lambda b, h: (b + b" ", h), 401, "invalid_signature"),
-        ("stripe", lambda b, h: (b, {**h, "Stripe-Signature": "t=1,v1=abc"}), 401, "invalid_signature"),
-        ("stripe", lambda b, h: (b, {k: v for k, v in h.items() if k != "Stripe-Signature"}), 401, "missing_signature"),
-        ("stripe", lambda b, h: stripe_request(b, at=time.time() - 3600), 401, "timestamp_out_of_tolerance"),
+        (
+            "stripe",
+            lambda b, h: (b, {**h, "Stripe-Signature": "t=1,v1=abc"}),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "stripe",
+            lambda b, h: (b, {k: v for k, v in h.items() if k != "Stripe-Signature"}),
+            401,
+            "missing_signature",
+        ),
+        (
+            "stripe",
+            lambda b, h: stripe_request(b, at=time.time() - 3600),
+            401,
+            "timestamp_out_of_tolerance",
+        ),
         ("stripe", lambda b, h: stripe_request(b, secret="whsec_wrong"), 401, "invalid_signature"),
-        ("stripe", lambda b, h: (b, {**h, "Stripe-Signature": "t=é,v1=\xff".encode("utf-8")}), 401, "invalid_signature"),
+        (
+            "stripe",
+            lambda b, h: (b, {**h, "Stripe-Signature": "t=é,v1=\xff".encode()}),
+            401,
+            "invalid_signature",
+        ),
         ("stripe", lambda b, h: stripe_request(b"not json at all"), 400, "malformed_request"),
         ("stripe", lambda b, h: stripe_request(b'{"no": "id"}'), 400, "malformed_request"),
-        ("clerk", lambda b, h: (b, _std_headers(**{"webhook-signature": "v1abc"})), 401, "invalid_signature"),
-        ("clerk", lambda b, h: (b, _std_headers(**{"webhook-signature": "v1,@@@"})), 401, "invalid_signature"),
-        ("clerk", lambda b, h: (b, _std_headers(**{"webhook-timestamp": "soon"})), 401, "invalid_signature"),
-        ("clerk", lambda b, h: (b, _std_headers(**{"webhook-timestamp": "1"})), 401, "timestamp_out_of_tolerance"),
-        ("github", lambda b, h: (b, {"X-Hub-Signature-256": "sha256=@@", "X-GitHub-Event": "push"}), 401, "invalid_signature"),
+        (
+            "clerk",
+            lambda b, h: (b, _std_headers(**{"webhook-signature": "v1abc"})),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "clerk",
+            lambda b, h: (b, _std_headers(**{"webhook-signature": "v1,@@@"})),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "clerk",
+            lambda b, h: (b, _std_headers(**{"webhook-timestamp": "soon"})),
+            401,
+            "invalid_signature",
+        ),
+        (
+            "clerk",
+            lambda b, h: (b, _std_headers(**{"webhook-timestamp": "1"})),
+            401,
+            "timestamp_out_of_tolerance",
+        ),
+        (
+            "github",
+            lambda b, h: (b, {"X-Hub-Signature-256": "sha256=@@", "X-GitHub-Event": "push"}),
+            401,
+            "invalid_signature",
+        ),
         ("github", lambda b, h: (b, {"X-GitHub-Event": "push"}), 401, "missing_signature"),
     ],
 )
@@ -140,7 +188,9 @@ async def test_oversize_chunked_body_is_413_while_reading(app: App) -> None:
 
 async def test_bad_content_length_is_400(app: App) -> None:
     body, headers = stripe_request()
-    response = await app.client.post("/webhooks/stripe", content=body, headers={**headers, "Content-Length": "x"})
+    response = await app.client.post(
+        "/webhooks/stripe", content=body, headers={**headers, "Content-Length": "x"}
+    )
     assert response.status_code == 400
 
 

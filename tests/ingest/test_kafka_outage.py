@@ -23,16 +23,28 @@ KAFKA = ["bash", str(support.SCRIPTS / "kafka.sh")]
 def own_broker(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A broker of this test's own, so stopping it disturbs no other test."""
     directory = tmp_path / "kafka"
-    args = ["--dir", str(directory), "--port", str(support.free_port()), "--controller-port", str(support.free_port())]
+    args = [
+        "--dir",
+        str(directory),
+        "--port",
+        str(support.free_port()),
+        "--controller-port",
+        str(support.free_port()),
+    ]
     bootstrap = support.script_output([*KAFKA, "start", *args], "KAFKA_BOOTSTRAP_SERVERS")
     try:
         yield bootstrap, args
     finally:
-        subprocess.run([*KAFKA, "stop", "--dir", str(directory)], check=False, capture_output=True, timeout=120)
+        subprocess.run(
+            [*KAFKA, "stop", "--dir", str(directory)], check=False, capture_output=True, timeout=120
+        )
 
 
 async def test_events_survive_a_broker_outage_and_publish_exactly_once(
-    own_broker: tuple[str, list[str]], postgres_url: str, sources: tuple[Path, support.Topics], tmp_path: Path
+    own_broker: tuple[str, list[str]],
+    postgres_url: str,
+    sources: tuple[Path, support.Topics],
+    tmp_path: Path,
 ) -> None:
     bootstrap, broker_args = own_broker
     path, topics = sources
@@ -44,16 +56,24 @@ async def test_events_survive_a_broker_outage_and_publish_exactly_once(
     }
     stripe = StripeHandler()
     bodies = [stripe.sample("payment_intent.succeeded") for _ in range(101)]
-    with support.running_server(env, tmp_path) as server, httpx.Client(base_url=server.url) as client:
+    with (
+        support.running_server(env, tmp_path) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
 
         def deliver(body: bytes) -> httpx.Response:
             headers = stripe.sign(body, support.STRIPE_SECRET, time.time())
             return client.post("/webhooks/stripe", content=body, headers=headers)
 
         assert deliver(bodies[0]).status_code == 200  # one before the outage: the path works
-        assert len(await support.consume(bootstrap, [topics.payments], expect=1, settle_seconds=0)) == 1
+        assert (
+            len(await support.consume(bootstrap, [topics.payments], expect=1, settle_seconds=0))
+            == 1
+        )
 
-        subprocess.run([*KAFKA, "stop", "--dir", broker_args[1]], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [*KAFKA, "stop", "--dir", broker_args[1]], check=True, capture_output=True, timeout=120
+        )
         responses = [deliver(body) for body in bodies[1:]]
         assert [r.status_code for r in responses] == [200] * 100
         assert all(r.json()["status"] == "accepted" for r in responses)
@@ -65,8 +85,12 @@ async def test_events_survive_a_broker_outage_and_publish_exactly_once(
             assert time.monotonic() < deadline, server.log()[-3000:]
             time.sleep(0.5)
         time.sleep(3)  # and through a few retries, which must not log again
-        subprocess.run([*KAFKA, "start", *broker_args], check=True, capture_output=True, timeout=300)
-        records = await support.consume(bootstrap, [topics.payments], expect=101, settle_seconds=4, timeout=90)
+        subprocess.run(
+            [*KAFKA, "start", *broker_args], check=True, capture_output=True, timeout=300
+        )
+        records = await support.consume(
+            bootstrap, [topics.payments], expect=101, settle_seconds=4, timeout=90
+        )
         assert client.get("/readyz").status_code == 200
     ids = Counter(json.loads(record.value)["id"] for record in records)
     assert len(ids) == 101, f"{len(ids)} distinct events published"
@@ -77,4 +101,7 @@ async def test_events_survive_a_broker_outage_and_publish_exactly_once(
     relay_log = [json.loads(line) for line in server.log().splitlines() if '"relay.' in line]
     outages = [entry for entry in relay_log if entry["event"] == "relay.sink_down"]
     assert len(outages) == 1, "the outage is logged once per state change, not per event or retry"
-    assert any(entry["event"] == "relay.healthy" and entry["previous"] == "sink_down" for entry in relay_log)
+    assert any(
+        entry["event"] == "relay.healthy" and entry["previous"] == "sink_down"
+        for entry in relay_log
+    )

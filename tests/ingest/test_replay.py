@@ -1,4 +1,4 @@
-"""A handler raises → the event is `failed` but acked → fixed → `ingest replay` → published, same ids."""
+"""A handler raises → `failed` but acked → fixed → `ingest replay` → published, same ids."""
 
 from __future__ import annotations
 
@@ -49,17 +49,25 @@ async def test_failed_event_is_replayed_after_the_fix_with_stable_ids(
     assert await app.store.cloudevents_of(event_id) == []
 
     monkeypatch.undo()  # the fix ships
-    listed = support.run_cli(cli_env(app), tmp_path, "events", "list", "--status", "failed", "--json")
+    listed = support.run_cli(
+        cli_env(app), tmp_path, "events", "list", "--status", "failed", "--json"
+    )
     assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [event_id]
     dry = support.run_cli(cli_env(app), tmp_path, "replay", "--status", "failed", "--dry-run")
-    assert dry.returncode == 0 and "1 events would be replayed" in dry.stdout
+    assert dry.returncode == 0
+    assert "1 events would be replayed" in dry.stdout
     assert (await app.store.get_event(event_id)).status == "failed"  # type: ignore[union-attr]
 
     result = support.run_cli(cli_env(app), tmp_path, "replay", "--status", "failed", "--yes")
     assert result.returncode == 0, result.stderr
     assert "1 processed, 0 failed" in result.stdout
     stored = await app.store.get_event(event_id)
-    assert stored is not None and (stored.status, stored.attempts, stored.last_error) == ("processed", 2, None)
+    assert stored is not None
+    assert (stored.status, stored.attempts, stored.last_error) == (
+        "processed",
+        2,
+        None,
+    )
 
     # Replaying again (by id) republishes the same CloudEvent id: consumers deduplicate.
     again = support.run_cli(cli_env(app), tmp_path, "replay", str(event_id), "--yes")
@@ -70,7 +78,10 @@ async def test_failed_event_is_replayed_after_the_fix_with_stable_ids(
 
     shown = support.run_cli(cli_env(app), tmp_path, "events", "show", str(event_id), "--json")
     document = json.loads(shown.stdout)
-    assert [(c["generation"], c["id"]) for c in document["cloudevents"]] == [(2, expected_id), (3, expected_id)]
+    assert [(c["generation"], c["id"]) for c in document["cloudevents"]] == [
+        (2, expected_id),
+        (3, expected_id),
+    ]
     assert all(c["published_at"] for c in document["cloudevents"])
     assert document["body"]["text"] == body.decode()
 
@@ -85,7 +96,8 @@ async def test_replay_that_fails_again_exits_non_zero(app: App, tmp_path: Path) 
     assert "0 processed, 1 failed" in result.stdout
     assert f"event {event_id}:" in result.stderr
     stored = await app.store.get_event(event_id)
-    assert stored is not None and (stored.status, stored.attempts) == ("failed", 2)
+    assert stored is not None
+    assert (stored.status, stored.attempts) == ("failed", 2)
 
 
 async def test_replay_needs_a_selection_and_confirmation(app: App, tmp_path: Path) -> None:

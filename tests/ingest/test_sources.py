@@ -33,7 +33,9 @@ def test_secrets_can_come_from_a_file_named_by_the_environment(
     assert config.sources["stripe"].secrets == ("whsec_from_file",)
 
 
-def test_a_missing_variable_names_the_source_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_variable_names_the_source_and_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("NOPE_SECRET", raising=False)
     with pytest.raises(ConfigError, match=r"source 'stripe'.*NOPE_SECRET"):
         parse(source(secrets=["${NOPE_SECRET}"]))

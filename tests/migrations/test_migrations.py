@@ -31,7 +31,12 @@ async def _check(engine: AsyncEngine) -> None:
     await migrate.upgrade(engine)
     assert await migrate.current_revision(engine) == migrate.head_revision()
     async with engine.connect() as conn:
-        assert {"inbox_events", "outbox_events", "leases", "alembic_version"} <= await conn.run_sync(_tables)
+        assert {
+            "inbox_events",
+            "outbox_events",
+            "leases",
+            "alembic_version",
+        } <= await conn.run_sync(_tables)
         assert await conn.run_sync(_drift) == []
     await migrate.downgrade(engine, "base")
     async with engine.connect() as conn:
