@@ -13,11 +13,18 @@ from ingest.cli.serve import migrate, relay_command, serve
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=(
-        "Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, "
-        "INGEST_SOURCES_FILE, …; see the README). Exit codes: 0 ok, 1 operation failed, "
-        "2 usage, 3 configuration, 4 database, 5 unreachable service."
-    ),
+    epilog="""\b
+Configuration comes from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS,
+INGEST_SOURCES_FILE and the others in the README's table.
+
+\b
+Exit codes:
+  0  success
+  1  the operation failed (a replay failed again, a send was refused)
+  2  usage error
+  3  configuration error (sources file or environment)
+  4  database unreachable or not migrated
+  5  a service could not be reached""",
 )
 @click.version_option(__version__, prog_name="ingest")
 def main() -> None:

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from handlers.base import Emitted
+from ingest.cloudevents import build, cloudevent_id
+from schemas.passthrough import VendorPassthrough
+
+RECEIVED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+DATA = VendorPassthrough(vendor="github", vendor_event_type="issues", payload={"a": 1})
+
+
+def test_ids_are_deterministic_per_event_position_and_type() -> None:
+    assert cloudevent_id("s", "evt_1", 0, "t") == cloudevent_id("s", "evt_1", 0, "t")
+    others = {
+        cloudevent_id("s", "evt_1", 1, "t"),
+        cloudevent_id("s", "evt_2", 0, "t"),
+        cloudevent_id("other", "evt_1", 0, "t"),
+        cloudevent_id("s", "evt_1", 0, "u"),
+    }
+    assert cloudevent_id("s", "evt_1", 0, "t") not in others
+    assert len(others) == 4
+
+
+def test_pinned_id_never_changes_across_releases() -> None:
+    """Consumers deduplicate on these ids: changing the scheme would republish everything as new."""
+    assert (
+        cloudevent_id("stripe", "evt_1", 0, "payment.succeeded")
+        == "41112a82-5e87-5cf3-89be-c5bf550b5798"
+    )
+
+
+def test_structured_mode_document() -> None:
+    event = build(
+        Emitted(type="github.issues", data=DATA, key="k"),
+        seq=0,
+        source="github",
+        vendor="github",
+        vendor_event_id="d-1",
+        received_at=RECEIVED,
+    )
+    document = json.loads(event.to_json())
+    assert document == {
+        "specversion": "1.0",
+        "id": cloudevent_id("github", "d-1", 0, "github.issues"),
+        "source": "/sources/github",
+        "type": "github.issues",
+        "time": "2026-11-29T12:00:00Z",
+        "datacontenttype": "application/json",
+        "vendor": "github",
+        "vendoreventid": "d-1",
+        "data": {"vendor": "github", "vendor_event_type": "issues", "payload": {"a": 1}},
+    }
+    assert event.key == "k"
