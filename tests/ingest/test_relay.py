@@ -1,4 +1,4 @@
-"""The relay on the embedded SQLite store and the file sink: order, real write failures, the lease."""
+"""The relay on the embedded SQLite store and the file sink: order, real write failures, lease."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def test_help_lists_every_command() -> None:
 
 
 def test_quickstart_send_puts_a_normalized_cloudevent_in_the_sink(demo_dir: Path) -> None:
-    """The README's promise: `make run`, then `ingest send stripe` → a CloudEvent in events.jsonl."""
+    """The README's promise: `make run`, `ingest send stripe` → a CloudEvent in events.jsonl."""
     with support.running_server({}, demo_dir) as server:
         sent = support.run_cli({}, demo_dir, "send", "stripe", "--url", server.url)
         assert sent.returncode == 0, sent.stderr
