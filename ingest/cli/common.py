@@ -16,7 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.errors import ConfigError, DatabaseNotMigratedError
 from ingest.logs import configure
-from ingest.settings import LogFormat, Settings, load_settings
+from ingest.settings import Settings, load_settings
+from ingest.tables import STATUSES
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -44,11 +45,7 @@ def settings_for_cli() -> Settings:
         settings = load_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise CommandError(f"invalid environment: {exc}", ExitCode.CONFIG) from None
-    # A terminal user reads the console format; JSON stays available for scripts.
-    configure(
-        settings.log_format if settings.log_format is not LogFormat.AUTO else LogFormat.AUTO,
-        settings.log_level,
-    )
+    configure(settings.log_format, settings.log_level)
     return settings
 
 
@@ -99,3 +96,30 @@ def stdin_is_interactive() -> bool:
 
 async def gather_quietly(*awaitables: Awaitable[Any]) -> None:
     await asyncio.gather(*awaitables, return_exceptions=True)
+
+
+def event_filter_options(command: Callable[P, T]) -> Callable[P, T]:
+    """--source/--status/--since/--until, shared by `events list` and `replay`."""
+    options = [
+        click.option("--source", help="Only events from this source."),
+        click.option(
+            "--status",
+            type=click.Choice(STATUSES),
+            help="Only events in this status (e.g. failed).",
+        ),
+        click.option(
+            "--since",
+            metavar="TIME",
+            callback=parse_moment,
+            help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).",
+        ),
+        click.option(
+            "--until",
+            metavar="TIME",
+            callback=parse_moment,
+            help="Received before (ISO 8601 or an age).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

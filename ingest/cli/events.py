@@ -9,11 +9,16 @@ from typing import Any
 
 import click
 
-from ingest.cli.common import CommandError, ExitCode, parse_moment, run_async, settings_for_cli
+from ingest.cli.common import (
+    CommandError,
+    ExitCode,
+    event_filter_options,
+    run_async,
+    settings_for_cli,
+)
 from ingest.runtime import Database
 from ingest.settings import Settings
 from ingest.store import EventFilter, StoredCloudEvent, StoredEvent
-from ingest.tables import STATUSES
 
 
 @click.group()
@@ -62,17 +67,7 @@ def _cloudevent(record: StoredCloudEvent) -> dict[str, Any]:
 
 
 @events.command("list")
-@click.option("--source", help="Only events from this source.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only events in this status.")
-@click.option(
-    "--since",
-    metavar="TIME",
-    callback=parse_moment,
-    help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).",
-)
-@click.option(
-    "--until", metavar="TIME", callback=parse_moment, help="Received before (ISO 8601 or an age)."
-)
+@event_filter_options
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_events(

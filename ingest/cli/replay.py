@@ -11,7 +11,7 @@ from handlers import HANDLERS
 from ingest.cli.common import (
     CommandError,
     ExitCode,
-    parse_moment,
+    event_filter_options,
     run_async,
     settings_for_cli,
     stdin_is_interactive,
@@ -23,26 +23,13 @@ from ingest.runtime import Database
 from ingest.settings import Settings
 from ingest.sources import SourcesConfig
 from ingest.store import EventFilter, StoredEvent
-from ingest.tables import STATUSES
 
 PROGRESS_THRESHOLD = 10
 
 
 @click.command()
 @click.argument("ids", nargs=-1, type=int)
-@click.option("--source", help="Only events from this source.")
-@click.option(
-    "--status", type=click.Choice(STATUSES), help="Only events in this status, e.g. failed."
-)
-@click.option(
-    "--since",
-    metavar="TIME",
-    callback=parse_moment,
-    help="Received at or after (ISO 8601 or an age: 30m, 2h, 7d).",
-)
-@click.option(
-    "--until", metavar="TIME", callback=parse_moment, help="Received before (ISO 8601 or an age)."
-)
+@event_filter_options
 @click.option("--dry-run", is_flag=True, help="List what would be replayed; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def replay(
