@@ -1,4 +1,4 @@
-"""How fast `ingest serve` takes webhooks, relative to a bare Starlette endpoint on the same machine.
+"""How fast `ingest serve` takes webhooks, relative to a bare Starlette endpoint on one machine.
 
 An absolute rate says as much about the machine as about the service, so this benchmark measures
 two servers in the same run with the same load generator and reports their ratio:
@@ -15,7 +15,10 @@ Phases alternate (bare, ingest, bare, ingest, ...) so that drift on a shared mac
 sides alike; every phase is a warm-up followed by a fixed number of timed requests at a fixed
 concurrency. After each ingest phase the benchmark waits until the sink holds every accepted event
 and reports that wait (the relay's drain time). At the end it checks that the sink holds exactly
-the events that were sent, once each. The exit status is non-zero if any request or check failed.
+the accepted events, once each. The exit status is non-zero if any request or check failed.
+
+The load generator is a minimal HTTP/1.1 client by default, because httpx saturates long before
+the bare server does (see RawConnection and bench/README.md).
 
 Run: `make bench`, or `.venv/bin/python bench/ingest_rate.py --help`.
 """
@@ -34,12 +37,13 @@ import platform
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from multiprocessing.queues import Queue
@@ -51,24 +55,26 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 from sqlalchemy.engine import make_url
 
 from handlers.stripe import StripeHandler
 
 BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
 BARE_APP = BENCH_DIR / "bare_app.py"
 
-SECRET = "whsec_bench_secret"
+SECRET = "whsec_bench_secret"  # noqa: S105 - a throwaway signing key for local servers
 EVENT_TYPE = "payment_intent.succeeded"
 SOURCE = "stripe"
 WEBHOOK_PATH = f"/webhooks/{SOURCE}"
 KAFKA_PARTITIONS = 3  # the local broker's num.partitions (scripts/kafka.sh)
 
+INGEST_SERVE = [sys.executable, "-m", "ingest", "serve", "--host", "127.0.0.1"]
+
 STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
 REQUEST_TIMEOUT_SECONDS = 30.0
-SINK_POLL_SECONDS = 0.01
+SINK_POLL_SECONDS = 0.002
 MAX_FAILURES_SHOWN = 5
 
 # Server environment the benchmark owns: inherited values would silently change what is measured
@@ -88,6 +94,15 @@ class SignedRequest:
     body: bytes
     headers: dict[str, str]
     event_id: str
+    wire: bytes
+    """The whole HTTP/1.1 request, for the raw client."""
+
+
+def http_request(headers: dict[str, str], body: bytes) -> bytes:
+    lines = [f"POST {WEBHOOK_PATH} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 def signed_requests(count: int) -> list[SignedRequest]:
@@ -102,7 +117,8 @@ def signed_requests(count: int) -> list[SignedRequest]:
     for _ in range(count):
         body = handler.sample(EVENT_TYPE)
         event_id = json.loads(body)["id"]
-        requests.append(SignedRequest(body, handler.sign(body, SECRET, now), event_id))
+        headers = handler.sign(body, SECRET, now)
+        requests.append(SignedRequest(body, headers, event_id, http_request(headers, body)))
     return requests
 
 
@@ -129,24 +145,130 @@ class LoadResult:
     client_cpu_seconds: float = 0.0
 
 
-def _failure(response: httpx.Response, kind: Kind) -> str | None:
-    """Why a response is not a success, or None: `ingest` must say `accepted` with an id."""
-    if response.status_code != 200:
-        return f"HTTP {response.status_code}: {response.text[:200]}"
+def check_response(status: int, body: bytes, kind: Kind) -> tuple[str | None, int | None]:
+    """(why the response is not a success or None, the inbox id): `ingest` must say `accepted`."""
+    if status != 200:
+        return f"HTTP {status}: {body[:200]!r}", None
     if kind == "bare":
-        return None
+        return None, None
     try:
-        document = response.json()
+        document = json.loads(body)
     except ValueError:
-        return f"not JSON: {response.text[:200]}"
+        return f"not JSON: {body[:200]!r}", None
     if document.get("status") != "accepted" or not isinstance(document.get("id"), int):
-        return f"not accepted: {response.text[:200]}"
-    return None
+        return f"not accepted: {body[:200]!r}", None
+    return None, document["id"]
+
+
+Send = Callable[[SignedRequest], Awaitable[tuple[int, bytes]]]
+"""POST one request to the webhook endpoint; returns (status, body)."""
+
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, EOFError, asyncio.LimitOverrunError, ValueError)
+
+
+class ProtocolError(ValueError):
+    """A response the raw client does not handle (no Content-Length, chunked)."""
+
+
+class RawConnection:
+    """HTTP/1.1 on one keep-alive TCP connection, and nothing more: the default load generator.
+
+    httpx costs 0.7-1.2 ms of client CPU per request here (its connection pool scans every
+    connection on each request, and httpcore 1.0.9 retries a failing `import sniffio` each time
+    it creates a lock: encode/httpcore#1103), which caps one client process at ~800 requests/s,
+    a thirtieth of what the bare server sustains; on 2 cores more client processes only take the
+    server's core. Pre-encoded requests and a Content-Length parser cost ~20 us per request, so
+    the bare phase measures the server, not the client. `--client httpx` remains for comparison.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def send(self, request: SignedRequest) -> tuple[int, bytes]:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+                return await self._exchange(request.wire)
+        except BaseException:
+            await self.close()  # a half-read response would poison the next one
+            raise
+
+    async def _exchange(self, wire: bytes) -> tuple[int, bytes]:
+        if self._reader is None or self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self._reader, self._writer
+        writer.write(wire)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length: int | None = None
+        close = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+            elif name == b"transfer-encoding":
+                raise ProtocolError("chunked responses are not supported")
+        if length is None:
+            raise ProtocolError("response without Content-Length")
+        body = await reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, body
+
+    async def close(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def raw_senders(url: str, concurrency: int) -> AsyncIterator[list[Send]]:
+    address = httpx.URL(url)
+    connections = [RawConnection(address.host, address.port or 80) for _ in range(concurrency)]
+    try:
+        yield [connection.send for connection in connections]
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def httpx_senders(url: str, concurrency: int) -> AsyncIterator[list[Send]]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=url,
+        limits=limits,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+        trust_env=False,  # never through a proxy from the environment: 127.0.0.1 directly
+    ) as client:
+
+        async def send(request: SignedRequest) -> tuple[int, bytes]:
+            response = await client.post(
+                WEBHOOK_PATH, content=request.body, headers=request.headers
+            )
+            return response.status_code, response.content
+
+        yield [send] * concurrency
+
+
+SENDERS: dict[str, Callable[[str, int], contextlib.AbstractAsyncContextManager[list[Send]]]] = {
+    "raw": raw_senders,
+    "httpx": httpx_senders,
+}
 
 
 async def generate_load(
     url: str,
     kind: Kind,
+    client: str,
     warmup: Sequence[SignedRequest],
     measured: Sequence[SignedRequest],
     concurrency: int,
@@ -159,47 +281,39 @@ async def generate_load(
     server. `gate` is awaited between warm-up and timing (a barrier across client processes).
     """
     result = LoadResult()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url,
-        limits=limits,
-        timeout=REQUEST_TIMEOUT_SECONDS,
-        trust_env=False,  # never through a proxy from the environment: 127.0.0.1 directly
-    ) as client:
+    async with SENDERS[client](url, concurrency) as senders:
 
         async def run(requests: Sequence[SignedRequest], timed: bool) -> None:
             position = 0
 
-            async def worker() -> None:
+            async def worker(send: Send) -> None:
                 nonlocal position
                 while position < len(requests):
                     request = requests[position]
                     position += 1
                     began = time.perf_counter()
                     try:
-                        response = await client.post(
-                            WEBHOOK_PATH, content=request.body, headers=request.headers
-                        )
-                    except httpx.HTTPError as exc:
+                        status, body = await send(request)
+                    except TRANSPORT_ERRORS as exc:
                         problem: str | None = f"{type(exc).__name__}: {exc}"
                     else:
                         elapsed = time.perf_counter() - began
-                        problem = _failure(response, kind)
-                        if timed and problem is None:
-                            result.latencies.append(elapsed)
+                        problem, inbox_id = check_response(status, body, kind)
                         if problem is None:
                             result.accepted.append(request.event_id)
-                            if kind == "ingest":
-                                result.ids.append(response.json()["id"])
+                            if timed:
+                                result.latencies.append(elapsed)
+                            if inbox_id is not None:
+                                result.ids.append(inbox_id)
                     if problem is not None:
-                        if not timed:
-                            result.warmup_failure_count += 1
-                        else:
+                        if timed:
                             result.failure_count += 1
+                        else:
+                            result.warmup_failure_count += 1
                         if len(result.failures) < MAX_FAILURES_SHOWN:
                             result.failures.append(problem)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(send) for send in senders))
 
         await run(warmup, timed=False)
         await gate()
@@ -223,6 +337,7 @@ def run_event_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
 def client_process(
     url: str,
     kind: Kind,
+    client: str,
     warmup: list[SignedRequest],
     measured: list[SignedRequest],
     concurrency: int,
@@ -235,7 +350,7 @@ def client_process(
         await asyncio.to_thread(barrier.wait, STARTUP_TIMEOUT_SECONDS)
 
     results.put(
-        run_event_loop(generate_load(url, kind, warmup, measured, concurrency, gate)),
+        run_event_loop(generate_load(url, kind, client, warmup, measured, concurrency, gate)),
     )
 
 
@@ -275,7 +390,7 @@ class MachineTimes:
 
     @classmethod
     def now(cls) -> MachineTimes:
-        """The aggregate line of /proc/stat: on a shared VM, steal says how much a neighbour took."""
+        """The aggregate line of /proc/stat; on a shared VM, steal is what a neighbour took."""
         try:
             line = Path("/proc/stat").read_text().splitlines()[0]
         except OSError:
@@ -296,6 +411,10 @@ class CpuWindow:
 
 
 class CpuMeter:
+    """Started at the gate, stopped at the last response: CPU of the server process (all threads)
+    and of the whole machine, so a phase shows whether the server, the client or a neighbour was
+    the limit."""
+
     def __init__(self, server_pid: int) -> None:
         self.server_pid = server_pid
         self._server = process_cpu_seconds(server_pid)
@@ -342,8 +461,6 @@ class BenchmarkError(Exception):
 
 
 def free_port() -> int:
-    import socket  # noqa: PLC0415
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -443,6 +560,7 @@ async def drop_database(server_url: str, name: str) -> None:
 
 
 def migrate(env: dict[str, str], workdir: Path) -> None:
+    """`ingest migrate` as a user runs it: PostgreSQL is not migrated by `serve`."""
     result = subprocess.run(
         [sys.executable, "-m", "ingest", "migrate"],
         env=env,
@@ -492,8 +610,11 @@ class FileWatcher:
         return self._lines
 
     async def event_ids(self, expected: int) -> list[str]:
-        with self.path.open("rb") as handle:
-            return [json.loads(line)["vendoreventid"] for line in handle if line.strip()]
+        try:
+            with self.path.open("rb") as handle:
+                return [json.loads(line)["vendoreventid"] for line in handle if line.strip()]
+        except FileNotFoundError:
+            return []
 
 
 class KafkaWatcher:
@@ -535,13 +656,13 @@ class KafkaWatcher:
             await self._consumer.stop()
 
     async def count(self) -> int:
-        assert self._consumer is not None  # noqa: S101 - started in run()
+        assert self._consumer is not None  # noqa: S101 - started by prepare_backends()
         offsets = await self._consumer.end_offsets(self.partitions)
         return sum(offsets.values())
 
     async def event_ids(self, expected: int) -> list[str]:
         """Read the topic from the start; a little past `expected`, to see duplicates too."""
-        assert self._consumer is not None  # noqa: S101 - started in run()
+        assert self._consumer is not None  # noqa: S101 - started by prepare_backends()
         consumer = self._consumer
         consumer.assign(self.partitions)
         await consumer.seek_to_beginning(*self.partitions)
@@ -558,9 +679,9 @@ class KafkaWatcher:
         return ids
 
 
-async def wait_for_sink(watcher: SinkWatcher, expected: int, timeout: float) -> float | None:
-    """perf_counter() when the sink first holds `expected` records; None on timeout."""
-    deadline = time.perf_counter() + timeout
+async def wait_for_sink(watcher: SinkWatcher, expected: int, limit: float) -> float | None:
+    """perf_counter() when the sink first holds `expected` records; None after `limit` s."""
+    deadline = time.perf_counter() + limit
     while True:
         if await watcher.count() >= expected:
             return time.perf_counter()
@@ -574,6 +695,8 @@ async def wait_for_sink(watcher: SinkWatcher, expected: int, timeout: float) -> 
 
 @dataclass
 class Phase:
+    """One timed run against one server, with what it cost and (ingest) how long the relay took."""
+
     kind: Kind
     round: int
     requests: int
@@ -592,7 +715,8 @@ class Phase:
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds
+        """Successful requests per second: failures are fast and would flatter the rate."""
+        return len(self.latencies) / self.seconds if self.seconds > 0 else math.nan
 
     def percentile_ms(self, p: float) -> float:
         return percentile(self.latencies, p) * 1000
@@ -624,7 +748,7 @@ async def run_phase(
             meter = CpuMeter(server.process.pid)
 
         result = await generate_load(
-            server.url, kind, warmup, measured, options.concurrency, gate
+            server.url, kind, options.client, warmup, measured, options.concurrency, gate
         )
         results = [result]
         assert meter is not None  # noqa: S101 - set by the gate
@@ -666,12 +790,10 @@ async def run_client_processes(
     processes = [
         context.Process(
             target=client_process,
-            args=(server.url, kind, w, m, c, barrier, queue),
+            args=(server.url, kind, options.client, w, m, c, barrier, queue),
             daemon=True,
         )
-        for w, m, c in zip(
-            split(warmup, count), split(measured, count), concurrencies, strict=True
-        )
+        for w, m, c in zip(split(warmup, count), split(measured, count), concurrencies, strict=True)
     ]
     for process in processes:
         process.start()
@@ -696,12 +818,15 @@ async def run_client_processes(
 @dataclass(frozen=True)
 class Options:
     requests: int
+    bare_requests: int
     warmup: int
     concurrency: int
     rounds: int
     database_url: str | None
     kafka: str | None
+    client: str
     client_processes: int
+    server_env: dict[str, str]
     drain_timeout: float
     keep: bool
     json_path: Path | None
@@ -713,45 +838,109 @@ class Report:
     phases: list[Phase] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     sink_records: int | None = None
+    server_log_lines: int | None = None
+
+    @property
+    def failed_requests(self) -> int:
+        return sum(p.failure_count + p.warmup_failure_count for p in self.phases)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems) or self.failed_requests > 0
 
 
-async def benchmark(options: Options, report: Report) -> None:
-    run_id = secrets.token_hex(4)
-    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{run_id}-"))
-    report.configuration["workdir"] = str(workdir)
+async def prepare_backends(
+    options: Options, stack: contextlib.AsyncExitStack, workdir: Path, run_id: str
+) -> tuple[dict[str, str], SinkWatcher]:
+    """The ingest server's environment and a watcher on its sink: nothing shared with other runs.
+
+    SQLite and the file sink live in the run's directory; on PostgreSQL the run gets a database of
+    its own and on Kafka a topic of its own, dropped at the end unless --keep.
+    """
     topic = f"bench.payments.{run_id}" if options.kafka else "payments"
     (workdir / "sources.yaml").write_text(sources_yaml(topic))
-    ingest_env: dict[str, str] = {
+    env = {
         "INGEST_SOURCES_FILE": str(workdir / "sources.yaml"),
         "INGEST_SINK_FILE": str(workdir / "events.jsonl"),
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'ingest.db'}",
+        **options.server_env,
     }
-    succeeded = False
-    async with contextlib.AsyncExitStack() as stack:
-        if options.database_url:
-            name = f"bench_{run_id}"
-            ingest_env["DATABASE_URL"] = await create_database(options.database_url, name)
-            if not options.keep:
-                stack.push_async_callback(drop_database, options.database_url, name)
-            migrate(server_environment(ingest_env), workdir)
-        watcher: SinkWatcher
-        if options.kafka:
-            ingest_env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka
-            kafka = KafkaWatcher(options.kafka, topic)
-            await kafka.create_topic()
-            if not options.keep:
-                stack.push_async_callback(kafka.delete_topic)
-            await kafka.start()
-            stack.push_async_callback(kafka.stop)
-            watcher = kafka
-        else:
-            watcher = FileWatcher(workdir / "events.jsonl")
-        report.configuration["database"] = make_url(ingest_env["DATABASE_URL"]).render_as_string(
-            hide_password=True
-        )
-        report.configuration["sink"] = watcher.description
+    if options.database_url:
+        name = f"bench_{run_id}"
+        env["DATABASE_URL"] = await create_database(options.database_url, name)
+        if not options.keep:
+            stack.push_async_callback(drop_database, options.database_url, name)
+        await asyncio.to_thread(migrate, server_environment(env), workdir)
+    if not options.kafka:
+        return env, FileWatcher(workdir / "events.jsonl")
+    env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka
+    kafka = KafkaWatcher(options.kafka, topic)
+    await kafka.create_topic()
+    if not options.keep:
+        stack.push_async_callback(kafka.delete_topic)
+    await kafka.start()
+    stack.push_async_callback(kafka.stop)
+    return env, kafka
 
-        # Servers are stopped before the database is dropped: the exit stack unwinds backwards.
+
+def phase_requests(options: Options, kind: Kind) -> tuple[list[SignedRequest], list[SignedRequest]]:
+    """(warm-up, timed) requests. The bare phase re-sends the same events: it stores nothing,
+    and at ~40x the service's rate it needs more requests to last long enough to be measured."""
+    requests = signed_requests(options.warmup + options.requests)
+    warmup, timed = requests[: options.warmup], requests[options.warmup :]
+    if kind == "bare":
+        timed = [timed[i % len(timed)] for i in range(options.bare_requests)]
+    return warmup, timed
+
+
+async def run_rounds(
+    options: Options, report: Report, bare: Server, ingest: Server, watcher: SinkWatcher
+) -> list[str]:
+    """Alternate bare and ingest phases; after each ingest phase, time the relay's drain.
+
+    Returns the Stripe ids of every event the service accepted, in the order they were sent.
+    """
+    accepted: list[str] = []
+    for round_number in range(1, options.rounds + 1):
+        phases: tuple[tuple[Kind, Server], ...] = (("bare", bare), ("ingest", ingest))
+        for kind, server in phases:
+            warmup, timed = phase_requests(options, kind)
+            phase = await run_phase(options, server, kind, round_number, warmup, timed)
+            report.phases.append(phase)
+            if kind == "ingest":
+                accepted.extend(phase.accepted)
+                done = await wait_for_sink(watcher, len(accepted), options.drain_timeout)
+                if done is None:
+                    report.problems.append(
+                        f"round {round_number}: the sink did not reach {len(accepted)} records "
+                        f"within {options.drain_timeout:.0f} s"
+                    )
+                else:
+                    phase.drain_seconds = max(0.0, done - phase.last_ack)
+            print_phase(phase, options.client_processes)
+            for each in (bare, ingest):
+                if each.process.poll() is not None:
+                    raise BenchmarkError(f"{each.name} exited during the run:\n{each.log_tail()}")
+    return accepted
+
+
+async def benchmark(options: Options, report: Report) -> None:
+    """Set up, measure, verify; everything started here is stopped or dropped on the way out."""
+    # SIGTERM unwinds like Ctrl-C: the servers stop, the database and topic are dropped.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    run_id = secrets.token_hex(4)
+    workdir = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{run_id}-"))
+    report.configuration["workdir"] = str(workdir)
+    async with contextlib.AsyncExitStack() as stack:
+        ingest_env, watcher = await prepare_backends(options, stack, workdir, run_id)
+        database = make_url(ingest_env["DATABASE_URL"]).render_as_string(hide_password=True)
+        report.configuration.update(
+            database=database, sink=watcher.description, server_env=options.server_env
+        )
+        print(f"ingest: {database}, sink: {watcher.description}; directory {workdir}", flush=True)
+        # Entered after prepare_backends, so the servers stop before the database is dropped.
         bare_port, ingest_port = free_port(), free_port()
         bare = stack.enter_context(
             running_server(
@@ -765,40 +954,333 @@ async def benchmark(options: Options, report: Report) -> None:
         ingest = stack.enter_context(
             running_server(
                 "ingest",
-                [sys.executable, "-m", "ingest", "serve", "--host", "127.0.0.1"]
-                + ["--port", str(ingest_port)],
+                [*INGEST_SERVE, "--port", str(ingest_port)],
                 server_environment(ingest_env),
                 workdir,
                 ingest_port,
             )
         )
         await asyncio.gather(wait_healthy(bare), wait_healthy(ingest))
-
-        accepted: list[str] = []
-        for round_number in range(1, options.rounds + 1):
-            for server in (bare, ingest):
-                kind: Kind = "bare" if server is bare else "ingest"
-                warmup = signed_requests(options.warmup)
-                measured = signed_requests(options.requests)
-                phase = await run_phase(options, server, kind, round_number, warmup, measured)
-                report.phases.append(phase)
-                if kind == "ingest":
-                    accepted.extend(phase.accepted)
-                    done = await wait_for_sink(watcher, len(accepted), options.drain_timeout)
-                    if done is None:
-                        report.problems.append(
-                            f"round {round_number}: the sink did not reach {len(accepted)} "
-                            f"records within {options.drain_timeout:.0f} s"
-                        )
-                    else:
-                        phase.drain_seconds = max(0.0, done - phase.last_ack)
-                print_phase(phase)
-                for each in (bare, ingest):
-                    if each.process.poll() is not None:
-                        raise BenchmarkError(f"{each.name} exited during the run:\n{each.log_tail()}")
+        accepted = await run_rounds(options, report, bare, ingest, watcher)
         published = await watcher.event_ids(len(accepted))
         report.sink_records = len(published)
         report.problems.extend(verify_ingest(report.phases, accepted, published))
         report.server_log_lines = count_lines(ingest.log_path)
     if not report.failed and not options.keep:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def verify_ingest(
+    phases: Sequence[Phase], accepted: Sequence[str], published: Sequence[str]
+) -> list[str]:
+    """Every accepted event in the sink exactly once, nothing else; every inbox id distinct."""
+    problems = []
+    inbox_ids = [i for p in phases if p.kind == "ingest" for i in p.ids]
+    if len(set(inbox_ids)) != len(inbox_ids):
+        problems.append(f"{len(inbox_ids) - len(set(inbox_ids))} accepted requests shared an id")
+    expected, seen = set(accepted), set(published)
+    if missing := expected - seen:
+        problems.append(f"{len(missing)} accepted events are not in the sink")
+    if extra := seen - expected:
+        problems.append(f"{len(extra)} events in the sink were not accepted")
+    if duplicates := len(published) - len(seen):
+        problems.append(f"{duplicates} events are in the sink more than once")
+    return problems
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return 0
+
+
+# -- output --------------------------------------------------------------------------------------
+
+PERCENTILES = (50, 90, 99, 100)
+
+
+def bottlenecks(phase: Phase, client_processes: int) -> list[str]:
+    """What limited a phase besides the server: the rate means little if the client was full."""
+    notes = []
+    saturated = phase.cpu.machine_busy >= 0.95 * (os.cpu_count() or 1)
+    # Client processes at full speed, or every core busy while the server has idle time.
+    if phase.cpu.client >= 0.9 * client_processes or (saturated and phase.cpu.server < 0.9):
+        notes.append("client-bound")
+    if saturated:
+        notes.append("machine saturated")
+    if phase.cpu.steal >= 0.05:
+        notes.append(f"{phase.cpu.steal:.0%} stolen")
+    return notes
+
+
+def print_phase(phase: Phase, client_processes: int) -> None:
+    drain = "" if phase.drain_seconds is None else f"  drain {phase.drain_seconds * 1000:4.0f} ms"
+    failures = phase.failure_count + phase.warmup_failure_count
+    notes = [*bottlenecks(phase, client_processes), *([f"{failures} FAILED"] if failures else [])]
+    print(
+        f"  round {phase.round} {phase.kind:<6} {phase.requests:6d} req {phase.rate:8.0f} req/s"
+        f"  p50 {phase.percentile_ms(50):6.1f}  p99 {phase.percentile_ms(99):6.1f} ms"
+        f"  cpu server {phase.cpu.server:.2f} client {phase.cpu.client:.2f}"
+        f" machine {phase.cpu.machine_busy:.2f}/{os.cpu_count()}{drain}"
+        f"{'  (' + ', '.join(notes) + ')' if notes else ''}",
+        flush=True,
+    )
+    for failure in phase.failures:
+        print(f"      failure: {failure}", flush=True)
+
+
+def summarize(report: Report) -> dict[str, Any]:
+    """Medians over rounds (robust to one disturbed round); latency over all rounds' requests."""
+    ratios = []
+    for number in sorted({p.round for p in report.phases}):
+        pair = {p.kind: p for p in report.phases if p.round == number}
+        if "bare" in pair and "ingest" in pair:
+            ratios.append(pair["ingest"].rate / pair["bare"].rate)
+    summary: dict[str, Any] = {
+        "ratio_per_round": ratios,
+        "ratio_median": statistics.median(ratios) if ratios else math.nan,
+    }
+    for kind in ("bare", "ingest"):
+        phases = [p for p in report.phases if p.kind == kind]
+        if not phases:
+            continue
+        latencies = [latency for p in phases for latency in p.latencies]
+        summary[kind] = {
+            "rate_per_round": [p.rate for p in phases],
+            "rate_median": statistics.median(p.rate for p in phases),
+            **{f"p{p}_ms": percentile(latencies, p) * 1000 for p in PERCENTILES},
+            "server_cpu_median": statistics.median(p.cpu.server for p in phases),
+            "client_cpu_median": statistics.median(p.cpu.client for p in phases),
+            "server_cpu_ms_per_request": statistics.median(
+                p.cpu.server * p.seconds / p.requests * 1000 for p in phases
+            ),
+            "drain_ms": [p.drain_seconds * 1000 for p in phases if p.drain_seconds is not None],
+        }
+    return summary
+
+
+def print_summary(report: Report, summary: dict[str, Any], options: Options) -> None:
+    if "bare" not in summary or "ingest" not in summary:
+        return
+    header = (
+        f"{'':7}{'req/s':>8}  {'per round':<30}{'p50':>7}{'p90':>7}{'p99':>7}{'max':>8} ms"
+        f"{'server cpu':>12}{'ms cpu/req':>12}"
+    )
+    print(f"\n{header}\n{'-' * len(header)}")
+    for kind in ("bare", "ingest"):
+        row = summary[kind]
+        per_round = " ".join(f"{rate:.0f}" for rate in row["rate_per_round"])
+        print(
+            f"{kind:<7}{row['rate_median']:>8.0f}  {per_round:<30}"
+            + "".join(f"{row[f'p{p}_ms']:>7.1f}" for p in PERCENTILES[:-1])
+            + f"{row['p100_ms']:>8.1f}   "
+            + f"{row['server_cpu_median']:>12.2f}{row['server_cpu_ms_per_request']:>12.3f}"
+        )
+    ratios = " ".join(f"{ratio:.3f}" for ratio in summary["ratio_per_round"])
+    print(f"\ningest/bare rate ratio: median {summary['ratio_median']:.3f} (per round: {ratios})")
+    drains = " ".join(f"{ms:.0f}" for ms in summary["ingest"]["drain_ms"])
+    print(
+        f"relay drain after the last ack, ms: {drains}"
+        f" (sink polled every {SINK_POLL_SECONDS * 1000:.0f} ms)"
+    )
+    accepted = sum(len(p.accepted) for p in report.phases if p.kind == "ingest")
+    level = options.server_env.get("INGEST_LOG_LEVEL", "warning")
+    print(f"sink: {report.sink_records} records for {accepted} accepted events")
+    print(f"ingest server log: {report.server_log_lines} lines (INGEST_LOG_LEVEL={level})")
+    if any(
+        "client-bound" in bottlenecks(p, options.client_processes)
+        for p in report.phases
+        if p.kind == "bare"
+    ):
+        print(
+            "WARNING: the load generator was saturated in a bare phase, so the ceiling is the "
+            "client's and the ratio is overstated; see bench/README.md"
+        )
+
+
+def print_verdict(report: Report) -> None:
+    if report.failed:
+        print(f"FAILED: {report.failed_requests} failed requests", file=sys.stderr)
+        for problem in report.problems:
+            print(f"FAILED: {problem}", file=sys.stderr)
+        print(f"logs kept in {report.configuration.get('workdir')}", file=sys.stderr)
+    else:
+        print("OK: every request accepted, every accepted event in the sink exactly once")
+
+
+def describe_machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for package in ("uvicorn", "starlette", "uvloop", "httptools", "sqlalchemy", "httpx"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else [],
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def write_json(path: Path, report: Report, summary: dict[str, Any]) -> None:
+    bulky = {"latencies", "ids", "accepted"}
+    phases = [
+        {
+            **{k: v for k, v in dataclasses.asdict(p).items() if k not in bulky},
+            "rate": p.rate,
+            **{f"p{q}_ms": p.percentile_ms(q) for q in PERCENTILES},
+        }
+        for p in report.phases
+    ]
+    document = {
+        "configuration": report.configuration,
+        "summary": summary,
+        "phases": phases,
+        "problems": report.problems,
+        "failed_requests": report.failed_requests,
+    }
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def assignment(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE")
+    return name, value
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        description="Request rate and latency of `ingest serve` relative to a bare Starlette "
+        "endpoint, measured in the same run (see bench/README.md).",
+    )
+    parser.add_argument("--requests", type=positive, default=2000, help="timed per ingest phase")
+    parser.add_argument(
+        "--bare-requests", type=positive, default=20000, help="timed per bare phase"
+    )
+    parser.add_argument("--warmup", type=int, default=200, help="untimed, before each phase")
+    parser.add_argument("--concurrency", type=positive, default=16, help="requests in flight")
+    parser.add_argument("--rounds", type=positive, default=5, help="(bare, ingest) pairs")
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="PostgreSQL server (postgresql://user:pass@host:port/db) on which to create a fresh "
+        "database for the run; default: SQLite in the run's temporary directory",
+    )
+    parser.add_argument(
+        "--kafka",
+        metavar="HOST:PORT",
+        help="Kafka bootstrap servers; the run gets its own topic. Default: the file sink",
+    )
+    parser.add_argument(
+        "--client",
+        choices=sorted(SENDERS),
+        default="raw",
+        help="load generator: raw HTTP/1.1 on asyncio streams (default) or httpx.AsyncClient",
+    )
+    parser.add_argument(
+        "--client-processes",
+        type=positive,
+        default=1,
+        help="load-generator processes sharing --concurrency (default 1: this process)",
+    )
+    parser.add_argument(
+        "--server-env",
+        type=assignment,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for `ingest serve`, e.g. INGEST_DB_POOL_SIZE=1 (repeatable)",
+    )
+    parser.add_argument(
+        "--drain-timeout", type=float, default=60.0, help="seconds to wait for the relay"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary directory, database and topic"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
+    args = parser.parse_args(argv)
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    if args.client_processes > args.concurrency:
+        parser.error("--client-processes must not exceed --concurrency")
+    return Options(
+        requests=args.requests,
+        bare_requests=args.bare_requests,
+        warmup=args.warmup,
+        concurrency=args.concurrency,
+        rounds=args.rounds,
+        database_url=args.database_url,
+        kafka=args.kafka,
+        client=args.client,
+        client_processes=args.client_processes,
+        server_env=dict(args.server_env),
+        drain_timeout=args.drain_timeout,
+        keep=args.keep,
+        json_path=args.json,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    machine = describe_machine()
+    report = Report(
+        {
+            **machine,
+            **{k: v for k, v in dataclasses.asdict(options).items() if k != "json_path"},
+        }
+    )
+    print(
+        f"{machine['cpus']} CPUs ({machine['cpu_model']}), load average "
+        + " ".join(f"{x:.2f}" for x in machine["load_average_at_start"])
+        + f"; Python {machine['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
+    )
+    print(
+        f"{options.rounds} rounds of bare ({options.bare_requests} requests) then ingest "
+        f"({options.requests}), each after {options.warmup} warm-up requests; "
+        f"concurrency {options.concurrency}; {options.client} client in "
+        f"{options.client_processes} process(es)",
+        flush=True,
+    )
+    started = time.monotonic()
+    try:
+        run_event_loop(benchmark(options, report))
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, KafkaError) as exc:  # PostgreSQL or Kafka unreachable, most likely
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print(f"interrupted; files in {report.configuration.get('workdir')}", file=sys.stderr)
+        return 130
+    summary = summarize(report)
+    print_summary(report, summary, options)
+    print(f"total time {time.monotonic() - started:.0f} s")
+    print_verdict(report)
+    if options.json_path:
+        write_json(options.json_path, report, summary)
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
