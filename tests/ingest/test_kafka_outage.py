@@ -4,6 +4,8 @@ published exactly once when the broker returns."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -40,7 +42,24 @@ def own_broker(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
         )
 
 
+def stop_broker(directory: str, how: str) -> None:
+    if how == "sigkill":  # a crash: no controlled shutdown, no flushed state
+        pid = int((Path(directory) / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        while (
+            Path(f"/proc/{pid}").exists()
+            and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+        ):
+            time.sleep(0.05)
+    else:
+        subprocess.run(
+            [*KAFKA, "stop", "--dir", directory], check=True, capture_output=True, timeout=120
+        )
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
 async def test_events_survive_a_broker_outage_and_publish_exactly_once(
+    how: str,
     own_broker: tuple[str, list[str]],
     postgres_url: str,
     sources: tuple[Path, support.Topics],
@@ -71,9 +90,7 @@ async def test_events_survive_a_broker_outage_and_publish_exactly_once(
             == 1
         )
 
-        subprocess.run(
-            [*KAFKA, "stop", "--dir", broker_args[1]], check=True, capture_output=True, timeout=120
-        )
+        stop_broker(broker_args[1], how)
         responses = [deliver(body) for body in bodies[1:]]
         assert [r.status_code for r in responses] == [200] * 100
         assert all(r.json()["status"] == "accepted" for r in responses)
