@@ -58,7 +58,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from sqlalchemy.engine import make_url
 
+from handlers.base import SigningContext
 from handlers.stripe import StripeHandler
+from ingest.sources import SourceConfig
 
 BENCH_DIR = Path(__file__).resolve().parent
 BARE_APP = BENCH_DIR / "bare_app.py"
@@ -113,11 +115,15 @@ def signed_requests(count: int) -> list[SignedRequest]:
     """
     handler = StripeHandler()
     now = time.time()
+    source = SourceConfig(name=SOURCE, vendor="stripe", secrets=(SECRET,))
+    context = SigningContext(
+        source=source, url=f"http://127.0.0.1/webhooks/{SOURCE}", secret=SECRET
+    )
     requests = []
     for _ in range(count):
         body = handler.sample(EVENT_TYPE)
         event_id = json.loads(body)["id"]
-        headers = handler.sign(body, SECRET, now)
+        headers = handler.sign(body, context, now).headers
         requests.append(SignedRequest(body, headers, event_id, http_request(headers, body)))
     return requests
 

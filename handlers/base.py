@@ -1,21 +1,32 @@
 """The contract every vendor module implements, and the value types that cross it.
 
-Verification and normalization are pure: bytes, headers, configuration and `now` in; a verdict,
-domain events, or one of the errors below out. No I/O: trivially testable and replayable.
+Verification and normalization are pure: the request, the source's configuration, `now`, and any
+certificates the service fetched for it go in; a verdict, domain events, or one of the errors
+below come out. No I/O: trivially testable and replayable.
+
+Vendor modules subclass `BaseHandler`, which supplies the defaults most vendors need (no
+certificates, no handshake, no GET), and implement `verify`, `identify`, `normalize`, `sample`
+and `sign`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 from schemas.passthrough import VendorPassthrough
+
+# -- errors -------------------------------------------------------------------------
 
 
 class RejectedRequestError(Exception):
@@ -51,12 +62,52 @@ class TimestampOutOfToleranceError(VerificationError):
     code = "timestamp_out_of_tolerance"
 
 
+class MissingCredentialsError(VerificationError):
+    """Schemes without a signature (Basic auth, a token header) and nothing was presented."""
+
+    code = "missing_credentials"
+
+
+class InvalidCredentialsError(VerificationError):
+    code = "invalid_credentials"
+
+
+class ForbiddenSourceAddressError(RejectedRequestError):
+    code = "ip_not_allowed"
+    status = 403
+
+
+class MethodNotAllowedError(RejectedRequestError):
+    code = "method_not_allowed"
+    status = 405
+
+
+# -- values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """What arrived, as the sender addressed it."""
+
+    method: str
+    url: str
+    """The full URL the sender used (scheme and host as configured or as seen; see `public_url`)."""
+    headers: Mapping[str, str]
+    """Lower-case names."""
+    body: bytes
+    client_ip: str | None = None
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What verification established; stored with the event so replays never re-verify."""
 
     secret_index: int
-    """Which of the source's configured secrets matched (0 = the first): rotation progress."""
+    """Which configured secret or key matched (0 = the first): shows rotation progress."""
     signed_at: int | None = None
     """The vendor's signing timestamp, for schemes that have one."""
 
@@ -66,6 +117,20 @@ class Identity:
     event_id: str
     """The vendor's id for this delivery: our dedup key together with the source name."""
     event_type: str
+    handshake: bool = False
+    """A subscription or URL check (GitHub ping, Slack url_verification…): stored and answered,
+    never published as a domain event."""
+    confirm_url: str | None = None
+    """A URL the vendor wants us to GET to confirm a subscription (AWS SNS)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A vendor-mandated answer (a handshake's echo, Mixpanel's format) instead of our default."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
 
 
 @dataclass(frozen=True)
@@ -78,6 +143,8 @@ class Delivery:
     event_type: str
     body: bytes
     received_at: datetime
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Redacted as stored: vendors that carry the type or ids in headers read them here."""
 
     def json(self) -> Any:
         return parse_json(self.body)
@@ -93,29 +160,90 @@ class Emitted:
     """Kafka partition key: the entity whose events must stay in order (a payment, a repository)."""
     subject: str | None = None
     time: datetime | None = None
+    item_id: str | None = None
+    """For a batch (SendGrid, Okta…): the vendor's id of this item. It makes the CloudEvent id, and
+    an item already seen from this source in an earlier delivery is not published again."""
+
+
+@dataclass(frozen=True)
+class SigningContext:
+    """What `ingest send` and the tests give a handler to sign a request as the vendor would."""
+
+    source: SourceConfig
+    url: str
+    """Where the request goes (vendors such as Twilio and Square sign the URL)."""
+    secret: str | None = None
+    """The configured secret chosen to sign with (`--secret-index`)."""
+    key_dir: Path = Path(".ingest-keys")
+    """Where `ingest keys generate` put private keys for asymmetric schemes."""
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    headers: dict[str, str]
+    body: bytes
+    url: str
+    method: str = "POST"
+
+
+class NoOptions(BaseModel):
+    """Vendors without configuration keys beyond `secrets` reject any other key (typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 class VendorHandler(Protocol):
     vendor: ClassVar[str]
+    summary: ClassVar[str]
+    """One line for `ingest vendors` and the docs: how authenticity is established."""
+    signature_headers: ClassVar[tuple[str, ...]]
+    options_model: ClassVar[type[BaseModel]]
+    requires_secrets: ClassVar[bool]
     default_tolerance_seconds: ClassVar[int | None]
     sample_types: ClassVar[tuple[str, ...]]
+    mapped_types: ClassVar[Mapping[str, str]]
+    """Vendor type → CloudEvent type, for the docs; anything else passes through."""
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]]
+    """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
+    document_cache_seconds: ClassVar[float]
 
-    def check_config(self, source: SourceConfig) -> None:
-        """Raise ConfigError if the source's secrets or options cannot work with this vendor."""
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        """Validate the source for this vendor; returns it with `options` parsed."""
+        ...
+
+    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        """URLs of certificates or keys verification needs; the service fetches them."""
         ...
 
     def verify(
-        self, body: bytes, headers: Mapping[str, str], source: SourceConfig, now: float
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
     ) -> Verdict:
-        """Raise a VerificationError (or MalformedRequestError) unless one secret signed `body`."""
+        """Raise a VerificationError (or MalformedRequestError) unless the vendor sent this."""
         ...
 
-    def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         """The vendor's event id and type; MalformedRequestError when they are absent."""
         ...
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        """Domain events for the delivery; an empty list for handshakes such as pings."""
+        """Domain events for the delivery; an empty list for handshakes."""
+        ...
+
+    def reply(
+        self, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        """The body the vendor requires in answer, if it requires one."""
+        ...
+
+    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+        """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
         ...
 
     def sample(self, event_type: str | None) -> bytes:
@@ -123,19 +251,69 @@ class VendorHandler(Protocol):
         ...
 
     def sign(
-        self, body: bytes, secret: str, now: float, event_type: str | None = None
-    ) -> dict[str, str]:
-        """The headers the vendor would send with `body`: how `ingest send` and tests sign.
-
-        `event_type` matters only to vendors that carry the type in a header (GitHub).
-        """
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """The request the vendor would send with `body`: how `ingest send` and tests sign."""
         ...
+
+
+class BaseHandler:
+    """Defaults shared by vendor modules; each overrides what its vendor does differently."""
+
+    vendor: ClassVar[str]
+    summary: ClassVar[str] = ""
+    signature_headers: ClassVar[tuple[str, ...]] = ()
+    options_model: ClassVar[type[BaseModel]] = NoOptions
+    requires_secrets: ClassVar[bool] = True
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = ()
+    mapped_types: ClassVar[Mapping[str, str]] = {}
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    document_cache_seconds: ClassVar[float] = 3600.0
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if self.requires_secrets and not source.secrets:
+            raise ConfigError(f"source {source.name!r}: vendor {self.vendor} needs 'secrets'")
+        raw = source.options if isinstance(source.options, Mapping) else {}
+        try:
+            options = self.options_model.model_validate(dict(raw))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+                for err in exc.errors(include_input=False, include_url=False)
+            )
+            raise ConfigError(f"source {source.name!r}: {problems}") from None
+        return source.with_options(options)
+
+    def options(self, source: SourceConfig, model: type[OptionsT]) -> OptionsT:
+        """The source's parsed options, typed; `check_config` ran at start-up."""
+        options = source.options
+        if not isinstance(options, model):
+            options = model.model_validate(dict(options) if isinstance(options, Mapping) else {})
+        return options
+
+    def tolerance(self, source: SourceConfig) -> int:
+        return source.tolerance_seconds or self.default_tolerance_seconds or 300
+
+    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        return []
+
+    def reply(
+        self, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        return None
+
+    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+        raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
+
+
+# -- helpers -------------------------------------------------------------------------
 
 
 def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise MalformedRequestError("body is not valid UTF-8 JSON") from None
 
 
@@ -160,13 +338,22 @@ def parse_unix_timestamp(raw: str | None) -> int:
     return int(raw.strip())
 
 
-def passthrough(delivery: Delivery, payload: Any) -> Emitted:
+def bounded_id(value: Any, what: str) -> str:
+    """A vendor id fit for a dedup key: a non-empty string of at most 255 characters."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > 255:
+        raise MalformedRequestError(f"{what} is missing or not a short string")
+    return value
+
+
+def passthrough(delivery: Delivery, payload: Any, *, key: str | None = None) -> Emitted:
     return Emitted(
         type=f"{delivery.vendor}.{delivery.event_type}",
         data=VendorPassthrough(
             vendor=delivery.vendor, vendor_event_type=delivery.event_type, payload=payload
         ),
-        key=delivery.event_id,
+        key=key or delivery.event_id,
         subject=None,
     )
 
@@ -175,3 +362,7 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}

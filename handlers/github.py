@@ -18,12 +18,16 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from handlers.base import (
+    BaseHandler,
     Delivery,
     Emitted,
     Identity,
+    InboundRequest,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
+    SignedRequest,
+    SigningContext,
     Verdict,
     parse_json,
     passthrough,
@@ -56,18 +60,26 @@ def _time(raw: Any) -> datetime | None:
     return None
 
 
-class GitHubHandler:
+class GitHubHandler(BaseHandler):
     vendor: ClassVar[str] = "github"
+    summary: ClassVar[str] = "X-Hub-Signature-256: sha256=HMAC-SHA256 hex of the body"
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Hub-Signature-256",)
     default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "push": "vcs.push",
+        "pull_request": "vcs.pull_request.<action>",
+        "ping": "(handshake, not published)",
+    }
     sample_types: ClassVar[tuple[str, ...]] = ("push", "pull_request", "ping", "issues")
 
-    def check_config(self, source: SourceConfig) -> None:
-        return None
-
     def verify(
-        self, body: bytes, headers: Mapping[str, str], source: SourceConfig, now: float
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = headers.get(SIGNATURE_HEADER)
+        header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise MissingSignatureError("X-Hub-Signature-256 header is missing")
         if not header.startswith(PREFIX):
@@ -75,19 +87,19 @@ class GitHubHandler:
         # Starlette decodes header bytes as latin-1; encoding back gives the bytes that were sent.
         provided = header[len(PREFIX) :].strip().encode("latin-1")
         for index, secret in enumerate(source.secrets):
-            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+            expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest().encode()
             if hmac.compare_digest(expected, provided.lower()):
                 return Verdict(secret_index=index)
         raise InvalidSignatureError("no GitHub signature matches a configured secret")
 
-    def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
-        delivery = headers.get("x-github-delivery", "").strip()
-        event = headers.get("x-github-event", "").strip()
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        delivery = request.headers.get("x-github-delivery", "").strip()
+        event = request.headers.get("x-github-event", "").strip()
         if not delivery or len(delivery) > 255:
             raise MalformedRequestError("X-GitHub-Delivery header is missing")
         if not event or len(event) > 255:
             raise MalformedRequestError("X-GitHub-Event header is missing")
-        return Identity(event_id=delivery, event_type=event)
+        return Identity(event_id=delivery, event_type=event, handshake=event == "ping")
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         payload = _payload(delivery.body)
@@ -248,19 +260,19 @@ class GitHubHandler:
         return json.dumps(payload, indent=2).encode()
 
     def sign(
-        self, body: bytes, secret: str, now: float, event_type: str | None = None
-    ) -> dict[str, str]:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        legacy = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
-        return {
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        secret = (context.secret or "").encode()
+        headers = {
             "Content-Type": "application/json",
             "User-Agent": "GitHub-Hookshot/7d4c2a1",
             "X-GitHub-Event": event_type or _guess_event(body),
             "X-GitHub-Delivery": str(uuid.uuid4()),
             "X-GitHub-Hook-ID": "1",
-            "X-Hub-Signature": f"sha1={legacy}",
-            "X-Hub-Signature-256": f"sha256={digest}",
+            "X-Hub-Signature": f"sha1={hmac.new(secret, body, hashlib.sha1).hexdigest()}",
+            "X-Hub-Signature-256": f"sha256={hmac.new(secret, body, hashlib.sha256).hexdigest()}",
         }
+        return SignedRequest(headers=headers, body=body, url=context.url)
 
 
 def _guess_event(body: bytes) -> str:

@@ -23,12 +23,16 @@ from typing import Any, ClassVar
 from standardwebhooks import Webhook
 
 from handlers.base import (
+    BaseHandler,
     Delivery,
     Emitted,
     Identity,
+    InboundRequest,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
+    SignedRequest,
+    SigningContext,
     Verdict,
     check_tolerance,
     json_object,
@@ -59,12 +63,19 @@ def _decode_signature(encoded: str) -> bytes | None:
         return None
 
 
-class StandardWebhooksHandler:
+class StandardWebhooksHandler(BaseHandler):
     vendor: ClassVar[str] = "standard-webhooks"
+    summary: ClassVar[str] = "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'"
+    signature_headers: ClassVar[tuple[str, ...]] = (
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    )
     default_tolerance_seconds: ClassVar[int | None] = 300
     sample_types: ClassVar[tuple[str, ...]] = ("user.created", "user.updated", "user.deleted")
 
-    def check_config(self, source: SourceConfig) -> None:
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
         for index, secret in enumerate(source.secrets):
             # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
             # quietly become a different key, so decode strictly here.
@@ -76,11 +87,17 @@ class StandardWebhooksHandler:
             if not key:
                 raise ConfigError(
                     f"source {source.name!r}: secrets[{index}] is not a base64 (whsec_…) secret"
-                ) from None
+                )
+        return source
 
     def verify(
-        self, body: bytes, headers: Mapping[str, str], source: SourceConfig, now: float
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
     ) -> Verdict:
+        headers, body = request.headers, request.body
         signature_header = _header(headers, "signature")
         if not signature_header:
             raise MissingSignatureError("webhook-signature header is missing")
@@ -90,9 +107,7 @@ class StandardWebhooksHandler:
         if len(signature_header) > MAX_HEADER_LENGTH or len(msg_id) > 255:
             raise InvalidSignatureError("webhook signature headers are too long")
         signed_at = parse_unix_timestamp(_header(headers, "timestamp"))
-        check_tolerance(
-            signed_at, now, source.tolerance_seconds or self.default_tolerance_seconds or 300
-        )
+        check_tolerance(signed_at, now, self.tolerance(source))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -114,11 +129,11 @@ class StandardWebhooksHandler:
                 return Verdict(secret_index=index, signed_at=signed_at)
         raise InvalidSignatureError("no webhook signature matches a configured secret")
 
-    def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
-        msg_id = _header(headers, "id")
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
             raise MalformedRequestError("webhook-id header is missing")
-        event_type = json_object(body).get("type")
+        event_type = json_object(request.body).get("type")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             raise MalformedRequestError("payload has no string 'type'")
         return Identity(event_id=msg_id, event_type=event_type)
@@ -144,14 +159,17 @@ class StandardWebhooksHandler:
         return json.dumps(payload, indent=2).encode()
 
     def sign(
-        self, body: bytes, secret: str, now: float, event_type: str | None = None
-    ) -> dict[str, str]:
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
         msg_id = f"msg_{uuid.uuid4().hex}"
         timestamp = datetime.fromtimestamp(int(now), tz=UTC)
-        signature = _webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=body.decode())
-        return {
+        signature = _webhook(context.secret or "").sign(
+            msg_id=msg_id, timestamp=timestamp, data=body.decode()
+        )
+        headers = {
             "Content-Type": "application/json",
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now)),
             "webhook-signature": signature,
         }
+        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -15,12 +15,16 @@ from typing import Any, ClassVar
 import stripe
 
 from handlers.base import (
+    BaseHandler,
     Delivery,
     Emitted,
     Identity,
+    InboundRequest,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
+    SignedRequest,
+    SigningContext,
     Verdict,
     check_tolerance,
     from_unix,
@@ -53,9 +57,16 @@ def _string_metadata(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
-class StripeHandler:
+class StripeHandler(BaseHandler):
     vendor: ClassVar[str] = "stripe"
+    summary: ClassVar[str] = "Stripe-Signature t=…,v1=HMAC-SHA256 hex of '{t}.{body}' (stripe SDK)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Stripe-Signature",)
     default_tolerance_seconds: ClassVar[int | None] = 300
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "payment_intent.succeeded": "payment.succeeded",
+        "payment_intent.payment_failed": "payment.failed",
+        "charge.refunded": "payment.refunded",
+    }
     sample_types: ClassVar[tuple[str, ...]] = (
         "payment_intent.succeeded",
         "payment_intent.payment_failed",
@@ -63,20 +74,21 @@ class StripeHandler:
         "customer.created",
     )
 
-    def check_config(self, source: SourceConfig) -> None:
-        return None
-
     def verify(
-        self, body: bytes, headers: Mapping[str, str], source: SourceConfig, now: float
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = headers.get(SIGNATURE_HEADER)
+        header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise MissingSignatureError("Stripe-Signature header is missing")
         # The SDK compares with hmac.compare_digest, which raises TypeError on non-ASCII str.
         if len(header) > MAX_HEADER_LENGTH or not header.isascii():
             raise InvalidSignatureError("Stripe-Signature header is malformed")
         try:
-            payload = body.decode("utf-8")
+            payload = request.body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedRequestError("body is not UTF-8") from None
         for index, secret in enumerate(source.secrets):
@@ -85,14 +97,12 @@ class StripeHandler:
             except stripe.SignatureVerificationError:
                 continue
             signed_at = _signed_at(header)
-            check_tolerance(
-                signed_at, now, source.tolerance_seconds or self.default_tolerance_seconds or 300
-            )
+            check_tolerance(signed_at, now, self.tolerance(source))
             return Verdict(secret_index=index, signed_at=signed_at)
         raise InvalidSignatureError("no Stripe signature matches a configured secret")
 
-    def identify(self, body: bytes, headers: Mapping[str, str]) -> Identity:
-        event = json_object(body)
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        event = json_object(request.body)
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
             raise MalformedRequestError("Stripe event has no id")
@@ -226,13 +236,14 @@ class StripeHandler:
         return json.dumps(event, indent=2).encode()
 
     def sign(
-        self, body: bytes, secret: str, now: float, event_type: str | None = None
-    ) -> dict[str, str]:
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
         header = stripe.WebhookSignature.generate_signature_header(
-            body.decode("utf-8"), secret, timestamp=int(now)
+            body.decode("utf-8"), context.secret or "", timestamp=int(now)
         )
-        return {
+        headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
             "Stripe-Signature": header,
         }
+        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -22,14 +22,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from handlers import HANDLERS
-from handlers.base import RejectedRequestError
+from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
+from ingest.documents import DocumentResolver
 from ingest.ingestion import Ingestor
 from ingest.logs import configure, get_logger
+from ingest.outbound import OutboundClient, OutboundError
 from ingest.relay import Relay
 from ingest.runtime import Database, load_config
 from ingest.settings import Settings, load_settings
 from ingest.sinks import Sink, SinkUnavailableError, sink_from_settings
-from ingest.sources import SourcesConfig
+from ingest.sources import SourceConfig, SourcesConfig
 
 log = get_logger("ingest.http")
 
@@ -74,11 +76,21 @@ class Services:
     ingestor: Ingestor
     sink: Sink
     relay: Relay | None
+    outbound: OutboundClient
 
 
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+def _unavailable(services: Services, what: str) -> Response:
+    return error_response(
+        "unavailable",
+        503,
+        f"{what} is unavailable; retry later",
+        {"Retry-After": str(services.settings.retry_after_seconds)},
+    )
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -93,23 +105,54 @@ async def receive_webhook(request: Request) -> Response:
             )
         try:
             body = await read_body(request, services.settings.max_body_bytes)
-            headers = {name.lower(): value for name, value in request.headers.items()}
-            recorded = await services.ingestor.ingest(source, body, headers)
+            inbound = InboundRequest(
+                method=request.method,
+                url=str(request.url),
+                headers={name.lower(): value for name, value in request.headers.items()},
+                body=body,
+                client_ip=request.client.host if request.client else None,
+            )
+            ingested = await services.ingestor.ingest(source, inbound)
         except RejectedRequestError as exc:
             log.info("webhook.rejected", error=exc.code, reason=exc.message)
             return error_response(exc.code, exc.status, exc.message)
+        except OutboundError as exc:
+            log.warning("webhook.certificate_unavailable", error=str(exc))
+            return _unavailable(services, "a certificate needed to verify this request")
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("webhook.database_unavailable", error=type(exc).__name__)
-            retry_after = str(services.settings.retry_after_seconds)
-            return error_response(
-                "unavailable",
-                503,
-                "storage is unavailable; retry later",
-                {"Retry-After": retry_after},
-            )
+            return _unavailable(services, "storage")
+        reply, recorded = ingested.reply, ingested.recorded
+        if recorded is None:
+            log.info("webhook.answered", method=request.method)
+        else:
+            status = "duplicate" if recorded.duplicate else "accepted"
+            handshake = bool(ingested.identity and ingested.identity.handshake)
+            log.info(f"webhook.{status}", event_id=recorded.id, size=len(body), handshake=handshake)
+        if reply is not None:
+            return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+        assert recorded is not None  # noqa: S101 - a GET always has a reply
         status = "duplicate" if recorded.duplicate else "accepted"
-        log.info(f"webhook.{status}", event_id=recorded.id, size=len(body))
         return JSONResponse({"status": status, "id": recorded.id})
+
+
+def confirmer(
+    outbound: OutboundClient,
+) -> Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]:
+    """Subscription confirmations (AWS SNS): a GET to the vendor's own host, after the commit."""
+
+    async def confirm(url: str, handler: VendorHandler, source: SourceConfig) -> None:
+        if not getattr(source.options, "auto_confirm", True):
+            log.info("webhook.confirmation_pending", hint="ingest sns confirm")
+            return
+        try:
+            await outbound.get(url, allowed_hosts=handler.document_hosts)
+        except OutboundError as exc:
+            log.warning("webhook.confirmation_failed", error=str(exc))
+            return
+        log.info("webhook.subscription_confirmed")
+
+    return confirm
 
 
 async def healthz(_request: Request) -> Response:
@@ -168,10 +211,16 @@ def create_app(
             if relay_enabled
             else None
         )
+        outbound = OutboundClient()
         ingestor = Ingestor(
-            config, database.store, HANDLERS, on_commit=relay.wake if relay else None
+            config,
+            database.store,
+            HANDLERS,
+            DocumentResolver(outbound),
+            on_commit=relay.wake if relay else None,
+            confirm=confirmer(outbound),
         )
-        app.state.services = Services(settings, database, ingestor, sink, relay)
+        app.state.services = Services(settings, database, ingestor, sink, relay, outbound)
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop)) if relay else None
         log.info(
@@ -187,12 +236,13 @@ def create_app(
             if relay_task is not None:
                 await relay_task
             await sink.stop()
+            await outbound.close()
             await database.close()
             log.info("server.stopped")
 
     return Starlette(
         routes=[
-            Route("/webhooks/{source}", receive_webhook, methods=["POST"]),
+            Route("/webhooks/{source}", receive_webhook, methods=["POST", "GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

@@ -15,11 +15,19 @@ CLOUDEVENT_ID_NAMESPACE = uuid.UUID("6f1c5a3e-8d5b-4f3e-9a57-0f1c2b7e4d21")
 CONTENT_TYPE = "application/cloudevents+json"
 
 
-def cloudevent_id(source: str, vendor_event_id: str, seq: int, event_type: str) -> str:
-    """Same inbox event and same mapping → same id, on every replay and on every machine."""
-    return str(
-        uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, f"{source}\n{vendor_event_id}\n{seq}\n{event_type}")
+def cloudevent_id(
+    source: str, vendor_event_id: str, seq: int, event_type: str, item_id: str | None = None
+) -> str:
+    """Same inbox event and same mapping → same id, on every replay and on every machine.
+
+    A batch item's id comes from the item itself, so the same item redelivered in another batch
+    (vendors re-batch on retry) still gets the same id."""
+    name = (
+        f"{source}\nitem\n{item_id}\n{event_type}"
+        if item_id is not None
+        else f"{source}\n{vendor_event_id}\n{seq}\n{event_type}"
     )
+    return str(uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, name))
 
 
 def source_uri(source: str) -> str:
@@ -50,7 +58,7 @@ def build(
     vendor_event_id: str,
     received_at: datetime,
 ) -> CloudEvent:
-    event_id = cloudevent_id(source, vendor_event_id, seq, emitted.type)
+    event_id = cloudevent_id(source, vendor_event_id, seq, emitted.type, emitted.item_id)
     document: dict[str, Any] = {
         "specversion": "1.0",
         "id": event_id,

@@ -1,4 +1,5 @@
-"""The request path, framework-free: verify → identify → normalize → one transaction.
+"""The request path, framework-free: allowlist → certificates → verify → identify → normalize →
+one transaction → the vendor's reply.
 
 Nothing is acknowledged unless `Store.record` committed; a redelivery finds its twin and adds
 nothing. The HTTP layer only translates outcomes and errors into responses.
@@ -7,18 +8,32 @@ nothing. The HTTP layer only translates outcomes and errors into responses.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from handlers.base import RejectedRequestError, VendorHandler
-from ingest.processing import normalize
-from ingest.sources import SourcesConfig
+from handlers.base import (
+    ForbiddenSourceAddressError,
+    Identity,
+    InboundRequest,
+    RejectedRequestError,
+    Reply,
+    VendorHandler,
+)
+from ingest.documents import DocumentResolver
+from ingest.logs import get_logger
+from ingest.processing import Outcome, normalize
+from ingest.sources import SourceConfig, SourcesConfig
 from ingest.store import NewDelivery, Recorded, Store
+
+log = get_logger("ingest.ingestion")
 
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-webhook-secret"}
 )
 REDACTED = "[redacted]"
+
+Confirmer = Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]
 
 
 class UnknownSourceError(RejectedRequestError):
@@ -36,47 +51,72 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Ingested:
+    recorded: Recorded | None
+    """None for requests that store nothing (a GET verification challenge)."""
+    reply: Reply | None = None
+    identity: Identity | None = None
+
+
 class Ingestor:
     def __init__(
         self,
         config: SourcesConfig,
         store: Store,
         handlers: Mapping[str, VendorHandler],
+        documents: DocumentResolver,
         *,
         clock: Callable[[], float] = time.time,
         on_commit: Callable[[], None] | None = None,
+        confirm: Confirmer | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.handlers = handlers
+        self.documents = documents
         self.clock = clock
         self.on_commit = on_commit
+        self.confirm = confirm
 
     def knows(self, source_name: str) -> bool:
         return source_name in self.config.sources
 
-    async def ingest(self, source_name: str, body: bytes, headers: Mapping[str, str]) -> Recorded:
-        """`headers` must have lower-case names. Raises RejectedRequestError for bad requests and
-        lets database errors through (the caller answers 503 so the vendor retries)."""
+    async def ingest(self, source_name: str, request: InboundRequest) -> Ingested:
+        """Raises RejectedRequestError for bad requests and lets database and outbound errors
+        through (the caller answers 503 so the vendor retries)."""
         source = self.config.sources.get(source_name)
         if source is None:
             raise UnknownSourceError(f"no source named {source_name!r} is configured")
+        if not source.allows(request.client_ip):
+            raise ForbiddenSourceAddressError("this address may not post to this source")
         handler = self.handlers[source.vendor]
         now = self.clock()
-        verdict = handler.verify(body, headers, source, now)
-        identity = handler.identify(body, headers)
+        if request.method == "GET":
+            return Ingested(recorded=None, reply=handler.handle_get(request, source, now))
+        documents = await self.documents.resolve(handler, request, source)
+        verdict = handler.verify(request, source, now, documents)
+        identity = handler.identify(request, source)
         delivery = NewDelivery(
             source=source.name,
             vendor=source.vendor,
             event_id=identity.event_id,
             event_type=identity.event_type,
-            body=body,
-            headers=redact_headers(headers),
+            body=request.body,
+            headers=redact_headers(request.headers),
             received_at=datetime.fromtimestamp(now, tz=UTC),
             verdict=verdict,
         )
-        outcome = normalize(handler, delivery.as_delivery(), self.config)
+        outcome = (
+            Outcome(status="processed")
+            if identity.handshake
+            else normalize(handler, delivery.as_delivery(), self.config)
+        )
         recorded = await self.store.record(delivery, outcome)
         if not recorded.duplicate and outcome.records and self.on_commit is not None:
             self.on_commit()
-        return recorded
+        if identity.confirm_url and not recorded.duplicate and self.confirm is not None:
+            await self.confirm(identity.confirm_url, handler, source)
+        return Ingested(
+            recorded=recorded, reply=handler.reply(request, identity, source), identity=identity
+        )

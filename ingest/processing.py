@@ -27,6 +27,7 @@ class OutboxRecord:
     topic: str
     key: str
     value: bytes
+    item_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def normalize(handler: VendorHandler, delivery: Delivery, config: SourcesConfig)
                     topic=config.topic_for(event.type, delivery.source),
                     key=event.key,
                     value=event.to_json(),
+                    item_id=item.item_id,
                 )
             )
     except Exception as exc:  # noqa: BLE001 - any handler bug becomes a `failed` row, never a lost event

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import HANDLERS, VENDORS
+from handlers import VENDORS, check_sources
 from ingest import migrate
 from ingest.db import async_url, create_engine, is_sqlite
 from ingest.logs import redactor
@@ -19,9 +19,7 @@ def load_config(settings: Settings) -> SourcesConfig:
     """Read and check the sources file; every secret is registered for log redaction at once."""
     config = load_sources(settings.sources_file, VENDORS)
     redactor.register(config.secret_values())
-    for source in config.sources.values():
-        HANDLERS[source.vendor].check_config(source)
-    return config
+    return check_sources(config)
 
 
 @dataclass

@@ -6,10 +6,11 @@ message that names the source and the variable, never a value.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,36 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_TOPIC = "ingest.events"
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+COMMON_KEYS = frozenset({"vendor", "secrets", "tolerance_seconds", "ip_allowlist"})
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One webhook endpoint: `POST /webhooks/{name}`."""
 
     name: str
     vendor: str
-    secrets: tuple[str, ...]
+    secrets: tuple[str, ...] = ()
     tolerance_seconds: int | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Any = field(default_factory=dict)
+    """Vendor-specific keys: a mapping as read, then the vendor's pydantic model once checked."""
+    ip_allowlist: tuple[IpNetwork, ...] = ()
+    """Empty: any address. Otherwise requests from elsewhere get 403 before any parsing."""
+    sensitive_values: tuple[str, ...] = ()
+    """Every value read from the environment: redacted wherever it would be logged."""
+
+    def with_options(self, options: Any) -> SourceConfig:
+        return replace(self, options=options)
+
+    def allows(self, address: str | None) -> bool:
+        if not self.ip_allowlist:
+            return True
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in self.ip_allowlist)
 
 
 @dataclass(frozen=True)
@@ -61,7 +83,11 @@ class SourcesConfig:
         return self.default_topic
 
     def secret_values(self) -> list[str]:
-        return [secret for source in self.sources.values() for secret in source.secrets]
+        return [
+            value
+            for source in self.sources.values()
+            for value in (*source.secrets, *source.sensitive_values)
+        ]
 
 
 def _read_variable(name: str, where: str) -> str:
@@ -77,8 +103,36 @@ def _read_variable(name: str, where: str) -> str:
     return value
 
 
-def _interpolate(raw: str, where: str) -> str:
-    return ENV_REFERENCE.sub(lambda m: _read_variable(m.group(1), where), raw)
+def _interpolate(raw: str, where: str, seen: list[str] | None = None) -> str:
+    def lookup(match: re.Match[str]) -> str:
+        value = _read_variable(match.group(1), where)
+        if seen is not None:
+            seen.append(value)
+        return value
+
+    return ENV_REFERENCE.sub(lookup, raw)
+
+
+def _interpolate_tree(raw: Any, where: str, seen: list[str]) -> Any:
+    """`${VAR}` anywhere in a source's options (tokens, Basic auth passwords, key files…)."""
+    if isinstance(raw, str):
+        return _interpolate(raw, where, seen)
+    if isinstance(raw, list):
+        return [_interpolate_tree(item, where, seen) for item in raw]
+    if isinstance(raw, dict):
+        return {str(k): _interpolate_tree(v, where, seen) for k, v in raw.items()}
+    return raw
+
+
+def _parse_allowlist(raw: Any, where: str) -> tuple[IpNetwork, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{where}: ip_allowlist must be a non-empty list of addresses or CIDRs")
+    try:
+        return tuple(ipaddress.ip_network(str(item), strict=False) for item in raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: ip_allowlist: {exc}") from None
 
 
 def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceConfig:
@@ -92,8 +146,8 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
         raise ConfigError(
             f"{where}: unknown vendor {vendor!r}; known: {', '.join(sorted(known_vendors))}"
         )
-    raw_secrets = raw.get("secrets")
-    if not isinstance(raw_secrets, list) or not raw_secrets:
+    raw_secrets = raw.get("secrets", [])
+    if not isinstance(raw_secrets, list) or ("secrets" in raw and not raw_secrets):
         raise ConfigError(f"{where}: 'secrets' must be a non-empty list")
     secrets: list[str] = []
     for index, item in enumerate(raw_secrets):
@@ -110,8 +164,19 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
         not isinstance(tolerance, int) or isinstance(tolerance, bool) or tolerance <= 0
     ):
         raise ConfigError(f"{where}: tolerance_seconds must be a positive integer")
-    options = {k: v for k, v in raw.items() if k not in {"vendor", "secrets", "tolerance_seconds"}}
-    return SourceConfig(name, vendor, tuple(secrets), tolerance, options)
+    sensitive: list[str] = []
+    options = _interpolate_tree(
+        {k: v for k, v in raw.items() if k not in COMMON_KEYS}, where, sensitive
+    )
+    return SourceConfig(
+        name=name,
+        vendor=vendor,
+        secrets=tuple(secrets),
+        tolerance_seconds=tolerance,
+        options=options,
+        ip_allowlist=_parse_allowlist(raw.get("ip_allowlist"), where),
+        sensitive_values=tuple(v for v in sensitive if v),
+    )
 
 
 def _parse_route(index: int, raw: Any, source_names: frozenset[str]) -> Route:

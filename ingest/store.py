@@ -9,7 +9,7 @@ they belong to.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handlers.base import Delivery, Verdict
 from ingest.processing import Outcome
-from ingest.tables import InboxEvent, Lease, OutboxEvent
+from ingest.tables import InboxEvent, InboxItem, Lease, OutboxEvent
 
 # Declarative models type __table__ as a FromClause; these are plain Tables.
 inbox = cast(Table, InboxEvent.__table__)
 outbox = cast(Table, OutboxEvent.__table__)
 leases = cast(Table, Lease.__table__)
+items = cast(Table, InboxItem.__table__)
 
 
 def utcnow() -> datetime:
@@ -50,6 +51,7 @@ class NewDelivery:
             event_type=self.event_type,
             body=self.body,
             received_at=self.received_at,
+            headers=self.headers,
         )
 
 
@@ -84,6 +86,7 @@ class StoredEvent:
             event_type=self.vendor_event_type,
             body=self.body,
             received_at=self.received_at,
+            headers=self.headers,
         )
 
 
@@ -178,8 +181,33 @@ class Store:
                     )
                 )
                 return Recorded(id=existing.scalar_one(), duplicate=True)
-            await self._write_outbox(conn, new_id, 1, outcome, now)
+            fresh = await self._claim_items(conn, delivery.source, new_id, outcome, now)
+            await self._write_outbox(conn, new_id, 1, fresh, now)
         return Recorded(id=new_id, duplicate=False)
+
+    async def _claim_items(
+        self, conn: AsyncConnection, source: str, inbox_id: int, outcome: Outcome, now: datetime
+    ) -> Outcome:
+        """Drop batch items this source delivered before, in another batch (UNIQUE key claims)."""
+        item_ids = [r.item_id for r in outcome.records if r.item_id is not None]
+        if not item_ids:
+            return outcome
+        claim = (
+            self._dialect.insert(items)
+            .values(
+                [
+                    {"source": source, "item_id": item_id, "inbox_id": inbox_id, "created_at": now}
+                    for item_id in dict.fromkeys(item_ids)
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["source", "item_id"])
+            .returning(items.c.item_id)
+        )
+        claimed = set((await conn.execute(claim)).scalars().all())
+        return replace(
+            outcome,
+            records=tuple(r for r in outcome.records if r.item_id is None or r.item_id in claimed),
+        )
 
     @staticmethod
     async def _write_outbox(

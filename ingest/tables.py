@@ -130,3 +130,17 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
+class InboxItem(Base):
+    """Items of batch deliveries already seen from a source: a re-batched redelivery (SendGrid,
+    Okta…) publishes only the items that are new. The UNIQUE key is the dedup, as for the inbox."""
+
+    __tablename__ = "inbox_items"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    inbox_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("inbox_events.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]

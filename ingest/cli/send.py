@@ -11,6 +11,7 @@ import click
 import httpx
 
 from handlers import HANDLERS
+from handlers.base import SigningContext
 from ingest.cli.common import CommandError, ExitCode
 from ingest.cli.serve import config_or_exit
 from ingest.settings import load_settings
@@ -35,8 +36,20 @@ from ingest.settings import load_settings
     type=click.IntRange(0),
     help="Which of the source's configured secrets signs (to try rotation).",
 )
+@click.option(
+    "--key-dir",
+    default=Path(".ingest-keys"),
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Private keys made by `ingest keys generate`, for vendors that sign asymmetrically.",
+)
 def send(
-    source: str, event_type: str | None, payload_file: Path | None, url: str, secret_index: int
+    source: str,
+    event_type: str | None,
+    payload_file: Path | None,
+    url: str,
+    secret_index: int,
+    key_dir: Path,
 ) -> None:
     """Post a signed event to SOURCE's endpoint and print the response.
 
@@ -59,7 +72,7 @@ def send(
             f"no source {source!r} in {settings.sources_file} (known: {known})", ExitCode.USAGE
         )
     handler = HANDLERS[configured.vendor]
-    if secret_index >= len(configured.secrets):
+    if configured.secrets and secret_index >= len(configured.secrets):
         raise CommandError(
             f"source {source!r} has {len(configured.secrets)} secrets", ExitCode.USAGE
         )
@@ -73,18 +86,26 @@ def send(
                 err=True,
             )
         body = handler.sample(event_type)
-    headers = handler.sign(body, configured.secrets[secret_index], time.time(), event_type)
     endpoint = f"{url.rstrip('/')}/webhooks/{source}"
+    context = SigningContext(
+        source=configured,
+        url=endpoint,
+        secret=configured.secrets[secret_index] if configured.secrets else None,
+        key_dir=key_dir,
+    )
+    signed = handler.sign(body, context, time.time(), event_type)
     try:
-        response = httpx.post(endpoint, content=body, headers=headers, timeout=30)
+        response = httpx.request(
+            signed.method, signed.url, content=signed.body, headers=signed.headers, timeout=30
+        )
     except httpx.HTTPError as exc:
         raise CommandError(
-            f"cannot reach {endpoint}: {type(exc).__name__}", ExitCode.UNREACHABLE
+            f"cannot reach {signed.url}: {type(exc).__name__}", ExitCode.UNREACHABLE
         ) from None
     try:
         shown = json.dumps(response.json())
     except ValueError:
         shown = response.text[:500]
-    click.echo(f"POST {endpoint} → {response.status_code} {shown}")
+    click.echo(f"{signed.method} {signed.url} → {response.status_code} {shown}")
     if not response.is_success:
         sys.exit(ExitCode.FAILED)

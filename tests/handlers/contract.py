@@ -8,6 +8,7 @@ import pytest
 
 from handlers.base import RejectedRequestError, VendorHandler
 from ingest.sources import SourceConfig
+from tests.handlers.kit import request
 
 HOSTILE_VALUES = [
     "",
@@ -39,7 +40,7 @@ def assert_only_rejections(
     now: float,
 ) -> None:
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(body, headers, source, now)
+        handler.verify(request(body, headers), source, now, {})
     assert caught.value.status in (400, 401)
     assert caught.value.code in {
         "invalid_signature",

@@ -19,6 +19,7 @@ from ingest.sources import SourceConfig
 from schemas.passthrough import VendorPassthrough
 from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
+from tests.handlers.kit import identify, sign_headers, verify
 
 SECRET = "whsec_test_secret"
 OTHER = "whsec_other_secret"
@@ -38,53 +39,53 @@ BODY = handler.sample("payment_intent.succeeded")
 
 
 def test_sdk_signed_event_is_accepted() -> None:
-    verdict = handler.verify(BODY, signed(BODY), source, NOW)
+    verdict = verify(handler, BODY, signed(BODY), source, NOW)
     assert verdict.secret_index == 0
     assert verdict.signed_at == NOW
 
 
 def test_what_we_sign_the_sdk_accepts() -> None:
-    header = handler.sign(BODY, SECRET, time.time())["Stripe-Signature"]
+    header = sign_headers(handler, BODY, SECRET, time.time())["Stripe-Signature"]
     event = stripe.Webhook.construct_event(BODY.decode(), header, SECRET, tolerance=300)
     assert event["id"] == json.loads(BODY)["id"]
 
 
 def test_rotation_reports_which_secret_matched() -> None:
-    assert handler.verify(BODY, signed(BODY), rotating, NOW).secret_index == 1
+    assert verify(handler, BODY, signed(BODY), rotating, NOW).secret_index == 1
 
 
 def test_any_of_several_v1_signatures_may_match() -> None:
     good = signed(BODY)["stripe-signature"]
     header = f"t={NOW},v1={'0' * 64},{good.split(',', 1)[1]}"
-    assert handler.verify(BODY, {"stripe-signature": header}, source, NOW).secret_index == 0
+    assert verify(handler, BODY, {"stripe-signature": header}, source, NOW).secret_index == 0
 
 
 def test_tampered_body_is_rejected() -> None:
     with pytest.raises(InvalidSignatureError):
-        handler.verify(BODY.replace(b"2000", b"9000"), signed(BODY), source, NOW)
+        verify(handler, BODY.replace(b"2000", b"9000"), signed(BODY), source, NOW)
 
 
 def test_wrong_secret_is_rejected() -> None:
     with pytest.raises(InvalidSignatureError):
-        handler.verify(BODY, signed(BODY, OTHER), source, NOW)
+        verify(handler, BODY, signed(BODY, OTHER), source, NOW)
 
 
 def test_missing_header() -> None:
     with pytest.raises(MissingSignatureError):
-        handler.verify(BODY, {}, source, NOW)
+        verify(handler, BODY, {}, source, NOW)
 
 
 @pytest.mark.parametrize("skew", [-301, 301, -86_400])
 def test_timestamp_outside_tolerance(skew: int) -> None:
     with pytest.raises(TimestampOutOfToleranceError):
-        handler.verify(BODY, signed(BODY, at=NOW + skew), source, NOW)
+        verify(handler, BODY, signed(BODY, at=NOW + skew), source, NOW)
 
 
 def test_configured_tolerance_wins() -> None:
     strict = SourceConfig(name="stripe", vendor="stripe", secrets=(SECRET,), tolerance_seconds=10)
     with pytest.raises(TimestampOutOfToleranceError):
-        handler.verify(BODY, signed(BODY, at=NOW - 11), strict, NOW)
-    assert handler.verify(BODY, signed(BODY, at=NOW - 9), strict, NOW).secret_index == 0
+        verify(handler, BODY, signed(BODY, at=NOW - 11), strict, NOW)
+    assert verify(handler, BODY, signed(BODY, at=NOW - 9), strict, NOW).secret_index == 0
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
@@ -94,17 +95,17 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 
 def test_non_utf8_body_is_malformed() -> None:
     with pytest.raises(MalformedRequestError):
-        handler.verify(b"\xff\xfe", {"stripe-signature": f"t={NOW},v1=00"}, source, NOW)
+        verify(handler, b"\xff\xfe", {"stripe-signature": f"t={NOW},v1=00"}, source, NOW)
 
 
 def test_identify_uses_body_id_and_type() -> None:
-    identity = handler.identify(BODY, {})
+    identity = identify(handler, BODY, {})
     assert identity.event_id == json.loads(BODY)["id"]
     assert identity.event_type == "payment_intent.succeeded"
     with pytest.raises(MalformedRequestError):
-        handler.identify(b'{"type": "x"}', {})
+        identify(handler, b'{"type": "x"}', {})
     with pytest.raises(MalformedRequestError):
-        handler.identify(b"[1]", {})
+        identify(handler, b"[1]", {})
 
 
 def delivery(body: bytes) -> Delivery:

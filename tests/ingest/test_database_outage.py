@@ -12,6 +12,7 @@ import pytest
 
 from handlers.stripe import StripeHandler
 from tests import support
+from tests.handlers.kit import sign_headers
 
 POSTGRES = ["bash", str(support.SCRIPTS / "postgres.sh")]
 
@@ -49,7 +50,7 @@ async def test_unreachable_database_answers_503_with_retry_after(
         return client.post(
             "/webhooks/stripe",
             content=body,
-            headers=stripe.sign(body, support.STRIPE_SECRET, time.time()),
+            headers=sign_headers(stripe, body, support.STRIPE_SECRET, time.time()),
         )
 
     with (

@@ -16,6 +16,7 @@ from handlers.standard_webhooks import StandardWebhooksHandler
 from handlers.stripe import StripeHandler
 from ingest.cloudevents import cloudevent_id
 from tests import support
+from tests.handlers.kit import sign_headers
 
 
 @pytest.fixture
@@ -48,9 +49,13 @@ async def test_stripe_github_and_standard_webhooks_reach_kafka(
     with support.running_server(server_env, tmp_path) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             now = time.time()
-            stripe_headers = StripeHandler().sign(stripe_body, support.STRIPE_SECRET, now)
-            github_headers = GitHubHandler().sign(github_body, support.GITHUB_SECRET, now, "push")
-            clerk_headers = StandardWebhooksHandler().sign(clerk_body, support.STANDARD_SECRET, now)
+            stripe_headers = sign_headers(StripeHandler(), stripe_body, support.STRIPE_SECRET, now)
+            github_headers = sign_headers(
+                GitHubHandler(), github_body, support.GITHUB_SECRET, now, "push"
+            )
+            clerk_headers = sign_headers(
+                StandardWebhooksHandler(), clerk_body, support.STANDARD_SECRET, now
+            )
             for source, body, headers in (
                 ("stripe", stripe_body, stripe_headers),
                 ("github", github_body, github_headers),
@@ -110,7 +115,9 @@ async def test_five_concurrent_deliveries_make_one_row_and_one_cloudevent(
                 client.post(
                     "/webhooks/stripe",
                     content=body,
-                    headers=StripeHandler().sign(body, support.STRIPE_SECRET, time.time() + i),
+                    headers=sign_headers(
+                        StripeHandler(), body, support.STRIPE_SECRET, time.time() + i
+                    ),
                 )
                 for i in range(5)
             ]

@@ -14,6 +14,7 @@ from handlers.standard_webhooks import StandardWebhooksHandler
 from handlers.stripe import StripeHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
+from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App
 
 stripe_handler = StripeHandler()
@@ -30,13 +31,13 @@ def stripe_request(
     body: bytes | None = None, secret: str = support.STRIPE_SECRET, at: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
     body = body if body is not None else stripe_handler.sample("payment_intent.succeeded")
-    return body, stripe_handler.sign(body, secret, at if at is not None else time.time())
+    return body, sign_headers(stripe_handler, body, secret, at if at is not None else time.time())
 
 
 async def test_accepted_after_commit_with_raw_bytes_kept(app: App) -> None:
     body, headers = stripe_request()
     body = b"  " + body + b"\n"  # whitespace is part of what Stripe signed; keep it byte for byte
-    headers = stripe_handler.sign(body, support.STRIPE_SECRET, time.time())
+    headers = sign_headers(stripe_handler, body, support.STRIPE_SECRET, time.time())
     headers["Authorization"] = "Bearer do-not-store-me"
     response = await app.client.post("/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200, response.text
@@ -73,7 +74,7 @@ async def test_rotation_second_secret_is_accepted_and_recorded(app: App) -> None
 
 def _std_headers(**override: str) -> dict[str, str]:
     body = StandardWebhooksHandler().sample("user.created")
-    headers = StandardWebhooksHandler().sign(body, support.STANDARD_SECRET, time.time())
+    headers = sign_headers(StandardWebhooksHandler(), body, support.STANDARD_SECRET, time.time())
     return {**headers, **override}
 
 
@@ -154,7 +155,7 @@ async def test_rejections_store_and_publish_nothing(
 
 async def test_github_without_delivery_id_is_malformed(app: App) -> None:
     body = GitHubHandler().sample("push")
-    headers = GitHubHandler().sign(body, support.GITHUB_SECRET, 0, "push")
+    headers = sign_headers(GitHubHandler(), body, support.GITHUB_SECRET, 0, "push")
     del headers["X-GitHub-Delivery"]
     response = await app.client.post("/webhooks/github", content=body, headers=headers)
     assert (response.status_code, response.json()["error"]) == (400, "malformed_request")

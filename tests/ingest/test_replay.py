@@ -12,6 +12,7 @@ from handlers.base import Delivery, Emitted
 from handlers.stripe import StripeHandler
 from ingest.cloudevents import cloudevent_id
 from tests import support
+from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App
 
 stripe = StripeHandler()
@@ -26,7 +27,7 @@ def cli_env(app: App) -> dict[str, str]:
 
 
 async def deliver(app: App, body: bytes) -> int:
-    headers = stripe.sign(body, support.STRIPE_SECRET, time.time())
+    headers = sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
     response = await app.client.post("/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "accepted"

@@ -4,13 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from handlers import VENDORS
+from handlers import VENDORS, check_sources
 from ingest.errors import ConfigError
 from ingest.sources import DEFAULT_TOPIC, load_sources, parse_sources
 
 
 def parse(document: object) -> object:
-    return parse_sources(document, VENDORS)
+    """As the service loads it: the file's shape, then each vendor's own checks."""
+    return check_sources(parse_sources(document, VENDORS))
 
 
 def source(**fields: object) -> dict[str, object]:
@@ -52,7 +53,9 @@ def test_an_empty_secret_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     ("document", "message"),
     [
         ({"sources": {"x": {"vendor": "nope", "secrets": ["a"]}}}, "unknown vendor"),
-        ({"sources": {"x": {"vendor": "stripe"}}}, "non-empty list"),
+        ({"sources": {"x": {"vendor": "stripe"}}}, "needs 'secrets'"),
+        (source(unknown_key=1), "unknown_key"),
+        (source(ip_allowlist=["not-an-address"]), "ip_allowlist"),
         ({"sources": {"x": {"vendor": "stripe", "secrets": []}}}, "non-empty list"),
         ({"sources": {"Bad Name": {"vendor": "stripe", "secrets": ["a"]}}}, "lowercase"),
         (source(tolerance_seconds=0), "tolerance_seconds"),
@@ -93,3 +96,25 @@ def test_the_demo_sources_file_loads() -> None:
     demo = Path(__file__).resolve().parents[2] / "examples" / "sources.demo.yaml"
     config = load_sources(demo, VENDORS)
     assert set(config.sources) == {"stripe", "github", "clerk"}
+
+
+def test_options_are_interpolated_and_their_values_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOME_TOKEN", "tok_from_env")
+    config = parse_sources(
+        {"sources": {"s": {"vendor": "stripe", "secrets": ["x"], "extra": {"t": "${SOME_TOKEN}"}}}},
+        VENDORS,
+    )
+    assert config.sources["s"].options == {"extra": {"t": "tok_from_env"}}
+    assert "tok_from_env" in config.secret_values()
+
+
+def test_ip_allowlist() -> None:
+    config = parse_sources(source(ip_allowlist=["10.0.0.0/8", "2001:db8::1"]), VENDORS)
+    stripe = config.sources["stripe"]
+    assert stripe.allows("10.1.2.3")
+    assert stripe.allows("2001:db8::1")
+    assert not stripe.allows("192.0.2.1")
+    assert not stripe.allows(None)
+    assert parse_sources(source(), VENDORS).sources["stripe"].allows(None)
