@@ -1,22 +1,44 @@
-"""One module per vendor behind the `VendorHandler` protocol; `HANDLERS` is the catalog."""
+"""One module per vendor behind the `VendorHandler` protocol; `HANDLERS` is the catalog.
 
+Every module in this package that defines a `BaseHandler` subclass with a `vendor` is picked up:
+adding a vendor is adding a module (see docs/adding-a-vendor.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from dataclasses import replace
 
-from handlers.base import VendorHandler
-from handlers.github import GitHubHandler
-from handlers.standard_webhooks import StandardWebhooksHandler
-from handlers.stripe import StripeHandler
+from handlers.base import BaseHandler, VendorHandler
 from ingest.sources import SourcesConfig
 
-HANDLERS: Mapping[str, VendorHandler] = {
-    handler.vendor: handler
-    for handler in (
-        StripeHandler(),
-        GitHubHandler(),
-        StandardWebhooksHandler(),
-    )
-}
+NOT_VENDORS = frozenset({"base"})
+
+
+def _discover() -> dict[str, VendorHandler]:
+    found: dict[str, VendorHandler] = {}
+    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module_info.name in NOT_VENDORS or module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseHandler)
+                and value is not BaseHandler
+                and value.__module__ == module.__name__
+                and getattr(value, "vendor", None)
+            ):
+                handler: VendorHandler = value()
+                if handler.vendor in found:
+                    raise RuntimeError(f"two handlers claim vendor {handler.vendor!r}")
+                found[handler.vendor] = handler
+    return found
+
+
+HANDLERS: Mapping[str, VendorHandler] = _discover()
 VENDORS = frozenset(HANDLERS)
 
 

@@ -250,6 +250,10 @@ class VendorHandler(Protocol):
         """A realistic body for `ingest send`, with fresh ids."""
         ...
 
+    def generate_keys(self, key_dir: Path) -> str:
+        """Write a local key pair for asymmetric schemes; returns the config lines trusting it."""
+        ...
+
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
@@ -297,6 +301,36 @@ class BaseHandler:
 
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return []
+
+    def generate_keys(self, key_dir: Path) -> str:
+        """Asymmetric schemes: write a local key pair or certificate under `key_dir/<vendor>/`
+        and return the sources.yaml lines that trust it, so `ingest send` works offline."""
+        raise ConfigError(f"vendor {self.vendor} signs with shared secrets; there are no keys")
+
+    # Every vendor implements these five; see VendorHandler for their contracts.
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        raise NotImplementedError
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        raise NotImplementedError
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        raise NotImplementedError
+
+    def sample(self, event_type: str | None) -> bytes:
+        raise NotImplementedError
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        raise NotImplementedError
 
     def reply(
         self, request: InboundRequest, identity: Identity, source: SourceConfig

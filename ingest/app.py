@@ -192,7 +192,10 @@ def create_app(
     config: SourcesConfig | None = None,
     *,
     run_relay: bool | None = None,
+    outbound: OutboundClient | None = None,
 ) -> Starlette:
+    """`outbound` replaces the client for certificates and confirmations (tests inject a fake
+    transport through it)."""
     settings = settings or load_settings()
     config = config or load_config(settings)
     relay_enabled = settings.run_relay if run_relay is None else run_relay
@@ -211,16 +214,16 @@ def create_app(
             if relay_enabled
             else None
         )
-        outbound = OutboundClient()
+        client = outbound or OutboundClient()
         ingestor = Ingestor(
             config,
             database.store,
             HANDLERS,
-            DocumentResolver(outbound),
+            DocumentResolver(client),
             on_commit=relay.wake if relay else None,
-            confirm=confirmer(outbound),
+            confirm=confirmer(client),
         )
-        app.state.services = Services(settings, database, ingestor, sink, relay, outbound)
+        app.state.services = Services(settings, database, ingestor, sink, relay, client)
         stop = asyncio.Event()
         relay_task = asyncio.create_task(relay.run(stop)) if relay else None
         log.info(
@@ -236,7 +239,7 @@ def create_app(
             if relay_task is not None:
                 await relay_task
             await sink.stop()
-            await outbound.close()
+            await client.close()
             await database.close()
             log.info("server.stopped")
 

@@ -1,18 +1,4 @@
-"""Vendor-neutral domain events: the `data` of the CloudEvents that consumers read."""
+"""Vendor-neutral domain events: the `data` of the CloudEvents that consumers read.
 
-from schemas.base import DomainModel, Money
-from schemas.passthrough import VendorPassthrough
-from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
-from schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
-
-__all__ = [
-    "DomainModel",
-    "Money",
-    "PaymentFailed",
-    "PaymentRefunded",
-    "PaymentSucceeded",
-    "VcsCommit",
-    "VcsPullRequest",
-    "VcsPush",
-    "VendorPassthrough",
-]
+One module per domain (payments, vcs, email, identity…). Import the module you need.
+"""

@@ -9,6 +9,7 @@ from ingest.cli.events import events
 from ingest.cli.replay import replay
 from ingest.cli.send import send
 from ingest.cli.serve import migrate, relay_command, serve
+from ingest.cli.vendors import keys, vendors
 
 
 @click.group(
@@ -46,3 +47,5 @@ main.add_command(migrate)
 main.add_command(events)
 main.add_command(replay)
 main.add_command(send)
+main.add_command(vendors)
+main.add_command(keys)

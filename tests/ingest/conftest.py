@@ -1,14 +1,18 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 from starlette.applications import Starlette
 
 from ingest.app import create_app
+from ingest.outbound import OutboundClient
 from ingest.runtime import load_config
 from ingest.settings import Settings
 from ingest.store import Store
@@ -28,21 +32,52 @@ class App:
         return store
 
 
+AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[App]]
+
+
 @pytest.fixture
-async def app(
+def make_app(
     postgres_url: str, kafka_bootstrap: str, sources: tuple[Path, support.Topics], tmp_path: Path
-) -> AsyncIterator[App]:
-    """The real application in-process (lifespan, relay and all) on PostgreSQL and Kafka."""
+) -> AppFactory:
+    """The real application in-process (lifespan, relay and all) on PostgreSQL and Kafka.
+
+    `extra_sources` adds sources to the test defaults (stripe, github, clerk); `outbound`
+    replaces the client for certificates and confirmations (a fake transport: no internet here).
+    """
     path, topics = sources
-    settings = Settings(
-        DATABASE_URL=postgres_url,
-        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-        INGEST_SOURCES_FILE=path,
-        INGEST_SINK_FILE=tmp_path / "unused.jsonl",
-        INGEST_MAX_BODY_BYTES=64 * 1024,
-    )
-    application = create_app(settings, load_config(settings))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
-            yield App(application, client, settings, topics)
+
+    @contextlib.asynccontextmanager
+    async def factory(
+        extra_sources: Mapping[str, Any] | None = None,
+        *,
+        outbound: OutboundClient | None = None,
+        client_ip: str = "127.0.0.1",
+    ) -> AsyncIterator[App]:
+        sources_path = path
+        if extra_sources:
+            document = yaml.safe_load(path.read_text())
+            document["sources"].update(extra_sources)
+            sources_path = tmp_path / "sources-extra.yaml"
+            sources_path.write_text(yaml.safe_dump(document))
+        settings = Settings(
+            DATABASE_URL=postgres_url,
+            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+            INGEST_SOURCES_FILE=sources_path,
+            INGEST_SINK_FILE=tmp_path / "unused.jsonl",
+            INGEST_MAX_BODY_BYTES=64 * 1024,
+        )
+        application = create_app(settings, load_config(settings), outbound=outbound)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application, client=(client_ip, 43210))
+            async with httpx.AsyncClient(
+                transport=transport, base_url="https://ingest.test"
+            ) as client:
+                yield App(application, client, settings, topics)
+
+    return factory
+
+
+@pytest.fixture
+async def app(make_app: AppFactory) -> AsyncIterator[App]:
+    async with make_app() as application:
+        yield application
