@@ -7,6 +7,7 @@ import click
 from ingest import __version__
 from ingest.cli.events import events
 from ingest.cli.replay import replay
+from ingest.cli.schemas import schemas_command
 from ingest.cli.send import send
 from ingest.cli.serve import migrate, relay_command, serve
 from ingest.cli.vendors import keys, vendors
@@ -49,3 +50,4 @@ main.add_command(replay)
 main.add_command(send)
 main.add_command(vendors)
 main.add_command(keys)
+main.add_command(schemas_command)
