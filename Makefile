@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format services-up services-down bench clean
+.PHONY: install run test lint format generate services-up services-down bench clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+generate: install  ## regenerate checked-in artefacts: JSON Schemas, the docs' vendor catalog
+	$(BIN)/ingest schemas export
+	$(BIN)/ingest vendors --update-docs docs/vendors.md
 
 format: install
 	$(BIN)/ruff format .
