@@ -40,7 +40,7 @@ def test_every_vendor_has_a_page_documenting_each_config_key() -> None:
         page = DOCS / "vendors" / f"{vendor}.md"
         assert page.exists(), f"docs/vendors/{vendor}.md is missing"
         text = page.read_text()
-        assert f"/webhooks/" in text, f"{vendor}: say which URL to register"
+        assert "/webhooks/" in text, f"{vendor}: say which URL to register"
         for key in handler.options_model.model_fields:
             assert f"`{key}`" in text or f"{key}:" in text, (
                 f"{vendor}: config key {key} undocumented"
