@@ -15,7 +15,7 @@ from handlers.stripe import StripeHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
-from tests.ingest.conftest import App
+from tests.ingest.conftest import App, AppFactory
 
 stripe_handler = StripeHandler()
 
@@ -206,3 +206,26 @@ async def test_health_and_readiness(app: App) -> None:
     assert (await app.client.get("/healthz")).json() == {"status": "ok"}
     ready = await app.client.get("/readyz")
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+async def test_ip_allowlist_refuses_other_addresses_before_parsing(make_app: AppFactory) -> None:
+    extra = {
+        "locked": {
+            "vendor": "stripe",
+            "secrets": ["${TEST_STRIPE_SECRET}"],
+            "ip_allowlist": ["203.0.113.0/24"],
+        }
+    }
+    body, headers = stripe_request()
+    async with make_app(extra, client_ip="198.51.100.7") as outsider:
+        response = await outsider.client.post("/webhooks/locked", content=body, headers=headers)
+        assert (response.status_code, response.json()["error"]) == (403, "ip_not_allowed")
+        assert await counts(outsider) == (0, 0)
+    async with make_app(extra, client_ip="203.0.113.9") as insider:
+        response = await insider.client.post("/webhooks/locked", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+
+async def test_get_on_a_post_only_vendor_is_405(app: App) -> None:
+    response = await app.client.get("/webhooks/stripe")
+    assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")
