@@ -2,6 +2,10 @@
 
 The SDK checks signatures in constant time but reads the wall clock for the tolerance, so we call it
 without a tolerance and apply ours with the injected clock (and in both directions).
+
+Payments, refunds, disputes and subscriptions map to the shared payments schema; a subscription's
+events are keyed by the subscription id, everything else by the PaymentIntent (or the Charge when
+there is no intent) so that a payment's success, refund and dispute stay in order.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 import stripe
@@ -33,7 +38,16 @@ from handlers.base import (
 )
 from ingest.sources import SourceConfig
 from schemas.base import Money
-from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
+from schemas.payments import (
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionUpdated,
+)
 
 SIGNATURE_HEADER = "stripe-signature"
 MAX_HEADER_LENGTH = 4096
@@ -57,6 +71,101 @@ def _string_metadata(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
+def _object(raw: Any) -> dict[str, Any]:
+    return raw if isinstance(raw, dict) else {}
+
+
+SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
+    "customer.subscription.created": SubscriptionCreated,
+    "customer.subscription.updated": SubscriptionUpdated,
+    # Stripe "deletes" a subscription when it is canceled (at once or at the period's end).
+    "customer.subscription.deleted": SubscriptionCanceled,
+}
+
+
+def _subscription(
+    model: type[SubscriptionEvent], sub: dict[str, Any], occurred_at: datetime
+) -> SubscriptionEvent:
+    """Price, interval and period from the subscription's items.
+
+    The price and amount are only filled for a single-item subscription: with several items there
+    is no one plan, and summing prices of different intervals would invent a number. Since API
+    version 2025-03-31 `current_period_end` lives on the items; before, on the subscription.
+    """
+    items = _object(sub.get("items")).get("data")
+    items = items if isinstance(items, list) else []
+    item = _object(items[0]) if len(items) == 1 else {}
+    # `plan` is the legacy name of the price on older API versions.
+    price = _object(item.get("price")) or _object(item.get("plan")) or _object(sub.get("plan"))
+    recurring = _object(price.get("recurring"))
+    unit_amount, currency = price.get("unit_amount", price.get("amount")), price.get("currency")
+    quantity = item.get("quantity", sub.get("quantity", 1))
+    amount = (
+        _money(unit_amount * quantity, currency)
+        if isinstance(unit_amount, int) and isinstance(quantity, int) and isinstance(currency, str)
+        else None
+    )
+    period_end = sub.get("current_period_end") or item.get("current_period_end")
+    customer = sub.get("customer")
+    return model(
+        provider="stripe",
+        subscription_id=sub["id"],
+        customer_id=customer if isinstance(customer, str) else None,
+        status=sub["status"],
+        plan_id=price.get("id") if isinstance(price.get("id"), str) else None,
+        amount=amount,
+        interval=recurring.get("interval") or price.get("interval"),
+        interval_count=recurring.get("interval_count") or price.get("interval_count"),
+        current_period_end=from_unix(period_end) if isinstance(period_end, int) else None,
+        cancel_at_period_end=sub.get("cancel_at_period_end"),
+        canceled_at=from_unix(sub.get("canceled_at")),
+        occurred_at=occurred_at,
+        metadata=_string_metadata(sub.get("metadata")),
+    )
+
+
+def _sample_subscription(event_type: str, customer: str, created: int) -> dict[str, Any]:
+    """Shape of Stripe's documented Subscription object, one monthly price, API 2024-06-20."""
+    subscription_id = f"sub_{secrets.token_hex(12)}"
+    canceled = event_type == "customer.subscription.deleted"
+    price = {
+        "id": "price_1MowQULkdIwHu7ixraBm864M",
+        "object": "price",
+        "active": True,
+        "currency": "usd",
+        "product": "prod_NZKdYqrwEYx6iK",
+        "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
+        "type": "recurring",
+        "unit_amount": 1000,
+    }
+    return {
+        "id": subscription_id,
+        "object": "subscription",
+        "cancel_at_period_end": False,
+        "canceled_at": created if canceled else None,
+        "created": created,
+        "currency": "usd",
+        "current_period_end": created + 30 * 86_400,
+        "current_period_start": created,
+        "customer": customer,
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": f"si_{secrets.token_hex(7)}",
+                    "object": "subscription_item",
+                    "price": price,
+                    "quantity": 1,
+                    "subscription": subscription_id,
+                }
+            ],
+        },
+        "livemode": False,
+        "metadata": {},
+        "status": "canceled" if canceled else "active",
+    }
+
+
 class StripeHandler(BaseHandler):
     vendor: ClassVar[str] = "stripe"
     summary: ClassVar[str] = "Stripe-Signature t=…,v1=HMAC-SHA256 hex of '{t}.{body}' (stripe SDK)"
@@ -66,11 +175,19 @@ class StripeHandler(BaseHandler):
         "payment_intent.succeeded": "payment.succeeded",
         "payment_intent.payment_failed": "payment.failed",
         "charge.refunded": "payment.refunded",
+        "charge.dispute.created": "payment.disputed",
+        "customer.subscription.created": "subscription.created",
+        "customer.subscription.updated": "subscription.updated",
+        "customer.subscription.deleted": "subscription.canceled",
     }
     sample_types: ClassVar[tuple[str, ...]] = (
         "payment_intent.succeeded",
         "payment_intent.payment_failed",
         "charge.refunded",
+        "charge.dispute.created",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
         "customer.created",
     )
 
@@ -114,9 +231,21 @@ class StripeHandler(BaseHandler):
         event = json_object(delivery.body)
         obj = event.get("data", {}).get("object", {})
         occurred_at = from_unix(event.get("created")) or delivery.received_at
+        if (model := SUBSCRIPTION_EVENTS.get(delivery.event_type)) is not None:
+            subscription = _subscription(model, obj, occurred_at)
+            return [
+                Emitted(
+                    type=subscription.event_type,
+                    data=subscription,
+                    key=subscription.subscription_id,
+                    subject=subscription.subscription_id,
+                    time=occurred_at,
+                )
+            ]
+        data: PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentDisputed
         match delivery.event_type:
             case "payment_intent.succeeded":
-                data: PaymentSucceeded | PaymentFailed | PaymentRefunded = PaymentSucceeded(
+                data = PaymentSucceeded(
                     provider="stripe",
                     payment_id=obj["id"],
                     amount=_money(
@@ -158,6 +287,22 @@ class StripeHandler(BaseHandler):
                     metadata=_string_metadata(obj.get("metadata")),
                     charge_id=obj["id"],
                     fully_refunded=bool(obj.get("refunded")),
+                )
+            case "charge.dispute.created":
+                # Keyed like the refund: by the PaymentIntent the disputed charge belongs to.
+                payment_id = obj.get("payment_intent") or obj["charge"]
+                due_by = _object(obj.get("evidence_details")).get("due_by")
+                data = PaymentDisputed(
+                    provider="stripe",
+                    payment_id=payment_id,
+                    amount=_money(obj.get("amount"), obj.get("currency")),
+                    occurred_at=occurred_at,
+                    metadata=_string_metadata(obj.get("metadata")),
+                    dispute_id=obj["id"],
+                    reason=obj.get("reason"),
+                    status=obj.get("status"),
+                    charge_id=obj.get("charge"),
+                    evidence_due_by=from_unix(due_by) if isinstance(due_by, int) else None,
                 )
             case _:
                 return [passthrough(delivery, event)]
@@ -201,6 +346,31 @@ class StripeHandler(BaseHandler):
                 if failed
                 else None,
             }
+        elif event_type == "charge.dispute.created":
+            # Shape of Stripe's documented Dispute object (API reference, "The Dispute object").
+            obj = {
+                "id": f"dp_{secrets.token_hex(12)}",
+                "object": "dispute",
+                "amount": 2000,
+                "balance_transactions": [],
+                "charge": charge_id,
+                "created": created,
+                "currency": "usd",
+                "evidence_details": {
+                    "due_by": created + 7 * 86_400,
+                    "has_evidence": False,
+                    "past_due": False,
+                    "submission_count": 0,
+                },
+                "is_charge_refundable": True,
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": intent_id,
+                "reason": "fraudulent",
+                "status": "needs_response",
+            }
+        elif event_type.startswith("customer.subscription."):
+            obj = _sample_subscription(event_type, customer, created)
         elif event_type.startswith("charge."):
             obj = {
                 "id": charge_id,

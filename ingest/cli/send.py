@@ -14,6 +14,7 @@ from handlers import HANDLERS
 from handlers.base import SigningContext
 from ingest.cli.common import CommandError, ExitCode
 from ingest.cli.serve import config_or_exit
+from ingest.errors import ConfigError
 from ingest.settings import load_settings
 
 
@@ -93,7 +94,10 @@ def send(
         secret=configured.secrets[secret_index] if configured.secrets else None,
         key_dir=key_dir,
     )
-    signed = handler.sign(body, context, time.time(), event_type)
+    try:
+        signed = handler.sign(body, context, time.time(), event_type)
+    except ConfigError as exc:  # e.g. no local key yet: `ingest keys generate VENDOR`
+        raise CommandError(str(exc), ExitCode.CONFIG) from None
     try:
         response = httpx.request(
             signed.method, signed.url, content=signed.body, headers=signed.headers, timeout=30

@@ -17,7 +17,16 @@ from handlers.base import (
 from handlers.stripe import StripeHandler
 from ingest.sources import SourceConfig
 from schemas.passthrough import VendorPassthrough
-from schemas.payments import PaymentFailed, PaymentRefunded, PaymentSucceeded
+from schemas.payments import (
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionUpdated,
+)
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 
@@ -155,3 +164,86 @@ def test_missing_amount_raises_so_the_event_is_marked_failed() -> None:
     event["data"]["object"]["amount_received"] = None
     with pytest.raises(ValueError, match="amount"):
         handler.normalize(delivery(json.dumps(event).encode()))
+
+
+def test_dispute_created_is_payment_disputed_keyed_by_its_payment_intent() -> None:
+    body = handler.sample("charge.dispute.created")
+    dispute = json.loads(body)["data"]["object"]
+    [event] = handler.normalize(delivery(body))
+    assert event.type == "payment.disputed"
+    assert isinstance(event.data, PaymentDisputed)
+    assert event.key == dispute["payment_intent"] == event.data.payment_id
+    assert event.data.dispute_id == dispute["id"]
+    assert event.data.charge_id == dispute["charge"]
+    assert event.data.amount.amount_minor == 2000
+    assert event.data.reason == "fraudulent"
+    assert event.data.status == "needs_response"
+    assert event.data.evidence_due_by == datetime.fromtimestamp(
+        dispute["evidence_details"]["due_by"], tz=UTC
+    )
+
+
+def test_dispute_without_payment_intent_is_keyed_by_its_charge() -> None:
+    event = json.loads(handler.sample("charge.dispute.created"))
+    event["data"]["object"]["payment_intent"] = None
+    [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
+    assert emitted.key == event["data"]["object"]["charge"]
+
+
+@pytest.mark.parametrize(
+    ("event_type", "model", "status"),
+    [
+        ("customer.subscription.created", SubscriptionCreated, "active"),
+        ("customer.subscription.updated", SubscriptionUpdated, "active"),
+        ("customer.subscription.deleted", SubscriptionCanceled, "canceled"),
+    ],
+)
+def test_subscription_events(event_type: str, model: type[object], status: str) -> None:
+    body = handler.sample(event_type)
+    subscription = json.loads(body)["data"]["object"]
+    [event] = handler.normalize(delivery(body))
+    assert isinstance(event.data, model)
+    assert isinstance(event.data, SubscriptionEvent)
+    assert event.type == event.data.event_type
+    assert event.key == subscription["id"] == event.data.subscription_id
+    assert event.data.customer_id == subscription["customer"]
+    assert event.data.status == status
+    assert event.data.plan_id == "price_1MowQULkdIwHu7ixraBm864M"
+    assert event.data.amount is not None
+    assert event.data.amount.amount_minor == 1000
+    assert event.data.interval == "month"
+    assert event.data.interval_count == 1
+    assert event.data.current_period_end == datetime.fromtimestamp(
+        subscription["current_period_end"], tz=UTC
+    )
+
+
+def test_subscription_period_end_on_items_as_in_newer_api_versions() -> None:
+    event = json.loads(handler.sample("customer.subscription.updated"))
+    subscription = event["data"]["object"]
+    end = subscription.pop("current_period_end")
+    subscription["items"]["data"][0]["current_period_end"] = end
+    subscription["items"]["data"][0]["quantity"] = 3
+    [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
+    assert isinstance(emitted.data, SubscriptionUpdated)
+    assert emitted.data.current_period_end == datetime.fromtimestamp(end, tz=UTC)
+    assert emitted.data.amount is not None
+    assert emitted.data.amount.amount_minor == 3000
+
+
+def test_multi_item_subscription_has_no_single_plan_or_amount() -> None:
+    event = json.loads(handler.sample("customer.subscription.created"))
+    items = event["data"]["object"]["items"]["data"]
+    items.append({**items[0], "id": "si_second"})
+    [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
+    assert isinstance(emitted.data, SubscriptionCreated)
+    assert emitted.data.plan_id is None
+    assert emitted.data.amount is None
+
+
+def test_new_samples_are_signed_and_accepted_like_the_others() -> None:
+    for event_type in ("charge.dispute.created", "customer.subscription.deleted"):
+        body = handler.sample(event_type)
+        assert verify(handler, body, signed(body), source, NOW).secret_index == 0
+        event = stripe.Event.construct_from(json.loads(body), stripe.api_key)
+        assert event.type == event_type

@@ -1,0 +1,719 @@
+"""PayPal: an RSA signature (SHA256withRSA, PKCS#1 v1.5) made with PayPal's certificate.
+
+PayPal signs `{transmission id}|{transmission time}|{webhook id}|{CRC-32 of the body}` (the CRC as
+an unsigned decimal) and names the certificate to check it with in `PAYPAL-CERT-URL`. This is the
+"self-verification" PayPal documents next to its verify-webhook-signature postback API, as done
+by PayPal's own Python SDK (`paypalrestsdk.notifications.WebhookEvent.verify`).
+
+The webhook id is what ties a delivery to *our* subscription: any PayPal merchant's event is
+signed with the same certificate, so without our webhook id in the signed string a real event for
+someone else would verify. It is configuration (`webhook_id`), not a secret; there are no secrets.
+
+The certificate URL is attacker-controlled input, so:
+
+- it must be https on one of PayPal's API hosts, under `/v1/notifications/certs/`, or it is never
+  fetched (`InvalidSignatureError`); the service fetches it through the allowlisted outbound
+  client and caches it, or reads the file pinned for that URL in `certificates`;
+- the certificate must be valid at `now` and name a `*.paypal.com` host as its subject CN, the
+  checks PayPal's SDK makes. The SDK also checks the chain against DigiCert roots it bundles; we
+  rely instead on where the certificate came from: TLS to a PayPal host we allowlist, or a file
+  the operator pinned. Bundled roots would go stale (the SDK's already have).
+
+Replay: PayPal signs the transmission time (RFC 3339). PayPal documents no window, so the default
+is the usual 300 s, both directions; each delivery attempt is a new transmission with its own time.
+Dedup is on the event's `id` (`WH-…`), which stays the same across retries.
+
+Rotation: PayPal rotates its certificate itself (a new URL in `PAYPAL-CERT-URL`, fetched on first
+sight), and a webhook has exactly one id: there is nothing to rotate on our side, so
+`secret_index` is always 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+import string
+import uuid
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    check_tolerance,
+    json_object,
+    passthrough,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.base import Money
+from schemas.payments import (
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionUpdated,
+    money_from_decimal,
+)
+
+TRANSMISSION_ID = "paypal-transmission-id"
+TRANSMISSION_TIME = "paypal-transmission-time"
+TRANSMISSION_SIG = "paypal-transmission-sig"
+CERT_URL = "paypal-cert-url"
+AUTH_ALGO = "paypal-auth-algo"
+AUTH_ALGORITHM = "SHA256withRSA"
+
+# Hosts PayPal serves its webhook certificates from (live and sandbox, classic and `api-m`).
+CERT_HOSTS = frozenset(
+    ("api.paypal.com", "api-m.paypal.com", "api.sandbox.paypal.com", "api-m.sandbox.paypal.com")
+)
+CERT_PATH = "/v1/notifications/certs/"
+CERT_NAME_SUFFIX = ".paypal.com"
+LOCAL_CERT_URL = "https://api.paypal.com/v1/notifications/certs/CERT-ingest-local"
+"""The URL `ingest keys generate paypal` pins its self-signed certificate to (never fetched)."""
+LOCAL_CERT_NAME = "ingest-local.messageverificationcerts.paypal.com"
+LOCAL_WEBHOOK_ID = "INGESTLOCAL0WEBHOOK"
+
+# Limits from PayPal's verify-webhook-signature request schema (cert_url 500, transmission_id 50,
+# transmission_time 100); the signature of a 4096-bit key is 684 base64 characters.
+MAX_CERT_URL = 500
+MAX_TRANSMISSION_ID = 50
+MAX_SIGNATURE = 1024
+TRANSMISSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,50}")
+# RFC 3339 with an explicit offset: the header is signed verbatim, so it is parsed strictly.
+TRANSMISSION_TIME_PATTERN = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def acceptable_cert_url(url: str) -> bool:
+    """https on a PayPal certificate host and path, nothing else (no port, userinfo, query)."""
+    if len(url) > MAX_CERT_URL or not url.isascii() or not url.isprintable() or " " in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and (parts.hostname or "") in CERT_HOSTS
+        and parts.netloc.lower() == parts.hostname
+        and port is None
+        and parts.path.startswith(CERT_PATH)
+        and not parts.query
+        and not parts.fragment
+    )
+
+
+class PayPalOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,50}$")]
+    """The id PayPal shows for this webhook (Developer Dashboard → the app → Webhooks)."""
+    certificates: dict[str, str] = Field(default_factory=dict)
+    """Certificate URL → local PEM file, read instead of fetching (air-gapped installs, tests)."""
+
+    @field_validator("certificates")
+    @classmethod
+    def _paypal_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for url in value:
+            if not acceptable_cert_url(url):
+                raise ValueError(f"{url!r} is not a PayPal certificate URL ({CERT_PATH}…)")
+        return value
+
+
+@lru_cache(maxsize=64)
+def _certificate(document: bytes) -> x509.Certificate | None:
+    """The first (leaf) certificate of a PEM document; None if there is none. Cached: PayPal
+    uses one certificate for every delivery, parsing it once is enough."""
+    try:
+        certificates = x509.load_pem_x509_certificates(document)
+    except (ValueError, TypeError):
+        return None
+    return certificates[0] if certificates else None
+
+
+def _names_paypal(certificate: x509.Certificate) -> bool:
+    try:
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return False
+    return any(
+        isinstance(name.value, str) and name.value.lower().endswith(CERT_NAME_SUFFIX)
+        for name in names
+    )
+
+
+def _transmission_time(raw: str) -> int:
+    """Unix seconds of PAYPAL-TRANSMISSION-TIME, which is RFC 3339 with an offset."""
+    if len(raw) > 100 or not TRANSMISSION_TIME_PATTERN.fullmatch(raw):
+        raise InvalidSignatureError("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
+    try:
+        return int(datetime.fromisoformat(raw).timestamp())
+    except (ValueError, OverflowError):  # 2024-13-45T…, or year 1 at -23:59: not a usable time
+        raise InvalidSignatureError("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time") from None
+
+
+def signed_string(
+    transmission_id: str, transmission_time: str, webhook_id: str, body: bytes
+) -> str:
+    """What PayPal signs; the CRC-32 of the raw body as an unsigned decimal."""
+    return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body) & 0xFFFFFFFF}"
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+
+
+def _amount(raw: Any) -> Money:
+    """PayPal's `{"currency_code": "USD", "value": "10.99"}` as Money (ValueError if not)."""
+    if not isinstance(raw, dict):
+        raise ValueError("PayPal object has no amount")
+    value, currency = raw.get("value"), raw.get("currency_code")
+    if not isinstance(value, str) or not isinstance(currency, str):
+        raise ValueError("PayPal amount lacks a value and a currency_code")
+    return money_from_decimal(value, currency)
+
+
+def _metadata(resource: dict[str, Any]) -> dict[str, str]:
+    """The merchant's own references PayPal echoes back: the closest thing to metadata."""
+    return {
+        key: value
+        for key in ("custom_id", "invoice_id")
+        if isinstance(value := resource.get(key), str) and value
+    }
+
+
+def _capture_id(refund: dict[str, Any]) -> str:
+    """A refund names its capture only through its `up` link (`/v2/payments/captures/{id}`)."""
+    for link in refund.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "up":
+            path = urlsplit(str(link.get("href", ""))).path
+            if "/captures/" in path:
+                return path.rstrip("/").rsplit("/", 1)[-1]
+    raise ValueError("PayPal refund has no link up to its capture")
+
+
+SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
+    "BILLING.SUBSCRIPTION.CREATED": SubscriptionCreated,
+    "BILLING.SUBSCRIPTION.UPDATED": SubscriptionUpdated,
+    "BILLING.SUBSCRIPTION.CANCELLED": SubscriptionCanceled,
+}
+
+
+class PayPalHandler(BaseHandler):
+    vendor: ClassVar[str] = "paypal"
+    summary: ClassVar[str] = (
+        "PAYPAL-TRANSMISSION-SIG: SHA256withRSA of 'id|time|webhook_id|crc32(body)', "
+        "certificate from PAYPAL-CERT-URL"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = (
+        "PAYPAL-TRANSMISSION-ID",
+        "PAYPAL-TRANSMISSION-TIME",
+        "PAYPAL-TRANSMISSION-SIG",
+        "PAYPAL-CERT-URL",
+        "PAYPAL-AUTH-ALGO",
+    )
+    options_model: ClassVar[type[BaseModel]] = PayPalOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = 300
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = tuple(
+        re.compile(re.escape(host)) for host in sorted(CERT_HOSTS)
+    )
+    # PayPal serves its certificates with `Cache-Control: public,max-age=86400`.
+    document_cache_seconds: ClassVar[float] = 86_400.0
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "PAYMENT.CAPTURE.COMPLETED": "payment.succeeded",
+        "PAYMENT.CAPTURE.DENIED": "payment.failed",
+        "PAYMENT.CAPTURE.DECLINED": "payment.failed",
+        "PAYMENT.CAPTURE.REFUNDED": "payment.refunded",
+        "CUSTOMER.DISPUTE.CREATED": "payment.disputed",
+        "BILLING.SUBSCRIPTION.CREATED": "subscription.created",
+        "BILLING.SUBSCRIPTION.UPDATED": "subscription.updated",
+        "BILLING.SUBSCRIPTION.CANCELLED": "subscription.canceled",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "PAYMENT.CAPTURE.COMPLETED",
+        "PAYMENT.CAPTURE.DENIED",
+        "PAYMENT.CAPTURE.REFUNDED",
+        "CUSTOMER.DISPUTE.CREATED",
+        "BILLING.SUBSCRIPTION.CREATED",
+        "BILLING.SUBSCRIPTION.UPDATED",
+        "BILLING.SUBSCRIPTION.CANCELLED",
+        "CHECKOUT.ORDER.APPROVED",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if source.secrets:
+            # A webhook id or a key pasted into `secrets` would otherwise be silently ignored.
+            raise ConfigError(
+                f"source {source.name!r}: vendor paypal uses no 'secrets'; set 'webhook_id'"
+            )
+        source = super().check_config(source)
+        for url, path in self.options(source, PayPalOptions).certificates.items():
+            try:
+                document = Path(path).read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"source {source.name!r}: certificates[{url!r}]: cannot read ({exc.strerror})"
+                ) from None
+            if _certificate(document) is None:
+                raise ConfigError(
+                    f"source {source.name!r}: certificates[{url!r}] is not a PEM certificate"
+                )
+        return source
+
+    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        url = request.headers.get(CERT_URL, "").strip()
+        # Anything else is refused in `verify` without ever being handed to the fetcher.
+        return [url] if acceptable_cert_url(url) else []
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        headers = request.headers
+        signature_b64 = headers.get(TRANSMISSION_SIG, "").strip()
+        if not signature_b64:
+            raise MissingSignatureError("PAYPAL-TRANSMISSION-SIG header is missing")
+        transmission_id = headers.get(TRANSMISSION_ID, "").strip()
+        transmission_time = headers.get(TRANSMISSION_TIME, "").strip()
+        cert_url = headers.get(CERT_URL, "").strip()
+        if not transmission_id or not transmission_time or not cert_url:
+            raise MissingSignatureError(
+                "PAYPAL-TRANSMISSION-ID, PAYPAL-TRANSMISSION-TIME and PAYPAL-CERT-URL are required"
+            )
+        # `|` separates the signed fields; one inside a field could shift them.
+        if not TRANSMISSION_ID_PATTERN.fullmatch(transmission_id):
+            raise InvalidSignatureError("PAYPAL-TRANSMISSION-ID is malformed")
+        algorithm = headers.get(AUTH_ALGO, AUTH_ALGORITHM).strip()
+        if algorithm.lower() != AUTH_ALGORITHM.lower():
+            raise InvalidSignatureError(f"PAYPAL-AUTH-ALGO must be {AUTH_ALGORITHM}")
+        signed_at = _transmission_time(transmission_time)
+        check_tolerance(signed_at, now, self.tolerance(source))
+
+        if not acceptable_cert_url(cert_url):
+            raise InvalidSignatureError("PAYPAL-CERT-URL is not a PayPal certificate URL")
+        document = documents.get(cert_url)
+        certificate = _certificate(document) if document is not None else None
+        if certificate is None:
+            raise InvalidSignatureError("PayPal's certificate could not be read")
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+            raise InvalidSignatureError("PayPal's certificate is expired or not yet valid")
+        if not _names_paypal(certificate):
+            raise InvalidSignatureError("the certificate is not issued to a paypal.com name")
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise InvalidSignatureError("PayPal's certificate does not hold an RSA key")
+
+        if len(signature_b64) > MAX_SIGNATURE or not signature_b64.isascii():
+            raise InvalidSignatureError("PAYPAL-TRANSMISSION-SIG is malformed")
+        try:
+            signature = base64.b64decode(signature_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidSignatureError("PAYPAL-TRANSMISSION-SIG is not base64") from None
+        webhook_id = self.options(source, PayPalOptions).webhook_id
+        message = signed_string(transmission_id, transmission_time, webhook_id, request.body)
+        try:
+            public_key.verify(signature, message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            raise InvalidSignatureError(
+                "PayPal signature does not match (body, webhook_id or certificate)"
+            ) from None
+        return Verdict(secret_index=0, signed_at=signed_at)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        event = json_object(request.body)
+        return Identity(
+            event_id=bounded_id(event.get("id"), "PayPal event id"),
+            event_type=bounded_id(event.get("event_type"), "PayPal event_type"),
+        )
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        event = json_object(delivery.body)
+        resource = event.get("resource")
+        if not isinstance(resource, dict):
+            raise ValueError("PayPal event has no resource object")
+        occurred_at = _time(event.get("create_time")) or delivery.received_at
+        event_type = delivery.event_type
+        if (model := SUBSCRIPTION_EVENTS.get(event_type)) is not None:
+            return [self._subscription(model, resource, occurred_at)]
+        data: PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentDisputed
+        order_id = ((resource.get("supplementary_data") or {}).get("related_ids") or {}).get(
+            "order_id"
+        )
+        match event_type:
+            case "PAYMENT.CAPTURE.COMPLETED":
+                data = PaymentSucceeded(
+                    provider="paypal",
+                    payment_id=resource["id"],
+                    amount=_amount(resource.get("amount")),
+                    occurred_at=occurred_at,
+                    metadata=_metadata(resource),
+                    order_id=order_id,
+                )
+            case "PAYMENT.CAPTURE.DENIED" | "PAYMENT.CAPTURE.DECLINED":
+                details = resource.get("status_details") or {}
+                data = PaymentFailed(
+                    provider="paypal",
+                    payment_id=resource["id"],
+                    amount=_amount(resource.get("amount")),
+                    occurred_at=occurred_at,
+                    metadata=_metadata(resource),
+                    failure_code=details.get("reason"),
+                    order_id=order_id,
+                )
+            case "PAYMENT.CAPTURE.REFUNDED":
+                # The resource is the refund; its payment is the capture it links `up` to.
+                refund_amount = _amount(resource.get("amount"))
+                breakdown = resource.get("seller_payable_breakdown") or {}
+                total = breakdown.get("total_refunded_amount")
+                data = PaymentRefunded(
+                    provider="paypal",
+                    payment_id=_capture_id(resource),
+                    amount=_amount(total) if total is not None else refund_amount,
+                    occurred_at=occurred_at,
+                    metadata=_metadata(resource),
+                    refund_id=resource["id"],
+                    refund_amount=refund_amount,
+                )
+            case "CUSTOMER.DISPUTE.CREATED":
+                transactions = resource.get("disputed_transactions") or [{}]
+                data = PaymentDisputed(
+                    provider="paypal",
+                    # The capture (seller transaction) disputed: keyed like its other events.
+                    payment_id=transactions[0]["seller_transaction_id"],
+                    amount=_amount(resource.get("dispute_amount")),
+                    occurred_at=_time(resource.get("create_time")) or occurred_at,
+                    dispute_id=resource["dispute_id"],
+                    reason=resource.get("reason"),
+                    status=resource.get("status"),
+                    evidence_due_by=_time(resource.get("seller_response_due_date")),
+                )
+            case _:
+                return [passthrough(delivery, event)]
+        return [
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=data.payment_id,
+                subject=data.payment_id,
+                time=occurred_at,
+            )
+        ]
+
+    @staticmethod
+    def _subscription(
+        model: type[SubscriptionEvent], resource: dict[str, Any], occurred_at: datetime
+    ) -> Emitted:
+        subscriber = resource.get("subscriber") or {}
+        billing = resource.get("billing_info") or {}
+        canceled = model is SubscriptionCanceled
+        data = model(
+            provider="paypal",
+            subscription_id=resource["id"],
+            customer_id=subscriber.get("payer_id"),
+            status=resource["status"],
+            plan_id=resource.get("plan_id"),
+            current_period_end=_time(billing.get("next_billing_time")),
+            canceled_at=_time(resource.get("status_update_time")) if canceled else None,
+            occurred_at=occurred_at,
+            metadata=_metadata(resource),
+        )
+        return Emitted(
+            type=data.event_type,
+            data=data,
+            key=data.subscription_id,
+            subject=data.subscription_id,
+            time=occurred_at,
+        )
+
+    def sample(self, event_type: str | None) -> bytes:
+        event_type = event_type or self.sample_types[0]
+        return json.dumps(_sample(event_type), indent=2).encode()
+
+    def generate_keys(self, key_dir: Path) -> str:
+        """A self-signed certificate standing in for PayPal's, pinned to `LOCAL_CERT_URL`."""
+        directory = key_dir / self.vendor
+        directory.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, LOCAL_CERT_NAME),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ingest local test (not PayPal)"),
+            ]
+        )
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=365))
+            .sign(key, hashes.SHA256())
+        )
+        key_path, cert_path = directory / "key.pem", directory / "cert.pem"
+        key_path.touch(mode=0o600, exist_ok=True)
+        key_path.chmod(0o600)
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        return (
+            "# A local stand-in for PayPal's certificate, for `ingest send`: not for production\n"
+            f"webhook_id: {LOCAL_WEBHOOK_ID}  # your webhook's id from PayPal in production\n"
+            "certificates:\n"
+            f'  "{LOCAL_CERT_URL}": "{cert_path.resolve()}"\n'
+        )
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        key_path = context.key_dir / self.vendor / "key.pem"
+        try:
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        except (OSError, ValueError):
+            raise ConfigError(
+                f"no PayPal signing key in {key_path}; run `ingest keys generate paypal`"
+            ) from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ConfigError(f"{key_path} is not an RSA key")
+        transmission_id = str(uuid.uuid4())
+        transmission_time = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        webhook_id = self.options(context.source, PayPalOptions).webhook_id
+        message = signed_string(transmission_id, transmission_time, webhook_id, body)
+        signature = key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "PayPal/AUHD-214.0-58236116",
+            "PAYPAL-AUTH-ALGO": AUTH_ALGORITHM,
+            "PAYPAL-AUTH-VERSION": "v2",
+            "PAYPAL-CERT-URL": LOCAL_CERT_URL,
+            "PAYPAL-TRANSMISSION-ID": transmission_id,
+            "PAYPAL-TRANSMISSION-SIG": base64.b64encode(signature).decode(),
+            "PAYPAL-TRANSMISSION-TIME": transmission_time,
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _paypal_id(length: int = 17) -> str:
+    """PayPal's ids: upper-case letters and digits (`42311647XV020574X`)."""
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _sample(event_type: str) -> dict[str, Any]:
+    """Bodies shaped like the examples in PayPal's webhook docs, fresh ids each time."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamp = now.isoformat().replace("+00:00", "Z")
+    api = "https://api.sandbox.paypal.com"
+    amount = {"currency_code": "USD", "value": "10.99"}
+    capture_id, order_id = _paypal_id(), _paypal_id()
+    resource: dict[str, Any]
+    resource_type, summary = "capture", ""
+    if event_type.startswith("PAYMENT.CAPTURE.") and event_type != "PAYMENT.CAPTURE.REFUNDED":
+        completed = event_type == "PAYMENT.CAPTURE.COMPLETED"
+        summary = f"Payment {'completed' if completed else 'denied'} for $ 10.99 USD"
+        resource = {
+            "id": capture_id,
+            "amount": amount,
+            "final_capture": True,
+            "seller_protection": {
+                "status": "ELIGIBLE",
+                "dispute_categories": ["ITEM_NOT_RECEIVED", "UNAUTHORIZED_TRANSACTION"],
+            },
+            "seller_receivable_breakdown": {
+                "gross_amount": amount,
+                "paypal_fee": {"currency_code": "USD", "value": "0.68"},
+                "net_amount": {"currency_code": "USD", "value": "10.31"},
+            },
+            "custom_id": f"order-{secrets.token_hex(4)}",
+            "status": "COMPLETED" if completed else "DECLINED",
+            "supplementary_data": {"related_ids": {"order_id": order_id}},
+            "create_time": stamp,
+            "update_time": stamp,
+            "links": [
+                {
+                    "href": f"{api}/v2/payments/captures/{capture_id}",
+                    "rel": "self",
+                    "method": "GET",
+                },
+                {
+                    "href": f"{api}/v2/payments/captures/{capture_id}/refund",
+                    "rel": "refund",
+                    "method": "POST",
+                },
+                {"href": f"{api}/v2/checkout/orders/{order_id}", "rel": "up", "method": "GET"},
+            ],
+        }
+    elif event_type == "PAYMENT.CAPTURE.REFUNDED":
+        resource_type, summary = "refund", "A $ 10.99 USD capture payment was refunded"
+        refund_id = _paypal_id()
+        resource = {
+            "id": refund_id,
+            "amount": amount,
+            "seller_payable_breakdown": {
+                "gross_amount": amount,
+                "paypal_fee": {"currency_code": "USD", "value": "0.00"},
+                "net_amount": amount,
+                "total_refunded_amount": amount,
+            },
+            "status": "COMPLETED",
+            "create_time": stamp,
+            "update_time": stamp,
+            "links": [
+                {"href": f"{api}/v2/payments/refunds/{refund_id}", "rel": "self", "method": "GET"},
+                {"href": f"{api}/v2/payments/captures/{capture_id}", "rel": "up", "method": "GET"},
+            ],
+        }
+    elif event_type == "CUSTOMER.DISPUTE.CREATED":
+        resource_type, summary = "dispute", "A new dispute opened with Case # PP-D-27803"
+        dispute_id = f"PP-D-{secrets.randbelow(90_000) + 10_000}"
+        resource = {
+            "dispute_id": dispute_id,
+            "create_time": stamp,
+            "update_time": stamp,
+            "disputed_transactions": [
+                {
+                    "seller_transaction_id": capture_id,
+                    "create_time": stamp,
+                    "transaction_status": "COMPLETED",
+                    "gross_amount": amount,
+                    "buyer": {"name": "John Doe"},
+                    "seller": {"email": "sb-seller@business.example.com", "name": "Test Store"},
+                }
+            ],
+            "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+            "status": "OPEN",
+            "dispute_amount": amount,
+            "dispute_life_cycle_stage": "INQUIRY",
+            "dispute_channel": "INTERNAL",
+            "seller_response_due_date": (now + timedelta(days=20))
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "links": [
+                {"href": f"{api}/v1/customer/disputes/{dispute_id}", "rel": "self", "method": "GET"}
+            ],
+        }
+    elif event_type.startswith("BILLING.SUBSCRIPTION."):
+        resource_type, summary = "subscription", "Subscription event"
+        subscription_id = f"I-{_paypal_id(12)}"
+        status = {
+            "BILLING.SUBSCRIPTION.CREATED": "APPROVAL_PENDING",
+            "BILLING.SUBSCRIPTION.CANCELLED": "CANCELLED",
+        }.get(event_type, "ACTIVE")
+        resource = {
+            "id": subscription_id,
+            "plan_id": f"P-{_paypal_id(24)}",
+            "status": status,
+            "status_update_time": stamp,
+            "start_time": stamp,
+            "quantity": "1",
+            "subscriber": {
+                "name": {"given_name": "John", "surname": "Doe"},
+                "email_address": "customer@example.com",
+                "payer_id": _paypal_id(13),
+            },
+            "billing_info": {
+                "outstanding_balance": {"currency_code": "USD", "value": "0.00"},
+                "cycle_executions": [
+                    {
+                        "tenure_type": "REGULAR",
+                        "sequence": 1,
+                        "cycles_completed": 0,
+                        "cycles_remaining": 0,
+                        "total_cycles": 0,
+                    }
+                ],
+                "next_billing_time": (now + timedelta(days=30)).isoformat().replace("+00:00", "Z"),
+                "failed_payments_count": 0,
+            },
+            "create_time": stamp,
+            "update_time": stamp,
+            "links": [
+                {
+                    "href": f"{api}/v1/billing/subscriptions/{subscription_id}",
+                    "rel": "self",
+                    "method": "GET",
+                }
+            ],
+        }
+    else:
+        resource_type, summary = "checkout-order", "An order has been approved by buyer"
+        resource = {
+            "id": order_id,
+            "intent": "CAPTURE",
+            "status": "APPROVED",
+            "purchase_units": [{"reference_id": "default", "amount": amount}],
+            "create_time": stamp,
+            "links": [
+                {"href": f"{api}/v2/checkout/orders/{order_id}", "rel": "self", "method": "GET"}
+            ],
+        }
+    event_id = f"WH-{_paypal_id()}-{_paypal_id()}"
+    return {
+        "id": event_id,
+        "event_version": "1.0",
+        "create_time": stamp,
+        "resource_type": resource_type,
+        "resource_version": "2.0",
+        "event_type": event_type,
+        "summary": summary,
+        "resource": resource,
+        "links": [
+            {
+                "href": f"{api}/v1/notifications/webhooks-events/{event_id}",
+                "rel": "self",
+                "method": "GET",
+            },
+            {
+                "href": f"{api}/v1/notifications/webhooks-events/{event_id}/resend",
+                "rel": "resend",
+                "method": "POST",
+            },
+        ],
+    }

@@ -1,0 +1,444 @@
+"""Square: `x-square-hmacsha256-signature` = base64 HMAC-SHA256(signature key, URL + body).
+
+Square signs the notification URL registered for the subscription followed by the raw body
+("Validate webhook notifications" in Square's docs; `square.utils.webhooks_helper` in the SDK). The
+URL must be the one registered, byte for byte: behind a proxy or a load balancer the URL we are
+reached at differs, so it is configuration (`notification_url`), never read from the request.
+
+Square signs no timestamp, so there is no replay window; a retry carries the same `event_id`,
+which is the dedup key. Signature keys are rotated in the Developer Console: configure both while
+switching (`secrets`, the first that matches wins and is recorded).
+
+Square sends `payment.updated` for every change of a payment (completion, a tip, a refund), so
+`payment.succeeded` is published for a COMPLETED payment only while it has no refunds (the
+refund's own `refund.updated` carries that) and may still come more than once for one payment:
+consumers key on `payment_id`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    json_object,
+    passthrough,
+)
+from ingest.sources import SourceConfig
+from schemas.base import Money
+from schemas.payments import (
+    PaymentDisputed,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+    SubscriptionCanceled,
+    SubscriptionCreated,
+    SubscriptionEvent,
+    SubscriptionUpdated,
+)
+
+SIGNATURE_HEADER = "x-square-hmacsha256-signature"
+DIGEST_SIZE = hashlib.sha256().digest_size
+MAX_HEADER_LENGTH = 256
+
+
+class SquareOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    notification_url: str
+    """The notification URL exactly as registered in Square's Developer Console: it is signed."""
+
+    @field_validator("notification_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be the absolute URL registered in Square (https://…)")
+        return value
+
+
+def _decode_signature(header: str) -> bytes | None:
+    """The 32-byte digest, or None for anything that is not exactly that in base64."""
+    value = header.strip()
+    if not value or len(value) > MAX_HEADER_LENGTH or not value.isascii():
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if len(decoded) == DIGEST_SIZE else None
+
+
+def signature(key: str, notification_url: str, body: bytes) -> str:
+    """What Square puts in the header: UTF-8 of URL + body, HMAC-SHA256, base64."""
+    digest = hmac.new(key.encode(), notification_url.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _money(raw: Any) -> Money:
+    """Square's `Money` is already in minor units: `{"amount": 100, "currency": "USD"}`."""
+    if not isinstance(raw, dict):
+        raise ValueError("Square object has no money field")
+    amount, currency = raw.get("amount"), raw.get("currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or not isinstance(currency, str):
+        raise ValueError("Square money lacks an integer amount and a currency")
+    return Money(amount_minor=amount, currency=currency)
+
+
+def _time(raw: Any) -> datetime | None:
+    """RFC 3339 as Square writes it (`…Z`, up to nanoseconds), in UTC; None if absent or odd."""
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+
+
+def _period_end(subscription: dict[str, Any]) -> datetime | None:
+    """`charged_through_date` is the last day paid for (a date in the subscription's time zone);
+    the period ends when that day does. Without a known zone the instant is unknown: None."""
+    raw_date, zone = subscription.get("charged_through_date"), subscription.get("timezone")
+    if not isinstance(raw_date, str) or not isinstance(zone, str):
+        return None
+    try:
+        day = date.fromisoformat(raw_date)
+        tz = ZoneInfo(zone)
+    except (ValueError, OSError, ZoneInfoNotFoundError):  # bad date, odd or unknown zone name
+        return None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
+
+
+def _inner(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The entity in `data.object`, under the first of `names` present."""
+    holder = data.get("object")
+    if isinstance(holder, dict):
+        for name in names:
+            if isinstance(found := holder.get(name), dict):
+                return found
+    raise ValueError(f"Square event has no data.object.{names[0]}")
+
+
+SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
+    "subscription.created": SubscriptionCreated,
+    "subscription.updated": SubscriptionUpdated,
+}
+
+
+class SquareHandler(BaseHandler):
+    vendor: ClassVar[str] = "square"
+    summary: ClassVar[str] = (
+        "x-square-hmacsha256-signature: base64 HMAC-SHA256 of notification_url + body"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ("x-square-hmacsha256-signature",)
+    options_model: ClassVar[type[BaseModel]] = SquareOptions
+    default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "payment.updated": "payment.succeeded (COMPLETED) / payment.failed (FAILED, CANCELED)",
+        "refund.updated": "payment.refunded (COMPLETED)",
+        "dispute.created": "payment.disputed",
+        "subscription.created": "subscription.created",
+        "subscription.updated": "subscription.updated (subscription.canceled when CANCELED)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "payment.updated",
+        "refund.updated",
+        "dispute.created",
+        "subscription.created",
+        "subscription.updated",
+        "customer.created",
+    )
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(SIGNATURE_HEADER)
+        if not header:
+            raise MissingSignatureError("x-square-hmacsha256-signature header is missing")
+        provided = _decode_signature(header)
+        if provided is None:
+            raise InvalidSignatureError("x-square-hmacsha256-signature is not a base64 digest")
+        url = self.options(source, SquareOptions).notification_url.encode()
+        for index, key in enumerate(source.secrets):
+            expected = hmac.new(key.encode(), url + request.body, hashlib.sha256).digest()
+            if hmac.compare_digest(expected, provided):
+                return Verdict(secret_index=index)
+        raise InvalidSignatureError("no Square signature matches a configured signature key")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        event = json_object(request.body)
+        return Identity(
+            event_id=bounded_id(event.get("event_id"), "Square event_id"),
+            event_type=bounded_id(event.get("type"), "Square event type"),
+        )
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        event = json_object(delivery.body)
+        data = event.get("data")
+        if not isinstance(data, dict):
+            raise ValueError("Square event has no data object")
+        occurred_at = _time(event.get("created_at")) or delivery.received_at
+        emitted: Emitted | None
+        match delivery.event_type:
+            case "payment.updated":
+                emitted = self._payment(_inner(data, "payment"), occurred_at)
+            case "refund.updated":
+                emitted = self._refund(_inner(data, "refund"), occurred_at)
+            case "dispute.created":
+                # The SDK's DisputeCreatedEventObject holds the dispute under `object`; older
+                # payloads used `dispute`.
+                emitted = self._dispute(_inner(data, "object", "dispute"), occurred_at)
+            case "subscription.created" | "subscription.updated":
+                emitted = self._subscription(
+                    delivery.event_type, _inner(data, "subscription"), occurred_at
+                )
+            case _:
+                emitted = None
+        return [emitted or passthrough(delivery, event)]
+
+    @staticmethod
+    def _payment(payment: dict[str, Any], occurred_at: datetime) -> Emitted | None:
+        status = payment.get("status")
+        common: dict[str, Any] = {
+            "provider": "square",
+            "payment_id": payment["id"],
+            "amount": _money(payment.get("total_money") or payment.get("amount_money")),
+            "customer_id": payment.get("customer_id"),
+            "occurred_at": occurred_at,
+            "order_id": payment.get("order_id"),
+        }
+        data: PaymentSucceeded | PaymentFailed
+        if status == "COMPLETED" and not payment.get("refund_ids"):
+            data = PaymentSucceeded(**common)
+        elif status in ("FAILED", "CANCELED"):
+            errors = (payment.get("card_details") or {}).get("errors") or [{}]
+            error = errors[0] if isinstance(errors[0], dict) else {}
+            data = PaymentFailed(
+                **common,
+                failure_code=error.get("code"),
+                failure_message=error.get("detail"),
+            )
+        else:
+            return None  # APPROVED, PENDING, a refund's echo: passed through unchanged
+        return Emitted(
+            type=data.event_type,
+            data=data,
+            key=data.payment_id,
+            subject=data.payment_id,
+            time=occurred_at,
+        )
+
+    @staticmethod
+    def _refund(refund: dict[str, Any], occurred_at: datetime) -> Emitted | None:
+        if refund.get("status") != "COMPLETED":
+            return None  # PENDING, REJECTED, FAILED: passed through unchanged
+        amount = _money(refund.get("amount_money"))
+        payment_id = refund["payment_id"]
+        data = PaymentRefunded(
+            provider="square",
+            payment_id=payment_id,
+            amount=amount,
+            occurred_at=occurred_at,
+            refund_id=refund["id"],
+            refund_amount=amount,
+            reason=refund.get("reason"),
+        )
+        return Emitted(
+            type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at
+        )
+
+    @staticmethod
+    def _dispute(dispute: dict[str, Any], occurred_at: datetime) -> Emitted:
+        payment_id = (dispute.get("disputed_payment") or {})["payment_id"]
+        data = PaymentDisputed(
+            provider="square",
+            payment_id=payment_id,
+            amount=_money(dispute.get("amount_money")),
+            occurred_at=occurred_at,
+            dispute_id=dispute.get("id") or dispute["dispute_id"],
+            reason=dispute.get("reason"),
+            status=dispute.get("state"),
+            evidence_due_by=_time(dispute.get("due_at")),
+        )
+        return Emitted(
+            type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at
+        )
+
+    @staticmethod
+    def _subscription(
+        event_type: str, subscription: dict[str, Any], occurred_at: datetime
+    ) -> Emitted:
+        status = subscription["status"]
+        # Square has no cancellation event: a cancellation is an update to status CANCELED.
+        model = SubscriptionCanceled if status == "CANCELED" else SUBSCRIPTION_EVENTS[event_type]
+        price = subscription.get("price_override_money")
+        data = model(
+            provider="square",
+            subscription_id=subscription["id"],
+            customer_id=subscription.get("customer_id"),
+            status=status,
+            # `plan_id` is the name older API versions used for the plan variation.
+            plan_id=subscription.get("plan_variation_id") or subscription.get("plan_id"),
+            amount=_money(price) if price is not None else None,
+            current_period_end=_period_end(subscription),
+            occurred_at=occurred_at,
+        )
+        return Emitted(
+            type=data.event_type,
+            data=data,
+            key=data.subscription_id,
+            subject=data.subscription_id,
+            time=occurred_at,
+        )
+
+    def sample(self, event_type: str | None) -> bytes:
+        event_type = event_type or self.sample_types[0]
+        return json.dumps(_sample(event_type), indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        # Square signs the registered URL even when the request is posted elsewhere (ingest send
+        # to a local server): sign what verification will recompute.
+        url = self.options(context.source, SquareOptions).notification_url
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Square Connect v2",
+            "square-environment": "Sandbox",
+            "square-initial-delivery-timestamp": datetime.fromtimestamp(now, tz=UTC)
+            .isoformat()
+            .replace("+00:00", "Z"),
+            "square-retry-number": "0",
+            "x-square-hmacsha256-signature": signature(context.secret or "", url, body),
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _sample(event_type: str) -> dict[str, Any]:
+    """Bodies shaped like the examples on Square's webhook reference pages, fresh ids each time."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    location_id = "S8GWD5R9QB376"
+    payment_id = secrets.token_hex(14)
+    order_id = secrets.token_hex(14)
+    customer_id = secrets.token_hex(13).upper()
+    money = {"amount": 2000, "currency": "USD"}
+    entity: dict[str, Any]
+    if event_type == "payment.updated":
+        data_type, object_key = "payment", "payment"
+        entity = {
+            "id": payment_id,
+            "amount_money": money,
+            "total_money": money,
+            "approved_money": money,
+            "card_details": {
+                "status": "CAPTURED",
+                "card": {"card_brand": "MASTERCARD", "last_4": "9029", "exp_month": 11},
+                "entry_method": "KEYED",
+                "cvv_status": "CVV_ACCEPTED",
+                "avs_status": "AVS_ACCEPTED",
+            },
+            "created_at": now,
+            "updated_at": now,
+            "customer_id": customer_id,
+            "location_id": location_id,
+            "order_id": order_id,
+            "receipt_number": payment_id[:4],
+            "source_type": "CARD",
+            "status": "COMPLETED",
+            "version": 1,
+        }
+    elif event_type == "refund.updated":
+        data_type, object_key = "refund", "refund"
+        entity = {
+            "id": f"{payment_id}_{secrets.token_hex(14)}",
+            "amount_money": money,
+            "created_at": now,
+            "updated_at": now,
+            "location_id": location_id,
+            "order_id": order_id,
+            "payment_id": payment_id,
+            "reason": "Returned goods",
+            "status": "COMPLETED",
+            "version": 2,
+        }
+    elif event_type == "dispute.created":
+        data_type, object_key = "dispute", "object"
+        dispute_id = secrets.token_urlsafe(16)
+        entity = {
+            "id": dispute_id,
+            "dispute_id": dispute_id,
+            "amount_money": {"amount": 8801, "currency": "USD"},
+            "brand_dispute_id": secrets.token_hex(10),
+            "card_brand": "VISA",
+            "created_at": now,
+            "updated_at": now,
+            "disputed_payment": {"payment_id": payment_id},
+            "due_at": now,
+            "location_id": location_id,
+            "reason": "AMOUNT_DIFFERS",
+            "reported_at": now,
+            "state": "EVIDENCE_REQUIRED",
+            "version": 1,
+        }
+    elif event_type.startswith("subscription."):
+        data_type, object_key = "subscription", "subscription"
+        entity = {
+            "id": str(uuid.uuid4()),
+            "created_at": now,
+            "customer_id": customer_id,
+            "location_id": location_id,
+            "plan_variation_id": "6JHXF3B2CW3YKHDV4XEM674H",
+            "start_date": now[:10],
+            "charged_through_date": now[:10],
+            "status": "ACTIVE",
+            "timezone": "America/Los_Angeles",
+            "version": 1,
+            "source": {"name": "My Application"},
+        }
+    else:
+        data_type, object_key = "customer", "customer"
+        entity = {
+            "id": customer_id,
+            "created_at": now,
+            "updated_at": now,
+            "given_name": "Amelia",
+            "family_name": "Earhart",
+            "email_address": "Amelia.Earhart@example.com",
+            "version": 0,
+        }
+    return {
+        "merchant_id": "6SSW7HV8K2ST5",
+        "location_id": location_id,
+        "type": event_type,
+        "event_id": str(uuid.uuid4()),
+        "created_at": now,
+        "data": {"type": data_type, "id": entity["id"], "object": {object_key: entity}},
+    }
