@@ -367,9 +367,11 @@ def check_tolerance(signed_at: int, now: float, tolerance_seconds: int) -> None:
 
 
 def parse_unix_timestamp(raw: str | None) -> int:
-    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 12:
+    # isdigit() alone admits "²" and other non-ASCII digits that int() then refuses.
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
         raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
-    return int(raw.strip())
+    return int(text)
 
 
 def bounded_id(value: Any, what: str) -> str:

@@ -10,6 +10,7 @@ from ingest.cli.replay import replay
 from ingest.cli.schemas import schemas_command
 from ingest.cli.send import send
 from ingest.cli.serve import migrate, relay_command, serve
+from ingest.cli.sns import sns
 from ingest.cli.vendors import keys, vendors
 
 
@@ -51,3 +52,4 @@ main.add_command(send)
 main.add_command(vendors)
 main.add_command(keys)
 main.add_command(schemas_command)
+main.add_command(sns)

@@ -47,4 +47,6 @@ def assert_only_rejections(
         "missing_signature",
         "timestamp_out_of_tolerance",
         "malformed_request",
+        "missing_credentials",
+        "invalid_credentials",
     }

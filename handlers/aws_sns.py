@@ -1,0 +1,804 @@
+"""Amazon SNS over HTTPS (and through it Amazon SES and Amazon S3 notifications).
+
+Every message is signed by SNS with RSA: `SignatureVersion` 1 is SHA1withRSA, 2 is SHA256withRSA,
+over "Key\\nValue\\n" for each signed field in a fixed order (Notification: Message, MessageId,
+Subject if present, Timestamp, TopicArn, Type; Subscription/UnsubscribeConfirmation: Message,
+MessageId, SubscribeURL, Timestamp, Token, TopicArn, Type). The certificate comes from
+`SigningCertURL`, which must be https on an SNS host — the same host pattern AWS's own message
+validators use — so a forged message cannot point us at a certificate its author controls.
+
+A valid signature only proves that *some* SNS topic sent the message: anyone can create a topic
+and subscribe our URL to it. `topic_arns` is therefore required; messages from other topics are
+refused.
+
+Replay window: SNS signs its own `Timestamp` (when the message was published) and keeps retrying
+an HTTP endpoint for as long as the subscription's delivery policy says — an hour at most. We
+accept `Timestamp` within 3900 s either way (that hour plus five minutes of clock skew) and
+refuse a certificate outside its validity period at `now`; redeliveries inside the window are
+duplicates by `MessageId`.
+
+Subscription and unsubscribe confirmations are handshakes: stored, never published. A
+SubscriptionConfirmation carries the `SubscribeURL` the service GETs to confirm (unless
+`auto_confirm: false`; then `ingest sns confirm`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+from urllib.parse import unquote_plus, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    InvalidSignatureError,
+    MalformedRequestError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    check_tolerance,
+    json_object,
+    passthrough,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.email import (
+    BounceType,
+    EmailBounced,
+    EmailClicked,
+    EmailComplained,
+    EmailDeferred,
+    EmailDelivered,
+    EmailDropped,
+    EmailEvent,
+    EmailOpened,
+)
+from schemas.passthrough import VendorPassthrough
+from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+
+# AWS's SNS message validators (aws-php-sns-message-validator, sns-validator for Node) accept
+# regional SNS endpoints only: sns.<region>.amazonaws.com, and .com.cn in China. Not just any
+# *.amazonaws.com host, which would include S3 buckets anyone can create.
+SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
+
+NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+CONFIRMATION_FIELDS = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
+SIGNED_FIELDS = {
+    "Notification": NOTIFICATION_FIELDS,
+    "SubscriptionConfirmation": CONFIRMATION_FIELDS,
+    "UnsubscribeConfirmation": CONFIRMATION_FIELDS,
+}
+HANDSHAKES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
+HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+MAX_SIGNATURE_LENGTH = 2048  # base64 of a 4096-bit RSA signature is 684 characters
+
+KEY_FILE = "private.pem"
+CERT_FILE = "certificate.pem"
+LOCAL_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-ingest-local.pem"
+LOCAL_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ingest-local"
+
+S3_CREATED = "ObjectCreated:"
+S3_DELETED = ("ObjectRemoved:", "LifecycleExpiration:Delete")
+SES_BOUNCE_TYPES: dict[str, BounceType] = {
+    "Permanent": "hard",
+    "Transient": "soft",
+    "Undetermined": "undetermined",
+}
+
+
+class SnsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic_arns: Annotated[list[str], Field(min_length=1)]
+    """The topics allowed to post here. Required: SNS signs every topic's messages alike."""
+    certificates: dict[str, str] = Field(default_factory=dict)
+    """Pinned signing certificates (air-gapped installs): SigningCertURL → local PEM file."""
+    auto_confirm: bool = True
+    """GET the SubscribeURL of a SubscriptionConfirmation at once; false: `ingest sns confirm`."""
+
+
+def allowed_sns_url(url: Any, *, pem: bool = False) -> bool:
+    """https, no credentials or odd port, on an SNS host (and a .pem path for certificates)."""
+    if not isinstance(url, str) or len(url) > 2048:
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return (
+        parts.scheme == "https"
+        and port in (None, 443)
+        and not parts.username
+        and not parts.password
+        and SNS_HOST.fullmatch(host) is not None
+        and (not pem or parts.path.endswith(".pem"))
+    )
+
+
+def string_to_sign(message: Mapping[str, Any]) -> bytes:
+    """The canonical "Key\\nValue\\n" string SNS signs; MalformedRequestError if it cannot be built.
+
+    Subject is the only optional field (absent or null when the publisher gave none)."""
+    message_type = message.get("Type")
+    fields = SIGNED_FIELDS.get(message_type) if isinstance(message_type, str) else None
+    if fields is None:
+        raise MalformedRequestError("SNS message Type is not one SNS sends")
+    parts: list[str] = []
+    for name in fields:
+        value = message.get(name)
+        if name == "Subject" and value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedRequestError(f"SNS message field {name} is missing or not a string")
+        parts.append(f"{name}\n{value}\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _timestamp(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or len(raw) > 64:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+class AwsSnsHandler(BaseHandler):
+    vendor: ClassVar[str] = "aws-sns"
+    summary: ClassVar[str] = (
+        "SNS Signature (v1 SHA1withRSA / v2 SHA256withRSA) with the SigningCertURL certificate"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ()
+    options_model: ClassVar[type[BaseModel]] = SnsOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = 3900
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = (SNS_HOST,)
+    document_cache_seconds: ClassVar[float] = 86_400.0
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "ses.Delivery": "email.delivered (one per recipient)",
+        "ses.Bounce": "email.bounced (Permanent → hard, Transient → soft)",
+        "ses.Complaint": "email.complained",
+        "ses.Reject": "email.dropped",
+        "ses.DeliveryDelay": "email.deferred",
+        "ses.Open": "email.opened",
+        "ses.Click": "email.clicked",
+        "s3.ObjectCreated:*": "storage.object.created (one per record)",
+        "s3.ObjectRemoved:*": "storage.object.deleted (one per record)",
+        "SubscriptionConfirmation": "(handshake: SubscribeURL confirmed, not published)",
+        "UnsubscribeConfirmation": "(handshake, not published)",
+        "Notification": "aws-sns.Notification (any other message, passthrough)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "ses.Delivery",
+        "ses.Bounce",
+        "ses.Complaint",
+        "ses.Open",
+        "ses.Click",
+        "s3.ObjectCreated:Put",
+        "s3.ObjectRemoved:Delete",
+        "SubscriptionConfirmation",
+        "Notification",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
+        options = self.options(source, SnsOptions)
+        for url, path in options.certificates.items():
+            if not allowed_sns_url(url, pem=True):
+                raise ConfigError(
+                    f"source {source.name!r}: certificates: {url!r} is not an https SNS "
+                    "SigningCertURL (sns.<region>.amazonaws.com/….pem)"
+                )
+            if not Path(path).is_file():
+                raise ConfigError(
+                    f"source {source.name!r}: certificates: no file at {path} for {url}"
+                )
+        return source
+
+    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        # Only a URL we would trust is ever fetched (or looked up among the pinned files);
+        # anything else is left to `verify`, which refuses it without any I/O.
+        try:
+            message = json.loads(request.body)
+        except (ValueError, RecursionError):
+            return []
+        url = message.get("SigningCertURL") if isinstance(message, dict) else None
+        return [url] if isinstance(url, str) and allowed_sns_url(url, pem=True) else []
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        message = json_object(request.body)
+        signed = string_to_sign(message)
+        version = message.get("SignatureVersion")
+        algorithm = HASHES.get(version) if isinstance(version, str) else None
+        if algorithm is None:
+            raise InvalidSignatureError("SignatureVersion must be 1 or 2")
+        encoded = message.get("Signature")
+        if not isinstance(encoded, str) or not encoded or len(encoded) > MAX_SIGNATURE_LENGTH:
+            raise InvalidSignatureError("Signature is missing or malformed")
+        try:
+            signature = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidSignatureError("Signature is not base64") from None
+        url = message.get("SigningCertURL")
+        if not isinstance(url, str) or not allowed_sns_url(url, pem=True):
+            raise InvalidSignatureError("SigningCertURL is not an https SNS certificate URL")
+        pem = documents.get(url)
+        if pem is None:
+            raise InvalidSignatureError("the signing certificate was not available")
+        published = _timestamp(message.get("Timestamp"))
+        if published is None:
+            raise MalformedRequestError("SNS Timestamp is not ISO 8601")
+        signed_at = int(published.timestamp())
+        check_tolerance(signed_at, now, self.tolerance(source))
+        public_key = _certificate_key(pem, now)
+        try:
+            public_key.verify(signature, signed, padding.PKCS1v15(), algorithm())
+        except (InvalidSignature, ValueError):
+            raise InvalidSignatureError("SNS signature does not verify") from None
+        topic = message.get("TopicArn")
+        # Checked after the signature: only a genuine SNS message earns this distinction.
+        if topic not in self.options(source, SnsOptions).topic_arns:
+            raise InvalidCredentialsError("the message's TopicArn is not in topic_arns")
+        return Verdict(secret_index=0, signed_at=signed_at)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        message = json_object(request.body)
+        message_id = bounded_id(message.get("MessageId"), "SNS MessageId")
+        message_type = message.get("Type")
+        if message_type not in SIGNED_FIELDS:
+            raise MalformedRequestError("SNS message Type is not one SNS sends")
+        if message_type in HANDSHAKES:
+            confirm_url = None
+            if message_type == "SubscriptionConfirmation":
+                subscribe_url = message.get("SubscribeURL")
+                if not allowed_sns_url(subscribe_url):
+                    raise MalformedRequestError("SubscribeURL is not an https SNS URL")
+                confirm_url = subscribe_url
+            return Identity(
+                event_id=message_id,
+                event_type=str(message_type),
+                handshake=True,
+                confirm_url=confirm_url,
+            )
+        return Identity(event_id=message_id, event_type=_notification_type(message))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        message = json_object(delivery.body)
+        if message.get("Type") in HANDSHAKES:
+            return []
+        inner = _inner(message)
+        if inner is not None and _is_ses(inner):
+            emitted = _ses_events(delivery, inner)
+            if emitted is not None:
+                return emitted
+        if inner is not None and _is_s3(inner):
+            return _s3_events(delivery, inner)
+        return [passthrough(delivery, message)]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """An SNS envelope (unsigned: `sign` signs it) around AWS's documented example SES or S3
+        notification, with fresh ids."""
+        event_type = event_type or self.sample_types[0]
+        now = datetime.now(UTC)
+        stamp = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        envelope: dict[str, Any] = {
+            "Type": "Notification",
+            "MessageId": str(uuid.uuid4()),
+            "TopicArn": LOCAL_TOPIC_ARN,
+        }
+        if event_type == "SubscriptionConfirmation":
+            token = secrets.token_hex(64)
+            envelope.update(
+                Type="SubscriptionConfirmation",
+                Token=token,
+                Message=(
+                    f"You have chosen to subscribe to the topic {LOCAL_TOPIC_ARN}.\n"
+                    "To confirm the subscription, visit the SubscribeURL included in this "
+                    "message."
+                ),
+                SubscribeURL=(
+                    "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription"
+                    f"&TopicArn={LOCAL_TOPIC_ARN}&Token={token}"
+                ),
+            )
+        elif event_type.startswith("ses."):
+            envelope["Message"] = json.dumps(_ses_sample(event_type[4:], stamp))
+        elif event_type.startswith("s3."):
+            envelope["Message"] = json.dumps(_s3_sample(event_type[3:], stamp))
+        else:
+            envelope.update(Subject="My First Message", Message="Hello world!")
+        envelope.update(
+            Timestamp=stamp,
+            SignatureVersion="2",
+            Signature="",
+            SigningCertURL=LOCAL_CERT_URL,
+        )
+        if envelope["Type"] == "Notification":
+            envelope["UnsubscribeURL"] = (
+                "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn="
+                f"{LOCAL_TOPIC_ARN}:{uuid.uuid4()}"
+            )
+        return json.dumps(envelope, indent=2).encode()
+
+    def generate_keys(self, key_dir: Path) -> str:
+        directory = key_dir / self.vendor
+        directory.mkdir(parents=True, exist_ok=True)
+        key, certificate = make_certificate()
+        key_path, cert_path = directory / KEY_FILE, directory / CERT_FILE
+        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        return (
+            f"# key and self-signed certificate written to {directory}; trust them in "
+            "sources.yaml\n"
+            "# (the pin maps the SigningCertURL `ingest send` uses to the local certificate):\n"
+            "    vendor: aws-sns\n"
+            "    topic_arns:\n"
+            f"      - {LOCAL_TOPIC_ARN}\n"
+            "    certificates:\n"
+            f'      "{LOCAL_CERT_URL}": {cert_path.resolve()}\n'
+            "    auto_confirm: false   # the sample SubscribeURL points at AWS\n"
+        )
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """Re-sign `body` (an SNS message) with the local key as SNS would: stamped `now`,
+        SignatureVersion 2 unless the body asks for 1, certificate URL the pinned local one."""
+        key = _private_key(context.key_dir / self.vendor / KEY_FILE)
+        try:
+            message = json.loads(body)
+        except ValueError:
+            raise ConfigError("an SNS body to sign must be a JSON SNS message") from None
+        if not isinstance(message, dict):
+            raise ConfigError("an SNS body to sign must be a JSON SNS message")
+        message["Timestamp"] = (
+            datetime.fromtimestamp(now, tz=UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+        if message.get("SignatureVersion") not in HASHES:
+            message["SignatureVersion"] = "2"
+        message["SigningCertURL"] = LOCAL_CERT_URL
+        algorithm = HASHES[message["SignatureVersion"]]
+        signature = key.sign(string_to_sign(message), padding.PKCS1v15(), algorithm())
+        message["Signature"] = base64.b64encode(signature).decode("ascii")
+        signed_body = json.dumps(message, indent=2).encode()
+        headers = {
+            "Content-Type": "text/plain; charset=UTF-8",
+            "User-Agent": "Amazon Simple Notification Service Agent",
+            "x-amz-sns-message-type": str(message.get("Type")),
+            "x-amz-sns-message-id": str(message.get("MessageId")),
+            "x-amz-sns-topic-arn": str(message.get("TopicArn")),
+        }
+        return SignedRequest(headers=headers, body=signed_body, url=context.url)
+
+
+def make_certificate(
+    not_before: datetime | None = None, days: int = 365
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A throwaway RSA key and a self-signed certificate named like SNS's, for local signing."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    start = not_before or datetime.now(UTC) - dt.timedelta(minutes=5)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def _certificate_key(pem: bytes, now: float) -> rsa.RSAPublicKey:
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise InvalidSignatureError("the signing certificate is not a PEM certificate") from None
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+        raise InvalidSignatureError("the signing certificate is not valid at this time")
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise InvalidSignatureError("the signing certificate does not hold an RSA key")
+    return public_key
+
+
+def _private_key(path: Path) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no SNS signing key at {path}; run `ingest keys generate aws-sns` first"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ConfigError(f"{path} is not an RSA private key")
+    return key
+
+
+# -- what the message carries ---------------------------------------------------------------
+
+
+def _inner(message: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The notification's Message as a JSON object, if it is one (SES and S3 send JSON)."""
+    raw = message.get("Message")
+    if not isinstance(raw, str):
+        return None
+    try:
+        inner = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return inner if isinstance(inner, dict) else None
+
+
+def _is_ses(inner: Mapping[str, Any]) -> bool:
+    kind = inner.get("notificationType") or inner.get("eventType")
+    return isinstance(kind, str) and isinstance(inner.get("mail"), dict)
+
+
+def _is_s3(inner: Mapping[str, Any]) -> bool:
+    records = inner.get("Records")
+    return isinstance(records, list) and any(
+        isinstance(r, dict) and r.get("eventSource") == "aws:s3" for r in records
+    )
+
+
+def _notification_type(message: Mapping[str, Any]) -> str:
+    """`ses.<type>`, `s3.<first eventName>`, or `Notification`: what `ingest events list` shows
+    and what an unmapped message passes through as."""
+    inner = _inner(message)
+    if inner is not None and _is_ses(inner):
+        kind = inner.get("notificationType") or inner.get("eventType")
+        return f"ses.{kind}"[:255]
+    if inner is not None and _is_s3(inner):
+        first = next(r for r in inner["Records"] if isinstance(r, dict))
+        name = first.get("eventName")
+        return f"s3.{name}"[:255] if isinstance(name, str) else "s3"
+    return "Notification"
+
+
+def _ses_tags(mail: Mapping[str, Any]) -> list[str]:
+    """The sender's message tags as `name:value`; SES's own `ses:*` tags are left out."""
+    raw = mail.get("tags")
+    if not isinstance(raw, dict):
+        return []
+    return [
+        f"{name}:{value}"
+        for name, values in raw.items()
+        if not str(name).startswith("ses:") and isinstance(values, list)
+        for value in values
+    ]
+
+
+def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] | None:
+    """One email event per recipient; None for SES types that pass through."""
+    kind = inner.get("notificationType") or inner.get("eventType")
+    mail = inner["mail"]
+    detail_key = {"DeliveryDelay": "deliveryDelay"}.get(str(kind), str(kind).lower())
+    raw_detail = inner.get(detail_key)
+    detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
+    occurred_at = (
+        _timestamp(detail.get("timestamp")) or _timestamp(mail.get("timestamp"))
+    ) or delivery.received_at
+    common: dict[str, Any] = {
+        "provider": "ses",
+        "message_id": _text(mail.get("messageId")),
+        "occurred_at": occurred_at,
+        "tags": _ses_tags(mail),
+    }
+    destination = [a for a in mail.get("destination") or [] if isinstance(a, str)]
+    events: list[EmailEvent]
+    match kind:
+        case "Delivery":
+            events = [
+                EmailDelivered(
+                    **common, recipient=r, smtp_response=_text(detail.get("smtpResponse"))
+                )
+                for r in detail.get("recipients") or destination
+            ]
+        case "Bounce":
+            bounce_type = str(detail.get("bounceType"))
+            events = [
+                EmailBounced(
+                    **common,
+                    recipient=r["emailAddress"],
+                    event_id=_text(detail.get("feedbackId")),
+                    bounce_type=SES_BOUNCE_TYPES.get(bounce_type, "undetermined"),
+                    vendor_bounce_type=f"{bounce_type}/{detail.get('bounceSubType')}",
+                    reason=_text(detail.get("bounceSubType")),
+                    diagnostic=_text(r.get("diagnosticCode")) or _text(r.get("status")),
+                )
+                for r in detail.get("bouncedRecipients") or []
+            ]
+        case "Complaint":
+            events = [
+                EmailComplained(
+                    **common,
+                    recipient=r["emailAddress"],
+                    event_id=_text(detail.get("feedbackId")),
+                    feedback_type=_text(detail.get("complaintFeedbackType")),
+                )
+                for r in detail.get("complainedRecipients") or []
+            ]
+        case "Reject":
+            events = [
+                EmailDropped(**common, recipient=r, reason=_text(detail.get("reason")))
+                for r in destination
+            ]
+        case "DeliveryDelay":
+            events = [
+                EmailDeferred(
+                    **common,
+                    recipient=r["emailAddress"],
+                    reason=_text(detail.get("delayType")),
+                    diagnostic=_text(r.get("diagnosticCode")) or _text(r.get("status")),
+                )
+                for r in detail.get("delayedRecipients") or []
+            ]
+        case "Open":
+            events = [
+                EmailOpened(
+                    **common,
+                    recipient=r,
+                    user_agent=_text(detail.get("userAgent")),
+                    ip=_text(detail.get("ipAddress")),
+                )
+                for r in destination
+            ]
+        case "Click":
+            events = [
+                EmailClicked(
+                    **common,
+                    recipient=r,
+                    url=detail["link"],
+                    user_agent=_text(detail.get("userAgent")),
+                    ip=_text(detail.get("ipAddress")),
+                )
+                for r in destination
+            ]
+        case _:
+            return None
+    return [
+        Emitted(
+            type=event.event_type,
+            data=event,
+            key=event.recipient.lower(),
+            subject=event.message_id,
+            time=event.occurred_at,
+        )
+        for event in events
+    ]
+
+
+def _s3_item_id(bucket: str, raw_key: str, sequencer: str) -> str:
+    item = f"s3:{bucket}/{raw_key}@{sequencer}"
+    if len(item) <= 255:
+        return item
+    return f"s3:sha256:{hashlib.sha256(item.encode()).hexdigest()}"
+
+
+def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
+    """One event per S3 record; each a batch item, since S3 may notify one change twice."""
+    emitted: list[Emitted] = []
+    for record in inner["Records"]:
+        s3 = record["s3"]
+        bucket, obj = s3["bucket"]["name"], s3["object"]
+        raw_key = obj["key"]
+        # S3 sends keys URL-encoded with '+' for spaces (form encoding).
+        key = unquote_plus(raw_key)
+        name = str(record.get("eventName"))
+        occurred_at = _timestamp(record.get("eventTime")) or delivery.received_at
+        identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
+        common: dict[str, Any] = {
+            "provider": "s3",
+            "bucket": bucket,
+            "key": key,
+            "occurred_at": occurred_at,
+            "action": name,
+            "size": obj.get("size") if isinstance(obj.get("size"), int) else None,
+            "etag": _text(obj.get("eTag")),
+            "version": _text(obj.get("versionId")),
+        }
+        data: StorageObjectEvent
+        if name.startswith(S3_CREATED):
+            data = StorageObjectCreated(**common)
+        elif name.startswith(S3_DELETED):
+            data = StorageObjectDeleted(**common)
+        else:
+            emitted.append(
+                Emitted(
+                    type=f"aws-sns.s3.{name}",
+                    data=VendorPassthrough(
+                        vendor=delivery.vendor, vendor_event_type=f"s3.{name}", payload=record
+                    ),
+                    key=f"s3:{bucket}/{key}",
+                    time=occurred_at,
+                    item_id=identifier,
+                )
+            )
+            continue
+        emitted.append(
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=f"s3:{bucket}/{key}",
+                subject=key,
+                time=occurred_at,
+                item_id=identifier,
+            )
+        )
+    return emitted
+
+
+# -- samples, from AWS's documented examples ------------------------------------------------
+
+
+def _ses_sample(kind: str, stamp: str) -> dict[str, Any]:
+    """Amazon SES notification examples (SES Developer Guide, "Examples of notifications")."""
+    mail = {
+        "timestamp": stamp,
+        "source": "sender@example.com",
+        "sourceArn": "arn:aws:ses:us-east-1:123456789012:identity/example.com",
+        "sendingAccountId": "123456789012",
+        "messageId": f"{secrets.token_hex(8)}-{uuid.uuid4()}-000000",
+        "destination": ["recipient@example.com"],
+        "tags": {"ses:configuration-set": ["ConfigSet"], "campaign": ["welcome"]},
+    }
+    feedback = f"{secrets.token_hex(8)}-{uuid.uuid4()}-000000"
+    details: dict[str, dict[str, Any]] = {
+        "Delivery": {
+            "delivery": {
+                "timestamp": stamp,
+                "processingTimeMillis": 546,
+                "recipients": ["recipient@example.com"],
+                "smtpResponse": "250 ok:  Message 64111812 accepted",
+                "reportingMTA": "a8-70.smtp-out.amazonses.com",
+                "remoteMtaIp": "127.0.2.0",
+            }
+        },
+        "Bounce": {
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "bouncedRecipients": [
+                    {
+                        "emailAddress": "recipient@example.com",
+                        "action": "failed",
+                        "status": "5.1.1",
+                        "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                    }
+                ],
+                "timestamp": stamp,
+                "feedbackId": feedback,
+                "reportingMTA": "dsn; e226-55.smtp-out.amazonses.com",
+            }
+        },
+        "Complaint": {
+            "complaint": {
+                "userAgent": "AnyCompany Feedback Loop (V0.01)",
+                "complainedRecipients": [{"emailAddress": "recipient@example.com"}],
+                "complaintFeedbackType": "abuse",
+                "arrivalDate": stamp,
+                "timestamp": stamp,
+                "feedbackId": feedback,
+            }
+        },
+        "Open": {
+            "open": {
+                "ipAddress": "192.0.2.1",
+                "timestamp": stamp,
+                "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36",
+            }
+        },
+        "Click": {
+            "click": {
+                "ipAddress": "192.0.2.1",
+                "link": "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html",
+                "linkTags": {"samplekey0": ["samplevalue0"]},
+                "timestamp": stamp,
+                "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36",
+            }
+        },
+    }
+    # Feedback notifications say `notificationType`; configuration-set event publishing (the
+    # only way to get opens and clicks) says `eventType`.
+    type_key = "eventType" if kind in {"Open", "Click"} else "notificationType"
+    return {type_key: kind, "mail": mail, **details.get(kind, {})}
+
+
+def _s3_sample(event_name: str, stamp: str) -> dict[str, Any]:
+    """Amazon S3's documented event message structure (version 2.1)."""
+    obj: dict[str, Any] = {
+        "key": "HappyFace.jpg",
+        "sequencer": f"{secrets.randbits(64):016X}",
+    }
+    if event_name.startswith("ObjectCreated:"):
+        obj.update(
+            size=1024,
+            eTag="d41d8cd98f00b204e9800998ecf8427e",
+            versionId="096fKKXTRTtl3on89fVO.nfljtsv6qko",
+        )
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-west-2",
+                "eventTime": stamp,
+                "eventName": event_name,
+                "userIdentity": {"principalId": "AWS:AIDAJDPLRKLG7UEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": "C3D13FE58DE4C810",
+                    "x-amz-id-2": (
+                        "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"
+                    ),
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "testConfigRule",
+                    "bucket": {
+                        "name": "amzn-s3-demo-bucket",
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": "arn:aws:s3:::amzn-s3-demo-bucket",
+                    },
+                    "object": obj,
+                },
+            }
+        ]
+    }

@@ -1,0 +1,385 @@
+"""Google Cloud Storage notifications through a Pub/Sub push subscription.
+
+With authentication enabled on the push subscription, Pub/Sub sends
+`Authorization: Bearer <OIDC token>`: a JWT signed by Google (RS256) whose `aud` is the audience
+configured on the subscription and whose `email` is the subscription's service account. We verify
+the signature against Google's JWKS (https://www.googleapis.com/oauth2/v3/certs, fetched and cached
+by the service, or a local copy named by `jwks` for air-gapped installs), then every claim: `aud`,
+`iss` (accounts.google.com), `email` and `email_verified`, and `exp`/`iat` against the injected
+clock — PyJWT's own clock checks are switched off because it reads the wall clock.
+
+The body is the push envelope: `message.data` is the base64 object resource, `message.attributes`
+carries `eventType`, `bucketId`, `objectId`, `objectGeneration`; dedup is on `message.messageId`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    TimestampOutOfToleranceError,
+    Verdict,
+    bounded_id,
+    json_object,
+    passthrough,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+
+GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
+GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
+MAX_TOKEN_LENGTH = 8192
+KEY_FILE = "private.pem"
+JWKS_FILE = "jwks.json"
+LOCAL_KID = "ingest-local"
+
+
+class GcsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    audience: Annotated[str, Field(min_length=1)]
+    """The audience set on the push subscription (by default the push endpoint URL)."""
+    service_account_email: Annotated[str, Field(min_length=3)]
+    """The service account the push subscription authenticates as."""
+    jwks: str | None = None
+    """A local copy of Google's JWKS (air-gapped installs); otherwise it is fetched and cached."""
+
+    @property
+    def certificates(self) -> dict[str, str]:
+        """The service's document pinning: the JWKS URL answered from the local file."""
+        return {GOOGLE_JWKS_URL: self.jwks} if self.jwks else {}
+
+
+def _signing_key(token: str, jwks_document: bytes) -> Any:
+    """The JWKS key the token's `kid` names (RS256 only); InvalidSignatureError otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+        key_set = jwt.PyJWKSet.from_dict(json.loads(jwks_document))
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError):
+        raise InvalidSignatureError("bearer token or key set is malformed") from None
+    if header.get("alg") != "RS256":
+        raise InvalidSignatureError("bearer token is not RS256")
+    kid = header.get("kid")
+    for key in key_set.keys:
+        if key.key_id == kid:
+            return key.key
+    raise InvalidSignatureError("bearer token was signed by no key in Google's key set")
+
+
+def _claims_time(claims: Mapping[str, Any], name: str) -> int:
+    value = claims.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidSignatureError(f"bearer token has no numeric {name!r}")
+    return int(value)
+
+
+class GcsHandler(BaseHandler):
+    vendor: ClassVar[str] = "gcs"
+    summary: ClassVar[str] = (
+        "Pub/Sub push: Authorization: Bearer Google-signed OIDC JWT (RS256; aud, iss, email)"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = GcsOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = 60
+    """Clock skew allowed around the token's `iat` and `exp` (Google's tokens live an hour)."""
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = (re.compile(r"^www\.googleapis\.com$"),)
+    document_cache_seconds: ClassVar[float] = 3600.0
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "OBJECT_FINALIZE": "storage.object.created",
+        "OBJECT_DELETE": "storage.object.deleted (not for overwritten generations)",
+        "OBJECT_ARCHIVE": "gcs.OBJECT_ARCHIVE (passthrough)",
+        "OBJECT_METADATA_UPDATE": "gcs.OBJECT_METADATA_UPDATE (passthrough)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "OBJECT_FINALIZE",
+        "OBJECT_DELETE",
+        "OBJECT_METADATA_UPDATE",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
+        options = self.options(source, GcsOptions)
+        if options.jwks is not None and not Path(options.jwks).is_file():
+            raise ConfigError(f"source {source.name!r}: jwks: no file at {options.jwks}")
+        return source
+
+    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        return [GOOGLE_JWKS_URL]
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get("authorization")
+        if not header:
+            raise MissingSignatureError("Authorization header is missing")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidSignatureError("Authorization is not a Bearer token")
+        if not token.isascii():
+            raise InvalidSignatureError("bearer token is not a JWT")
+        jwks_document = documents.get(GOOGLE_JWKS_URL)
+        if jwks_document is None:
+            raise InvalidSignatureError("Google's key set was not available")
+        key = _signing_key(token, jwks_document)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                # Signature only: the clock is ours (`now`), and so is every claim check below.
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidSignatureError("bearer token signature does not verify") from None
+        issued_at, expires_at = _claims_time(claims, "iat"), _claims_time(claims, "exp")
+        skew = self.tolerance(source)
+        if now > expires_at + skew or now < issued_at - skew:
+            raise TimestampOutOfToleranceError("bearer token is expired or not yet valid")
+        options = self.options(source, GcsOptions)
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise InvalidCredentialsError("bearer token was not issued by Google")
+        if claims.get("aud") != options.audience:
+            raise InvalidCredentialsError("bearer token is for another audience")
+        if claims.get("email") != options.service_account_email:
+            raise InvalidCredentialsError("bearer token is for another service account")
+        if claims.get("email_verified") is not True:
+            raise InvalidCredentialsError("bearer token's email is not verified")
+        return Verdict(secret_index=0, signed_at=issued_at)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        message = json_object(request.body).get("message")
+        if not isinstance(message, dict):
+            raise MalformedRequestError("push body has no 'message' object")
+        message_id = bounded_id(
+            message.get("messageId") or message.get("message_id"), "Pub/Sub messageId"
+        )
+        attributes = message.get("attributes")
+        event_type = attributes.get("eventType") if isinstance(attributes, dict) else None
+        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+            event_type = "message"
+        return Identity(event_id=message_id, event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        envelope = json_object(delivery.body)
+        message = envelope["message"]
+        attributes = message.get("attributes") or {}
+        event_type = delivery.event_type
+        if event_type not in {"OBJECT_FINALIZE", "OBJECT_DELETE"} or (
+            # A delete of a generation another one replaced: the object still exists (its new
+            # generation arrives as OBJECT_FINALIZE), so it is not `storage.object.deleted`.
+            event_type == "OBJECT_DELETE" and "overwrittenByGeneration" in attributes
+        ):
+            return [passthrough(delivery, envelope)]
+        resource = _resource(message.get("data"))
+        bucket = attributes.get("bucketId") or resource.get("bucket")
+        key = attributes.get("objectId") or resource.get("name")
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            raise ValueError("GCS notification names no bucket and object")
+        occurred_at = (
+            _time(attributes.get("eventTime"))
+            or _time(message.get("publishTime"))
+            or delivery.received_at
+        )
+        size = resource.get("size")
+        metadata = resource.get("metadata")
+        common: dict[str, Any] = {
+            "provider": "gcs",
+            "bucket": bucket,
+            "key": key,
+            "occurred_at": occurred_at,
+            "action": event_type,
+            "size": int(size) if isinstance(size, str | int) and str(size).isdigit() else None,
+            "etag": resource.get("etag") if isinstance(resource.get("etag"), str) else None,
+            "version": str(attributes.get("objectGeneration") or resource.get("generation") or "")
+            or None,
+            "content_type": resource.get("contentType")
+            if isinstance(resource.get("contentType"), str)
+            else None,
+            "metadata": {str(k): str(v) for k, v in metadata.items()}
+            if isinstance(metadata, dict)
+            else {},
+        }
+        data: StorageObjectEvent = (
+            StorageObjectCreated(**common)
+            if event_type == "OBJECT_FINALIZE"
+            else StorageObjectDeleted(**common)
+        )
+        return [
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=f"gcs:{bucket}/{key}",
+                subject=key,
+                time=occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """A push envelope around Cloud Storage's documented JSON_API_V1 notification."""
+        event_type = event_type or self.sample_types[0]
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        generation = str(secrets.randbelow(10**16) + 10**15)
+        name = f"uploads/{uuid.uuid4().hex}.jpg"
+        resource = {
+            "kind": "storage#object",
+            "id": f"example-bucket/{name}/{generation}",
+            "selfLink": f"https://www.googleapis.com/storage/v1/b/example-bucket/o/{name}",
+            "name": name,
+            "bucket": "example-bucket",
+            "generation": generation,
+            "metageneration": "1",
+            "contentType": "image/jpeg",
+            "timeCreated": now,
+            "updated": now,
+            "storageClass": "STANDARD",
+            "size": "102400",
+            "md5Hash": "RZ+WV8lUKvIrBE5gNeLw5A==",
+            "crc32c": "SvYh9w==",
+            "etag": "CNiJ7c3J5+sCEAE=",
+            "metadata": {"uploaded-by": "ingest-sample"},
+        }
+        attributes = {
+            "notificationConfig": "projects/_/buckets/example-bucket/notificationConfigs/1",
+            "eventType": event_type,
+            "payloadFormat": "JSON_API_V1",
+            "bucketId": "example-bucket",
+            "objectId": name,
+            "objectGeneration": generation,
+            "eventTime": now,
+        }
+        message_id = str(secrets.randbelow(10**16))
+        envelope = {
+            "message": {
+                "attributes": attributes,
+                "data": base64.b64encode(json.dumps(resource).encode()).decode(),
+                "messageId": message_id,
+                "message_id": message_id,
+                "publishTime": now,
+                "publish_time": now,
+            },
+            "subscription": "projects/example-project/subscriptions/gcs-notifications",
+        }
+        return json.dumps(envelope, indent=2).encode()
+
+    def generate_keys(self, key_dir: Path) -> str:
+        directory = key_dir / self.vendor
+        directory.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_path, jwks_path = directory / KEY_FILE, directory / JWKS_FILE
+        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        jwks_path.write_text(json.dumps(local_jwks(key.public_key()), indent=2))
+        return (
+            f"# key written to {key_path} and its key set to {jwks_path}; trust it in "
+            "sources.yaml:\n"
+            "    vendor: gcs\n"
+            "    audience: https://ingest.example.com/webhooks/<source>\n"
+            "    service_account_email: push@example-project.iam.gserviceaccount.com\n"
+            f"    jwks: {jwks_path.resolve()}\n"
+        )
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """Mint the OIDC token Pub/Sub would attach, with the local key."""
+        options = self.options(context.source, GcsOptions)
+        path = context.key_dir / self.vendor / KEY_FILE
+        try:
+            private_pem = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no GCS signing key at {path}; run `ingest keys generate gcs` first"
+            ) from None
+        subject = "113774264463038321964"
+        claims = {
+            "aud": options.audience,
+            "azp": subject,
+            "email": options.service_account_email,
+            "email_verified": True,
+            "exp": int(now) + 3600,
+            "iat": int(now),
+            "iss": "https://accounts.google.com",
+            "sub": subject,
+        }
+        token = jwt.encode(claims, private_pem, algorithm="RS256", headers={"kid": LOCAL_KID})
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "APIs-Google; (+https://developers.google.com/webmasters/APIs-Google.html)",
+            "Authorization": f"Bearer {token}",
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def local_jwks(public_key: rsa.RSAPublicKey, kid: str = LOCAL_KID) -> dict[str, Any]:
+    """A JWKS document shaped like Google's (kty, n, e, kid, alg, use)."""
+    jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    return {"keys": [{**jwk, "kid": kid, "alg": "RS256", "use": "sig"}]}
+
+
+def _resource(data: Any) -> dict[str, Any]:
+    """The object resource from `message.data` (JSON_API_V1); empty for payloadFormat NONE."""
+    if not isinstance(data, str) or not data:
+        return {}
+    try:
+        decoded = json.loads(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
+        raise ValueError("message.data is not base64 JSON") from None
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

@@ -1,0 +1,407 @@
+"""Postmark: no signature. The webhook URL carries HTTP Basic credentials
+(`https://user:password@host/webhooks/<source>`), which Postmark sends as `Authorization: Basic`;
+add `ip_allowlist` with Postmark's published webhook addresses for defence in depth.
+
+Postmark sends one record per request with no delivery id, so the dedup key is built from the
+record: `RecordType` + `MessageID` + recipient, plus the time for records that legitimately repeat
+(every open and click of one message is a new record) and Postmark's own `ID` for bounces.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MalformedRequestError,
+    MissingCredentialsError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    json_object,
+    passthrough,
+)
+from ingest.sources import SourceConfig
+from schemas.email import (
+    BounceType,
+    EmailBounced,
+    EmailClicked,
+    EmailComplained,
+    EmailDelivered,
+    EmailEvent,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+
+MAX_AUTHORIZATION_LENGTH = 4096
+
+# Postmark bounce `Type`s (https://postmarkapp.com/developer/api/bounce-api#bounce-types) that mean
+# the address will never accept mail; the transient ones are soft, the rest undetermined.
+HARD_BOUNCES = frozenset({"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Unsubscribe"})
+SOFT_BOUNCES = frozenset(
+    {
+        "Transient",
+        "SoftBounce",
+        "DnsError",
+        "AutoResponder",
+        "Blocked",
+        "ChallengeVerification",
+        "SMTPApiError",
+        "InboxFull",
+    }
+)
+TIME_FIELDS = {
+    "Delivery": "DeliveredAt",
+    "Bounce": "BouncedAt",
+    "SpamComplaint": "BouncedAt",
+    "Open": "ReceivedAt",
+    "Click": "ReceivedAt",
+    "SubscriptionChange": "ChangedAt",
+}
+
+
+class Credential(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: Annotated[str, Field(min_length=1)]
+    password: Annotated[str, Field(min_length=1)]
+
+
+class PostmarkOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    basic_auth: Annotated[list[Credential], Field(min_length=1)]
+    """Accepted credentials; several during a rotation (`secret_index` says which matched)."""
+
+
+def _credentials(header: str | None) -> tuple[bytes, bytes]:
+    if not header:
+        raise MissingCredentialsError("Authorization header is missing")
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        raise InvalidCredentialsError("Authorization header is too long")
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        raise InvalidCredentialsError("Authorization is not HTTP Basic")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidCredentialsError("Basic credentials are not base64") from None
+    username, colon, password = decoded.partition(b":")
+    if not colon:
+        raise InvalidCredentialsError("Basic credentials have no ':'")
+    return username, password
+
+
+def _time(raw: Any) -> datetime | None:
+    """Postmark's ISO 8601 times carry 7 fractional digits (.NET ticks), which Python 3.11's
+    fromisoformat refuses; trim to microseconds."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = raw.replace("Z", "+00:00")
+    head, dot, rest = text.partition(".")
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}" if digits else head + rest
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _metadata(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def _bounce_type(postmark_type: str | None) -> BounceType:
+    if postmark_type in HARD_BOUNCES:
+        return "hard"
+    if postmark_type in SOFT_BOUNCES:
+        return "soft"
+    return "undetermined"
+
+
+class PostmarkHandler(BaseHandler):
+    vendor: ClassVar[str] = "postmark"
+    summary: ClassVar[str] = "HTTP Basic credentials in the webhook URL (no signature)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = PostmarkOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "Delivery": "email.delivered",
+        "Bounce": "email.bounced (HardBounce… → hard, SoftBounce/Transient… → soft)",
+        "SpamComplaint": "email.complained",
+        "Open": "email.opened",
+        "Click": "email.clicked",
+        "SubscriptionChange": "email.unsubscribed (ManualSuppression only)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "Delivery",
+        "Bounce",
+        "SpamComplaint",
+        "Open",
+        "Click",
+        "SubscriptionChange",
+    )
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        username, password = _credentials(request.headers.get("authorization"))
+        matched: int | None = None
+        # Every credential is compared, each in constant time, so timing says nothing about which
+        # (if any) configured username was close.
+        for index, credential in enumerate(self.options(source, PostmarkOptions).basic_auth):
+            user_ok = hmac.compare_digest(credential.username.encode(), username)
+            password_ok = hmac.compare_digest(credential.password.encode(), password)
+            if user_ok and password_ok and matched is None:
+                matched = index
+        if matched is None:
+            raise InvalidCredentialsError("Basic credentials match no configured credential")
+        return Verdict(secret_index=matched)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        record = json_object(request.body)
+        record_type = record.get("RecordType")
+        if not isinstance(record_type, str) or not record_type or len(record_type) > 64:
+            raise MalformedRequestError("Postmark record has no RecordType")
+        return Identity(event_id=dedup_key(record_type, record), event_type=record_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        record = json_object(delivery.body)
+        recipient = record.get("Recipient") or record.get("Email")
+        data = _domain_event(delivery.event_type, record, delivery.received_at)
+        if data is None:
+            return [passthrough(delivery, record, key=_text(recipient))]
+        return [
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=data.recipient.lower(),
+                subject=data.message_id,
+                time=data.occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Postmark's documented example record for the type, with fresh ids."""
+        record_type = event_type or self.sample_types[0]
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        message_id = str(uuid.uuid4())
+        metadata = {"a_key": "a_value", "b_key": "b_value"}
+        client = {"Name": "Chrome 35.0.1916.153", "Company": "Google", "Family": "Chrome"}
+        os_info = {"Name": "OS X 10.7 Lion", "Company": "Apple Computer, Inc.", "Family": "OS X"}
+        geo = {"CountryISOCode": "RS", "Country": "Serbia", "City": "Novi Sad", "IP": "8.8.8.8"}
+        user_agent = (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_5) AppleWebKit/537.36 "
+            "(KHTML, like Gecko) Chrome/35.0.1916.153 Safari/537.36"
+        )
+        bounce_like = {
+            "ID": secrets.randbelow(10**15),
+            "TypeCode": 1,
+            "Tag": "Test",
+            "MessageID": message_id,
+            "Metadata": metadata,
+            "ServerID": 23,
+            "MessageStream": "outbound",
+            "Email": "john@example.com",
+            "From": "sender@example.com",
+            "BouncedAt": now,
+            "DumpAvailable": True,
+            "Inactive": True,
+            "CanActivate": True,
+            "Subject": "Test subject",
+            "Content": "Test content",
+        }
+        records: dict[str, dict[str, Any]] = {
+            "Delivery": {
+                "MessageID": message_id,
+                "Recipient": "john@example.com",
+                "DeliveredAt": now,
+                "Details": "Test delivery webhook details",
+                "Tag": "welcome-email",
+                "ServerID": 23,
+                "Metadata": metadata,
+                "MessageStream": "outbound",
+            },
+            "Bounce": {
+                **bounce_like,
+                "Type": "HardBounce",
+                "Name": "Hard bounce",
+                "Description": (
+                    "The server was unable to deliver your message "
+                    "(ex: unknown user, mailbox not found)."
+                ),
+                "Details": "Test bounce details",
+            },
+            "SpamComplaint": {
+                **bounce_like,
+                "Type": "SpamComplaint",
+                "TypeCode": 512,
+                "Name": "Spam complaint",
+                "Description": "The subscriber explicitly marked this message as spam.",
+                "Details": "Test spam complaint details",
+            },
+            "Open": {
+                "FirstOpen": True,
+                "Client": client,
+                "OS": os_info,
+                "Platform": "WebMail",
+                "UserAgent": user_agent,
+                "ReadSeconds": 5,
+                "Geo": geo,
+                "MessageID": message_id,
+                "Metadata": metadata,
+                "ReceivedAt": now,
+                "Tag": "welcome-email",
+                "Recipient": "john@example.com",
+                "MessageStream": "outbound",
+            },
+            "Click": {
+                "ClickLocation": "HTML",
+                "Client": client,
+                "OS": os_info,
+                "Platform": "Desktop",
+                "UserAgent": user_agent,
+                "OriginalLink": "https://example.com",
+                "Geo": geo,
+                "MessageID": message_id,
+                "Metadata": metadata,
+                "ReceivedAt": now,
+                "Tag": "welcome-email",
+                "Recipient": "john@example.com",
+                "MessageStream": "outbound",
+            },
+            "SubscriptionChange": {
+                "MessageID": message_id,
+                "ServerID": 23,
+                "MessageStream": "outbound",
+                "ChangedAt": now,
+                "Recipient": "bounced-address@wildbit.com",
+                "Origin": "Recipient",
+                "SuppressSending": True,
+                "SuppressionReason": "ManualSuppression",
+                "Tag": "my-tag",
+                "Metadata": metadata,
+            },
+        }
+        record = {"RecordType": record_type, **records.get(record_type, records["Delivery"])}
+        return json.dumps(record, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        options = self.options(context.source, PostmarkOptions)
+        credential = options.basic_auth[0]
+        token = base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Postmark",
+            "Authorization": f"Basic {token}",
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def dedup_key(record_type: str, record: Mapping[str, Any]) -> str:
+    """Postmark's bounce `ID` where there is one; otherwise type, message, recipient and (for
+    records that repeat: opens, clicks, subscription changes) the record's time."""
+    bounce_id = record.get("ID")
+    if record_type in {"Bounce", "SpamComplaint"} and isinstance(bounce_id, int | str):
+        key = f"{record_type}:{bounce_id}"
+    else:
+        recipient = record.get("Recipient") or record.get("Email") or "-"
+        parts = [record_type, str(record.get("MessageID") or "-"), str(recipient)]
+        if record_type in {"Open", "Click", "SubscriptionChange"}:
+            parts.append(str(record.get(TIME_FIELDS[record_type]) or "-"))
+        key = ":".join(parts)
+    if len(key) > 255:
+        return f"{record_type[:32]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads best
+    record_type: str, record: Mapping[str, Any], received_at: datetime
+) -> EmailEvent | None:
+    recipient = record.get("Recipient") or record.get("Email")
+    if record_type in TIME_FIELDS and not isinstance(recipient, str):
+        raise ValueError(f"Postmark {record_type} record has no recipient")
+    tag = _text(record.get("Tag"))
+    common: dict[str, Any] = {
+        "provider": "postmark",
+        "message_id": _text(record.get("MessageID")),
+        "recipient": recipient,
+        "occurred_at": _time(record.get(TIME_FIELDS.get(record_type, ""))) or received_at,
+        "tags": [tag] if tag else [],
+        "metadata": _metadata(record.get("Metadata")),
+    }
+    raw_geo = record.get("Geo")
+    geo: Mapping[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
+    match record_type:
+        case "Delivery":
+            return EmailDelivered(**common, smtp_response=_text(record.get("Details")))
+        case "Bounce":
+            postmark_type = _text(record.get("Type"))
+            return EmailBounced(
+                **common,
+                event_id=str(record.get("ID")) if record.get("ID") is not None else None,
+                bounce_type=_bounce_type(postmark_type),
+                vendor_bounce_type=postmark_type,
+                reason=_text(record.get("Description")),
+                diagnostic=_text(record.get("Details")),
+            )
+        case "SpamComplaint":
+            return EmailComplained(
+                **common,
+                event_id=str(record.get("ID")) if record.get("ID") is not None else None,
+                feedback_type=_text(record.get("Type")),
+            )
+        case "Open":
+            return EmailOpened(
+                **common, user_agent=_text(record.get("UserAgent")), ip=_text(geo.get("IP"))
+            )
+        case "Click":
+            link = record.get("OriginalLink")
+            if not isinstance(link, str):
+                raise ValueError("Postmark Click record has no OriginalLink")
+            return EmailClicked(
+                **common,
+                url=link,
+                user_agent=_text(record.get("UserAgent")),
+                ip=_text(geo.get("IP")),
+            )
+        case "SubscriptionChange":
+            # A suppression after a hard bounce or complaint was already published as that
+            # event; only a manual suppression (the recipient unsubscribed, or the sender
+            # suppressed them) is an unsubscribe. Reactivations pass through.
+            if (
+                record.get("SuppressSending") is True
+                and record.get("SuppressionReason") == "ManualSuppression"
+            ):
+                return EmailUnsubscribed(**common)
+            return None
+    return None

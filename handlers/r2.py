@@ -1,0 +1,129 @@
+"""Cloudflare R2 event notifications, forwarded by a consumer Worker signed with Standard Webhooks.
+
+R2 has no HTTP webhooks: a bucket's event notification rules put messages on a Cloudflare Queue.
+Our recipe (docs/vendors/r2.md) is a small consumer Worker that POSTs each queue message's body
+unchanged, signed the Standard Webhooks way (`webhook-id` = the queue message id, which stays the
+same when the queue redelivers; `webhook-timestamp`; `webhook-signature: v1,<base64 HMAC>`), so
+verification is exactly StandardWebhooksHandler's and dedup is on the queue message id.
+
+The message body is R2's documented notification:
+`{account, action, bucket, object: {key, size, eTag}, eventTime, copySource?}`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    MalformedRequestError,
+    json_object,
+    passthrough,
+)
+from handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.sources import SourceConfig
+from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+
+CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
+DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class R2Handler(StandardWebhooksHandler):
+    vendor: ClassVar[str] = "r2"
+    summary: ClassVar[str] = (
+        "queue consumer Worker forwards R2 notifications signed with Standard Webhooks (v1 HMAC)"
+    )
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "PutObject": "storage.object.created",
+        "CopyObject": "storage.object.created",
+        "CompleteMultipartUpload": "storage.object.created",
+        "DeleteObject": "storage.object.deleted",
+        "LifecycleDeletion": "storage.object.deleted",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "PutObject",
+        "CopyObject",
+        "CompleteMultipartUpload",
+        "DeleteObject",
+        "LifecycleDeletion",
+    )
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        msg_id = request.headers.get("webhook-id") or request.headers.get("svix-id")
+        if not msg_id or len(msg_id) > 255:
+            raise MalformedRequestError("webhook-id header is missing")
+        action = json_object(request.body).get("action")
+        if not isinstance(action, str) or not action or len(action) > 255:
+            raise MalformedRequestError("R2 notification has no string 'action'")
+        return Identity(event_id=msg_id, event_type=action)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        message = json_object(delivery.body)
+        action = delivery.event_type
+        if action not in CREATE_ACTIONS and action not in DELETE_ACTIONS:
+            return [passthrough(delivery, message)]
+        bucket, obj = message["bucket"], message["object"]
+        key = obj["key"]
+        if not isinstance(bucket, str) or not isinstance(key, str):
+            raise ValueError("R2 notification has no bucket and object key")
+        occurred_at = _time(message.get("eventTime")) or delivery.received_at
+        size = obj.get("size")
+        etag = obj.get("eTag")
+        common: dict[str, Any] = {
+            "provider": "r2",
+            "bucket": bucket,
+            "key": key,
+            "occurred_at": occurred_at,
+            "action": action,
+            "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
+            "etag": etag if isinstance(etag, str) else None,
+        }
+        data: StorageObjectEvent = (
+            StorageObjectCreated(**common)
+            if action in CREATE_ACTIONS
+            else StorageObjectDeleted(**common)
+        )
+        return [
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=f"r2:{bucket}/{key}",
+                subject=key,
+                time=occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Cloudflare's documented example message body, with a fresh object key."""
+        action = event_type or self.sample_types[0]
+        message: dict[str, Any] = {
+            "account": "3f4b7e3dcab231cbfdaa90a6a28bd548",
+            "action": action,
+            "bucket": "my-bucket",
+            "object": {"key": f"my-new-object-{secrets.token_hex(6)}"},
+            "eventTime": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        }
+        if action in CREATE_ACTIONS:
+            message["object"].update(size=65536, eTag="c846ff7a18f28c2e262116d6e8719ef0")
+        if action == "CopyObject":
+            message["copySource"] = {"bucket": "my-bucket", "object": "my-original-object"}
+        return json.dumps(message).encode()

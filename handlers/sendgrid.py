@@ -1,0 +1,464 @@
+"""SendGrid Event Webhook: `X-Twilio-Email-Event-Webhook-Signature` is a base64 DER ECDSA
+(P-256, SHA-256) signature over `{X-Twilio-Email-Event-Webhook-Timestamp}{raw body}`, checked
+against the account's verification key (Settings → Mail Settings → Event Webhook).
+
+The body is a JSON array of events with no delivery id, so a delivery is identified by the hash of
+its bytes and every event is one batch item keyed by its `sg_event_id`: SendGrid re-batches on
+retry, and an event already published from an earlier batch is not published again.
+
+SendGrid documents no replay window for the signed timestamp; we apply 300 s in both directions
+(`tolerance_seconds` overrides it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    check_tolerance,
+    parse_json,
+    parse_unix_timestamp,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.email import (
+    EmailBounced,
+    EmailClicked,
+    EmailComplained,
+    EmailDeferred,
+    EmailDelivered,
+    EmailDropped,
+    EmailEvent,
+    EmailOpened,
+    EmailUnsubscribed,
+)
+from schemas.passthrough import VendorPassthrough
+
+SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
+TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
+MAX_SIGNATURE_LENGTH = 512  # a DER P-256 signature is at most 72 bytes: ~96 base64 characters
+KEY_FILE = "private.pem"
+
+# Every field SendGrid itself puts on an event; anything else on an event is a custom argument
+# ("unique_args") the sender attached, which becomes `metadata`.
+SENDGRID_FIELDS = frozenset(
+    {
+        "email",
+        "timestamp",
+        "event",
+        "smtp-id",
+        "sg_event_id",
+        "sg_message_id",
+        "sg_template_id",
+        "sg_template_name",
+        "sg_content_type",
+        "sg_machine_open",
+        "category",
+        "reason",
+        "status",
+        "type",
+        "response",
+        "attempt",
+        "url",
+        "url_offset",
+        "useragent",
+        "ip",
+        "tls",
+        "cert_err",
+        "asm_group_id",
+        "marketing_campaign_id",
+        "marketing_campaign_name",
+        "marketing_campaign_version",
+        "marketing_campaign_split_id",
+        "post_type",
+        "send_at",
+        "pool",
+        "bounce_classification",
+    }
+)
+
+
+class SendGridOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_keys: Annotated[list[str], Field(min_length=1)]
+    """Verification keys: base64 DER (as the SendGrid console shows them) or PEM. Several during a
+    rotation; the index of the one that matched is recorded as `secret_index`."""
+
+
+@lru_cache(maxsize=64)
+def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """A P-256 public key from SendGrid's base64 DER SubjectPublicKeyInfo, or from PEM.
+
+    Raises ValueError for anything else: called at start-up by `check_config`."""
+    stripped = text.strip()
+    try:
+        if "-----BEGIN" in stripped:
+            key = serialization.load_pem_public_key(stripped.encode("ascii"))
+        else:
+            der = base64.b64decode("".join(stripped.split()), validate=True)
+            key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error) as exc:
+        raise ValueError("not a base64 DER or PEM public key") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not an ECDSA P-256 public key")
+    return key
+
+
+def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
+    """The public key as the SendGrid console shows it: base64 DER SubjectPublicKeyInfo."""
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode("ascii")
+
+
+def _time(raw: Any, fallback: datetime) -> datetime:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return datetime.fromtimestamp(raw, tz=UTC)
+    return fallback
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None or isinstance(raw, dict | list):
+        return None
+    return str(raw)
+
+
+def _tags(raw: Any) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list):
+        return [str(item) for item in raw if isinstance(item, str | int)]
+    return []
+
+
+def _metadata(event: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        key: str(value)
+        for key, value in event.items()
+        if key not in SENDGRID_FIELDS and isinstance(value, str | int | float | bool)
+    }
+
+
+def item_id(event: Mapping[str, Any]) -> str:
+    """`sg_event_id`; SendGrid sets it on every event. Failing that, a hash of the event itself,
+    so an identical event re-batched in a retry is still recognised."""
+    event_id = event.get("sg_event_id")
+    if isinstance(event_id, str) and event_id.strip() and len(event_id) <= 200:
+        return f"sg:{event_id}"
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+    return f"sg-sha256:{hashlib.sha256(canonical).hexdigest()}"
+
+
+class SendGridHandler(BaseHandler):
+    vendor: ClassVar[str] = "sendgrid"
+    summary: ClassVar[str] = (
+        "X-Twilio-Email-Event-Webhook-Signature: base64 ECDSA P-256/SHA-256 of timestamp+body"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = (
+        "X-Twilio-Email-Event-Webhook-Signature",
+        "X-Twilio-Email-Event-Webhook-Timestamp",
+    )
+    options_model: ClassVar[type[BaseModel]] = SendGridOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = 300
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "delivered": "email.delivered",
+        "bounce": "email.bounced (type bounce → hard, blocked → soft)",
+        "dropped": "email.dropped",
+        "deferred": "email.deferred",
+        "spamreport": "email.complained",
+        "open": "email.opened",
+        "click": "email.clicked",
+        "unsubscribe": "email.unsubscribed",
+        "group_unsubscribe": "email.unsubscribed (group = asm_group_id)",
+        "processed": "sendgrid.processed (passthrough: accepted for sending, nothing happened yet)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "delivered",
+        "processed",
+        "bounce",
+        "dropped",
+        "deferred",
+        "spamreport",
+        "open",
+        "click",
+        "unsubscribe",
+        "group_unsubscribe",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
+        options = self.options(source, SendGridOptions)
+        for index, text in enumerate(options.public_keys):
+            try:
+                load_public_key(text)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"source {source.name!r}: public_keys[{index}] is {exc}"
+                ) from None
+        return source
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        signature_header = request.headers.get(SIGNATURE_HEADER)
+        if not signature_header:
+            raise MissingSignatureError("X-Twilio-Email-Event-Webhook-Signature header is missing")
+        timestamp_header = request.headers.get(TIMESTAMP_HEADER)
+        if not timestamp_header:
+            raise MissingSignatureError("X-Twilio-Email-Event-Webhook-Timestamp header is missing")
+        # `parse_unix_timestamp` trusts str.isdigit(), which accepts digits such as '²' that int()
+        # refuses; only ASCII reaches it.
+        if not timestamp_header.isascii():
+            raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
+        signed_at = parse_unix_timestamp(timestamp_header)
+        check_tolerance(signed_at, now, self.tolerance(source))
+        if len(signature_header) > MAX_SIGNATURE_LENGTH:
+            raise InvalidSignatureError("signature header is too long")
+        try:
+            signature = base64.b64decode(signature_header.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidSignatureError("signature is not base64") from None
+        # SendGrid signs the timestamp exactly as sent, then the raw body bytes.
+        signed = timestamp_header.strip().encode("ascii") + request.body
+        options = self.options(source, SendGridOptions)
+        for index, text in enumerate(options.public_keys):
+            try:
+                load_public_key(text).verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+            except (InvalidSignature, ValueError):
+                continue
+            return Verdict(secret_index=index, signed_at=signed_at)
+        raise InvalidSignatureError("no SendGrid signature matches a configured public key")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        events = parse_json(request.body)
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise MalformedRequestError("SendGrid body must be a JSON array of event objects")
+        names = {e.get("event") if isinstance(e.get("event"), str) else None for e in events}
+        only = next(iter(names)) if len(names) == 1 else None
+        event_type = only if isinstance(only, str) and 0 < len(only) <= 255 else "batch"
+        # No delivery id in a SendGrid request: the body's hash is one (a byte-identical retry
+        # is a duplicate); items are deduplicated across re-batched retries by `sg_event_id`.
+        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        events = delivery.json()
+        if not isinstance(events, list):
+            raise ValueError("SendGrid body is not a JSON array")
+        return [self._item(event, delivery.received_at) for event in events]
+
+    @staticmethod
+    def _item(event: Any, received_at: datetime) -> Emitted:
+        if not isinstance(event, dict):
+            raise ValueError("SendGrid batch item is not an object")
+        name = event.get("event")
+        if not isinstance(name, str) or not name:
+            raise ValueError("SendGrid event has no 'event' name")
+        recipient = event.get("email")
+        identifier = item_id(event)
+        if not isinstance(recipient, str) or not recipient:
+            raise ValueError("SendGrid event has no 'email'")
+        occurred_at = _time(event.get("timestamp"), received_at)
+        sg_event_id = event.get("sg_event_id")
+        common: dict[str, Any] = {
+            "provider": "sendgrid",
+            "message_id": _text(event.get("sg_message_id")),
+            "recipient": recipient,
+            "occurred_at": occurred_at,
+            "event_id": sg_event_id if isinstance(sg_event_id, str) else None,
+            "tags": _tags(event.get("category")),
+            "metadata": _metadata(event),
+        }
+        data = _domain_event(name, event, common)
+        if data is None:
+            return Emitted(
+                type=f"sendgrid.{name}",
+                data=VendorPassthrough(vendor="sendgrid", vendor_event_type=name, payload=event),
+                key=recipient.lower(),
+                subject=common["message_id"],
+                time=occurred_at,
+                item_id=identifier,
+            )
+        # Keyed by recipient: a suppression list needs one address's bounce, complaint and
+        # unsubscribe in order, whichever messages they came from.
+        return Emitted(
+            type=data.event_type,
+            data=data,
+            key=recipient.lower(),
+            subject=data.message_id,
+            time=occurred_at,
+            item_id=identifier,
+        )
+
+    def sample(self, event_type: str | None) -> bytes:
+        """A batch of one event, shaped like SendGrid's documented example events."""
+        name = event_type or self.sample_types[0]
+        message = secrets.token_urlsafe(16).replace("-", "_")
+        event: dict[str, Any] = {
+            "email": "example@test.com",
+            "timestamp": int(time.time()),
+            "smtp-id": f"<{message}@ismtpd0001p1lon1.sendgrid.net>",
+            "event": name,
+            "category": ["cat facts"],
+            "sg_event_id": base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("="),
+            "sg_message_id": f"{message}.filterdrecv-p3las1-5bf99c48d5-2m5t7-18-5F5FC76C-9.0",
+        }
+        extra: dict[str, dict[str, Any]] = {
+            "delivered": {"response": "250 OK", "tls": 1},
+            "bounce": {
+                "reason": "500 unknown recipient",
+                "status": "5.0.0",
+                "type": "bounce",
+                "bounce_classification": "Invalid Address",
+            },
+            "dropped": {"reason": "Bounced Address", "status": "5.0.0"},
+            "deferred": {"response": "400 try again later", "attempt": "5"},
+            "open": {
+                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
+                "ip": "255.255.255.255",
+            },
+            "click": {
+                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
+                "ip": "255.255.255.255",
+                "url": "http://www.sendgrid.com/",
+            },
+            "unsubscribe": {},
+            "group_unsubscribe": {
+                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
+                "ip": "255.255.255.255",
+                "url": "http://www.sendgrid.com/",
+                "asm_group_id": 10,
+            },
+        }
+        event.update(extra.get(name, {}))
+        return json.dumps([event], indent=2).encode()
+
+    def generate_keys(self, key_dir: Path) -> str:
+        directory = key_dir / self.vendor
+        directory.mkdir(parents=True, exist_ok=True)
+        private_key = ec.generate_private_key(ec.SECP256R1())
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path = directory / KEY_FILE
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        public = public_key_text(private_key.public_key())
+        return (
+            f"# private key written to {path}; trust it in sources.yaml:\n"
+            f"    vendor: sendgrid\n"
+            f"    public_keys:\n"
+            f'      - "{public}"\n'
+        )
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        private_key = _private_key(context.key_dir / self.vendor / KEY_FILE)
+        timestamp = str(int(now))
+        der = private_key.sign(timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "SendGrid Event API",
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(der).decode("ascii"),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads best
+    name: str, event: Mapping[str, Any], common: dict[str, Any]
+) -> EmailEvent | None:
+    """The email.* event for a SendGrid event name; None for names we pass through."""
+    match name:
+        case "delivered":
+            return EmailDelivered(**common, smtp_response=_text(event.get("response")))
+        case "bounce":
+            # SendGrid's `type`: `bounce` is a permanent rejection by the receiving server,
+            # `blocked` a temporary one (SendGrid itself calls it a soft bounce).
+            vendor_type = _text(event.get("type")) or "bounce"
+            return EmailBounced(
+                **common,
+                bounce_type="soft" if vendor_type == "blocked" else "hard",
+                vendor_bounce_type=vendor_type,
+                reason=_text(event.get("reason")),
+                diagnostic=_text(event.get("status")),
+            )
+        case "dropped":
+            return EmailDropped(**common, reason=_text(event.get("reason")))
+        case "deferred":
+            attempt = event.get("attempt")
+            return EmailDeferred(
+                **common,
+                reason=_text(event.get("response")),
+                attempt=int(attempt) if isinstance(attempt, int | str) else None,
+            )
+        case "spamreport":
+            return EmailComplained(**common)
+        case "open":
+            return EmailOpened(
+                **common, user_agent=_text(event.get("useragent")), ip=_text(event.get("ip"))
+            )
+        case "click":
+            url = event.get("url")
+            if not isinstance(url, str):
+                raise ValueError("SendGrid click has no url")
+            return EmailClicked(
+                **common,
+                url=url,
+                user_agent=_text(event.get("useragent")),
+                ip=_text(event.get("ip")),
+            )
+        case "unsubscribe":
+            return EmailUnsubscribed(**common)
+        case "group_unsubscribe":
+            return EmailUnsubscribed(**common, group=_text(event.get("asm_group_id")))
+    return None
+
+
+def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no SendGrid signing key at {path}; run `ingest keys generate sendgrid` first"
+        ) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ConfigError(f"{path} is not an ECDSA private key")
+    return key
