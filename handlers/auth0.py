@@ -1,0 +1,449 @@
+"""Auth0: log streams ("Custom Webhook") and event streams (CloudEvents), authenticated by a token.
+
+Auth0 signs nothing. A Custom Webhook log stream sends, in the `Authorization` header, exactly the
+"Authorization Token" configured on the stream (users type `Bearer <token>` or just the token);
+an event stream's webhook destination sends `Authorization: Bearer <token>`. So the source lists
+its accepted `tokens` (several during a rotation) and the header must be one of them, bare or
+after `Bearer `.
+
+Two body shapes arrive on the same endpoint:
+
+- Log streams: log events `{"log_id": …, "data": {"type": "s", "date": …, …}}`, as a JSON array,
+  one JSON object, or JSON lines (the stream's "Content Format"). A delivery has no id of its own,
+  so it is deduplicated by a hash of the body, and each log by its `log_id` across deliveries.
+  The log type codes (https://auth0.com/docs/deploy-monitor/logs/log-event-type-codes) map to
+  identity events; other codes pass through as `auth0.<code>`.
+- Event streams: one CloudEvent (`specversion`, `id`, `type: user.created`, `data.object`),
+  deduplicated by its `id`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MalformedRequestError,
+    MissingCredentialsError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    parse_json,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.identity import (
+    IdentityEvent,
+    LoginFailed,
+    LoginSucceeded,
+    SessionEnded,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from schemas.passthrough import VendorPassthrough
+
+AUTHORIZATION = "authorization"
+MAX_HEADER_LENGTH = 4096
+LOG_STREAM = "log_stream"
+"""The vendor event type of a log stream delivery (its logs have their own codes)."""
+CLOUDEVENT_TYPE_PREFIX = "com.auth0."
+"""Early-access event streams named types `com.auth0.user.created`; current ones `user.created`."""
+
+# Auth0's own "Log Stream Event Filters" categories decide what a login is: Login - Success
+# (s, scoa, sens) and Login - Failure (f, fc, fco, fcoa, fens, fp, fu). Failed signups (fs),
+# silent authentication (ssa/fsa) and token exchanges are not logins and pass through.
+LOGIN_SUCCEEDED_CODES = frozenset({"s", "scoa", "sens"})
+LOGIN_FAILED_CODES = frozenset({"f", "fc", "fco", "fcoa", "fens", "fp", "fu"})
+USER_CREATED_CODES = frozenset({"ss"})
+USER_UPDATED_CODES = frozenset({"sce", "scu", "scpn"})  # email, username, phone number changed
+USER_DELETED_CODES = frozenset({"sdu", "du"})
+SESSION_ENDED_CODES = frozenset({"slo"})
+
+CLOUDEVENT_MAP: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
+    "user.created": UserCreated,
+    "user.updated": UserUpdated,
+    "user.deleted": UserDeleted,
+}
+
+
+class TokenOptions(BaseModel):
+    """`tokens`: the accepted credentials, the current one first; two while rotating."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("tokens")
+    @classmethod
+    def _no_blank_tokens(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        # The message must not echo the value: config errors are logged.
+        if any(not token.strip() for token in tokens):
+            raise ValueError("every token must be a non-empty string")
+        return tokens
+
+
+def _fingerprint(value: str) -> bytes:
+    # Hashing both sides makes the comparison fixed-length (no length leak) and turns any str,
+    # non-ASCII or not, into bytes that hmac.compare_digest accepts.
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+def match_token(presented: Sequence[str], tokens: Sequence[str]) -> int | None:
+    """Index of the first configured token equal to any presented value, in constant time.
+
+    Every pair is compared (no early exit), so timing tells nothing about which token matched."""
+    candidates = [_fingerprint(value) for value in presented]
+    matched: int | None = None
+    for index, token in enumerate(tokens):
+        expected = _fingerprint(token)
+        hit = False
+        for candidate in candidates:
+            hit |= hmac.compare_digest(expected, candidate)
+        if hit and matched is None:
+            matched = index
+    return matched
+
+
+def presented_credentials(
+    header: str | None, *, header_name: str = "Authorization", bearer: bool = True
+) -> list[str]:
+    """The header as sent and (with `bearer`) the token after a `Bearer ` scheme; or a rejection.
+
+    Both forms are candidates because Auth0 sends whatever the user typed as the stream's token:
+    configuring `tokens: [abc]` must accept `Bearer abc`, and `tokens: ["Bearer abc"]` too."""
+    if header is None or not header.strip():
+        raise MissingCredentialsError(f"{header_name} header is missing")
+    if len(header) > MAX_HEADER_LENGTH:
+        raise InvalidCredentialsError(f"{header_name} header is too long")
+    value = header.strip()
+    scheme, _, rest = value.partition(" ")
+    if bearer and scheme.lower() == "bearer" and rest.strip():
+        return [value, rest.strip()]
+    return [value]
+
+
+def _records(body: bytes) -> tuple[str, Any]:
+    """('cloudevent', event) or ('logs', [log, …]) from any of the content formats Auth0 sends."""
+    try:
+        document: Any = parse_json(body)
+    except MalformedRequestError:
+        # JSON lines: one log per line.
+        try:
+            lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            raise MalformedRequestError("body is not UTF-8") from None
+        if len(lines) < 2:
+            raise
+        document = [parse_json(line.encode()) for line in lines]
+    if isinstance(document, dict):
+        if "specversion" in document or "spec_version" in document:
+            return "cloudevent", document
+        return "logs", [document]
+    if isinstance(document, list):
+        return "logs", document
+    raise MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
+
+
+def _text(raw: Any) -> str | None:
+    """Auth0 writes "" for absent values (a failed login's unknown user_id)."""
+    return raw if isinstance(raw, str) and raw.strip() else None
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    # A zone-less time is UTC by Auth0's convention, never the server's local time.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Auth0Handler(BaseHandler):
+    vendor: ClassVar[str] = "auth0"
+    summary: ClassVar[str] = "Authorization header equals a configured token (bare or Bearer)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = TokenOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "s",
+        "f",
+        "fp",
+        "fu",
+        "ss",
+        "sdu",
+        "slo",
+        "sapi",
+        "user.created",
+        "user.updated",
+        "user.deleted",
+    )
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        **dict.fromkeys(sorted(LOGIN_SUCCEEDED_CODES), LoginSucceeded.event_type),
+        **dict.fromkeys(sorted(LOGIN_FAILED_CODES), LoginFailed.event_type),
+        **dict.fromkeys(sorted(USER_CREATED_CODES), UserCreated.event_type),
+        **dict.fromkeys(sorted(USER_UPDATED_CODES), UserUpdated.event_type),
+        **dict.fromkeys(sorted(USER_DELETED_CODES), UserDeleted.event_type),
+        **dict.fromkeys(sorted(SESSION_ENDED_CODES), SessionEnded.event_type),
+        **{name: model.event_type for name, model in CLOUDEVENT_MAP.items()},
+    }
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if source.secrets:
+            # `secrets` would be silently ignored: say where the credentials go instead.
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
+                "'tokens', not 'secrets'"
+            )
+        return super().check_config(source)
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        options = self.options(source, TokenOptions)
+        presented = presented_credentials(request.headers.get(AUTHORIZATION))
+        index = match_token(presented, options.tokens)
+        if index is None:
+            raise InvalidCredentialsError("Authorization header matches no configured token")
+        return Verdict(secret_index=index)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        kind, document = _records(request.body)
+        if kind == "cloudevent":
+            event_type = document.get("type")
+            if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+                raise MalformedRequestError("CloudEvent has no type")
+            return Identity(
+                event_id=bounded_id(document.get("id"), "CloudEvent id"), event_type=event_type
+            )
+        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=LOG_STREAM)
+
+    # -- normalization ---------------------------------------------------------------
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        kind, document = _records(delivery.body)
+        if kind == "cloudevent":
+            return [self._cloudevent(delivery, document)]
+        return [self._log(record) for record in document]
+
+    @staticmethod
+    def _cloudevent(delivery: Delivery, event: dict[str, Any]) -> Emitted:
+        event_type = str(event["type"]).removeprefix(CLOUDEVENT_TYPE_PREFIX)
+        model = CLOUDEVENT_MAP.get(event_type)
+        data = event.get("data")
+        user = data.get("object") if isinstance(data, dict) else None
+        if model is None or not isinstance(user, dict):
+            return Emitted(
+                type=f"auth0.{event_type}",
+                data=VendorPassthrough(vendor="auth0", vendor_event_type=event_type, payload=event),
+                key=delivery.event_id,
+            )
+        occurred_at = (
+            _time(event.get("time"))
+            or _time(user.get("deleted_at") if model is UserDeleted else user.get("updated_at"))
+            or delivery.received_at
+        )
+        user_id = user["user_id"]
+        emitted = model(
+            provider="auth0",
+            provider_event_id=delivery.event_id,
+            user_id=user_id,
+            email=_text(user.get("email")),
+            username=_text(user.get("username")),
+            name=_text(user.get("name")),
+            occurred_at=occurred_at,
+        )
+        return Emitted(
+            type=model.event_type, data=emitted, key=user_id, subject=user_id, time=occurred_at
+        )
+
+    @staticmethod
+    def _log(record: Any) -> Emitted:
+        if not isinstance(record, dict):
+            raise ValueError("Auth0 log event is not a JSON object")
+        # Streams wrap each log as {"log_id", "data"}; the Management API's shape is the bare log.
+        wrapped = record.get("data")
+        log: dict[str, Any] = wrapped if isinstance(wrapped, dict) else record
+        log_id = _text(record.get("log_id")) or _text(log.get("log_id")) or _text(log.get("_id"))
+        if log_id is None:
+            raise ValueError("Auth0 log event has no log_id")
+        code = log.get("type")
+        if not isinstance(code, str) or not code:
+            raise ValueError("Auth0 log event has no type code")
+        occurred_at = _time(log.get("date"))
+        if occurred_at is None:
+            raise ValueError("Auth0 log event has no date")
+        raw_details = log.get("details")
+        details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
+        user_id = _text(log.get("user_id"))
+        common: dict[str, Any] = {
+            "provider": "auth0",
+            "provider_event_id": log_id,
+            "user_id": user_id,
+            "username": _text(log.get("user_name")),
+            "occurred_at": occurred_at,
+            "ip": _text(log.get("ip")),
+            "user_agent": _text(log.get("user_agent")),
+        }
+        session_id = _text(details.get("session_id"))
+        data: IdentityEvent
+        if code in LOGIN_SUCCEEDED_CODES:
+            data = LoginSucceeded(
+                **common,
+                session_id=session_id,
+                application=_text(log.get("client_name")),
+                connection=_text(log.get("connection")),
+            )
+        elif code in LOGIN_FAILED_CODES:
+            data = LoginFailed(
+                **common,
+                reason=_text(log.get("description")),
+                failure_code=code,
+                application=_text(log.get("client_name")),
+                connection=_text(log.get("connection")),
+            )
+        elif code in USER_CREATED_CODES:
+            data = UserCreated(**common)
+        elif code in USER_UPDATED_CODES:
+            data = UserUpdated(**common)
+        elif code in USER_DELETED_CODES:
+            data = UserDeleted(**common)
+        elif code in SESSION_ENDED_CODES:
+            data = SessionEnded(**common, session_id=session_id, reason="logout")
+        else:
+            return Emitted(
+                type=f"auth0.{code}",
+                data=VendorPassthrough(vendor="auth0", vendor_event_type=code, payload=record),
+                key=user_id or log_id,
+                time=occurred_at,
+                item_id=log_id,
+            )
+        # A failed login for an unknown account is keyed by what was typed, so repeated attempts
+        # against one username stay in order.
+        key = data.user_id or data.username or log_id
+        return Emitted(
+            type=type(data).event_type,
+            data=data,
+            key=key,
+            subject=data.user_id,
+            time=occurred_at,
+            item_id=log_id,
+        )
+
+    # -- sending ---------------------------------------------------------------------
+
+    def sample(self, event_type: str | None) -> bytes:
+        event_type = event_type or self.sample_types[0]
+        if event_type.removeprefix(CLOUDEVENT_TYPE_PREFIX).startswith("user."):
+            return json.dumps(_sample_cloudevent(event_type), indent=2).encode()
+        return json.dumps([_sample_log(event_type)], indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        token = context.secret or self.options(context.source, TokenOptions).tokens[0]
+        try:
+            kind, _ = _records(body)
+        except MalformedRequestError:
+            kind = "logs"
+        # Event streams send a Bearer token; log streams send the configured value verbatim.
+        authorization = f"Bearer {token}" if kind == "cloudevent" else token
+        headers = {"Content-Type": "application/json", "Authorization": authorization}
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sample_log(code: str) -> dict[str, Any]:
+    """Shaped like the log stream events in Auth0's docs and its log event schemas."""
+    log_id = "900" + "".join(str(secrets.randbelow(10)) for _ in range(53))
+    user_hex = secrets.token_hex(12)
+    log: dict[str, Any] = {
+        "date": _now_iso(),
+        "type": code,
+        "description": "",
+        "connection": "Username-Password-Authentication",
+        "connection_id": "con_1a5wCUmAs6VOU17n",
+        "client_id": "aI61p8I8aFjmYRliLWgvM9ev97kCCNDB",
+        "client_name": "Default App",
+        "ip": "81.2.69.143",
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/95.0.4638.69 Safari/537.36",
+        "details": {},
+        "hostname": "dev-example.us.auth0.com",
+        "user_id": f"auth0|{user_hex}",
+        "user_name": "jane.doe@example.com",
+        "strategy": "auth0",
+        "strategy_type": "database",
+        "log_id": log_id,
+    }
+    if code in LOGIN_SUCCEEDED_CODES or code in SESSION_ENDED_CODES:
+        log["details"] = {"session_id": secrets.token_urlsafe(24), "stats": {"loginsCount": 4}}
+    if code in LOGIN_FAILED_CODES:
+        log["description"] = "Wrong email or password."
+        log["details"] = {"error": {"message": "Wrong email or password."}}
+        if code == "fu":
+            log["user_id"] = ""
+    if code == "sapi":
+        log["description"] = "Update a user"
+        log["details"] = {"request": {"method": "patch", "path": f"/api/v2/users/auth0|{user_hex}"}}
+    return {"log_id": log_id, "data": log}
+
+
+def _sample_cloudevent(event_type: str) -> dict[str, Any]:
+    """Shaped like the event stream CloudEvents in Auth0's event type reference."""
+    now = _now_iso()
+    user: dict[str, Any] = {
+        "user_id": f"auth0|{secrets.token_hex(12)}",
+        "email": "jane.doe@example.com",
+        "email_verified": True,
+        "given_name": "Jane",
+        "family_name": "Doe",
+        "name": "Jane Doe",
+        "nickname": "jane.doe",
+        "identities": [
+            {
+                "connection": "Username-Password-Authentication",
+                "user_id": secrets.token_hex(12),
+                "provider": "auth0",
+                "isSocial": False,
+            }
+        ],
+        "created_at": now,
+        "updated_at": now,
+        "user_metadata": {},
+        "app_metadata": {},
+        "picture": "https://s.gravatar.com/avatar/example.png",
+    }
+    if event_type.endswith("deleted"):
+        user["deleted_at"] = now
+    return {
+        "specversion": "1.0",
+        "type": event_type,
+        "source": "urn:auth0:dev-example.us.auth0.com",
+        "id": f"evt_{secrets.token_hex(8)}",
+        "time": now,
+        "data": {"object": user},
+        "a0tenant": "dev-example",
+        "a0stream": f"est_{secrets.token_hex(8)}",
+    }

@@ -1,0 +1,385 @@
+"""Okta event hooks: a static credential header, a one-time GET verification, batched events.
+
+Okta signs nothing. The hook's "Authentication field" names a header (usually `Authorization`)
+and its "Authentication secret" is sent in it verbatim on every request, including the one-time
+verification GET. So the source lists its accepted `tokens` and, if the hook uses another field
+name, the `header`.
+
+Verification: `GET` with `X-Okta-Verification-Challenge: <value>` must be answered
+`200 {"verification": "<value>"}` — only for a caller presenting a valid credential, so nobody
+else can use the endpoint as an echo or verify a hook of their own against it.
+
+Delivery: `POST {"eventType": "com.okta.event_hook", "eventId": …, "data": {"events": [...]}}`,
+each event a System Log `LogEvent`. A delivery is deduplicated by `eventId` (a hash of the body
+when absent) and each event by its `uuid`, which Okta documents as the way to detect duplicates
+across deliveries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from handlers.auth0 import match_token, presented_credentials
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MalformedRequestError,
+    Reply,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    json_object,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.identity import (
+    IdentityEvent,
+    LoginFailed,
+    LoginSucceeded,
+    SessionEnded,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from schemas.passthrough import VendorPassthrough
+
+CHALLENGE_HEADER = "x-okta-verification-challenge"
+MAX_CHALLENGE_LENGTH = 1024
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+"""An HTTP field name (RFC 9110 token)."""
+
+USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
+    "user.lifecycle.create": UserCreated,
+    "user.account.update_profile": UserUpdated,
+    # Okta reports a deletion twice, when it starts and when it completes; consumers of an
+    # at-least-once stream handle a second `identity.user.deleted` for a user anyway.
+    "user.lifecycle.delete.initiated": UserDeleted,
+    "user.lifecycle.delete.completed": UserDeleted,
+}
+SESSION_START = "user.session.start"
+SESSION_END = "user.session.end"
+
+
+class OktaOptions(BaseModel):
+    """`tokens`: accepted values of the credential header (two while rotating); `header`: its
+    name, the hook's "Authentication field" (default `Authorization`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: tuple[str, ...] = Field(min_length=1)
+    header: str = "authorization"
+
+    @field_validator("tokens")
+    @classmethod
+    def _no_blank_tokens(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not token.strip() for token in tokens):
+            raise ValueError("every token must be a non-empty string")
+        return tokens
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, header: str) -> str:
+        if not HEADER_NAME.match(header):
+            raise ValueError("header must be an HTTP header name such as Authorization")
+        # Requests reach handlers with lower-case header names.
+        return header.lower()
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw.strip() else None
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _object(raw: Any) -> dict[str, Any]:
+    return raw if isinstance(raw, dict) else {}
+
+
+def _user_target(event: dict[str, Any]) -> dict[str, Any]:
+    """The user an admin action was about: the first `User` target (the actor is the admin)."""
+    targets = event.get("target")
+    for target in targets if isinstance(targets, list) else []:
+        if isinstance(target, dict) and target.get("type") == "User":
+            return target
+    raise ValueError(f"Okta {event.get('eventType')} event has no User target")
+
+
+class OktaHandler(BaseHandler):
+    vendor: ClassVar[str] = "okta"
+    summary: ClassVar[str] = "Authorization (or configured) header equals a token; GET challenge"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = OktaOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "user.session.start",
+        "user.session.end",
+        "user.lifecycle.create",
+        "user.account.update_profile",
+        "user.lifecycle.delete.initiated",
+        "group.user_membership.add",
+    )
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        **{name: model.event_type for name, model in USER_EVENTS.items()},
+        f"{SESSION_START} (outcome SUCCESS)": LoginSucceeded.event_type,
+        f"{SESSION_START} (outcome FAILURE)": LoginFailed.event_type,
+        SESSION_END: SessionEnded.event_type,
+    }
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if source.secrets:
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
+                "'tokens', not 'secrets'"
+            )
+        return super().check_config(source)
+
+    def _authenticate(self, request: InboundRequest, source: SourceConfig) -> int:
+        options = self.options(source, OktaOptions)
+        # Okta sends the configured value verbatim: no scheme is stripped.
+        presented = presented_credentials(
+            request.headers.get(options.header), header_name=options.header, bearer=False
+        )
+        index = match_token(presented, options.tokens)
+        if index is None:
+            raise InvalidCredentialsError(f"{options.header} header matches no configured token")
+        return index
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        return Verdict(secret_index=self._authenticate(request, source))
+
+    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+        self._authenticate(request, source)
+        challenge = request.headers.get(CHALLENGE_HEADER, "").strip()
+        if not challenge:
+            raise MalformedRequestError("GET without X-Okta-Verification-Challenge")
+        if len(challenge) > MAX_CHALLENGE_LENGTH:
+            raise MalformedRequestError("X-Okta-Verification-Challenge is too long")
+        return Reply(status=200, body=json.dumps({"verification": challenge}).encode())
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        body = json_object(request.body)
+        event_type = body.get("eventType")
+        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+            raise MalformedRequestError("Okta event hook body has no eventType")
+        raw_id = body.get("eventId", body.get("eventID"))
+        event_id = (
+            bounded_id(raw_id, "eventId")
+            if raw_id is not None
+            else hashlib.sha256(request.body).hexdigest()
+        )
+        return Identity(event_id=event_id, event_type=event_type)
+
+    # -- normalization ---------------------------------------------------------------
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        body = json_object(delivery.body)
+        events = _object(body.get("data")).get("events")
+        if not isinstance(events, list):
+            raise ValueError("Okta event hook body has no data.events list")
+        return [self._event(event) for event in events]
+
+    @staticmethod
+    def _event(event: Any) -> Emitted:
+        if not isinstance(event, dict):
+            raise ValueError("Okta event is not a JSON object")
+        item_id = _text(event.get("uuid"))
+        event_type = _text(event.get("eventType"))
+        if item_id is None or event_type is None:
+            raise ValueError("Okta event has no uuid or eventType")
+        occurred_at = _time(event.get("published"))
+        if occurred_at is None:
+            raise ValueError("Okta event has no published time")
+        client = _object(event.get("client"))
+        actor = _object(event.get("actor"))
+        outcome = _object(event.get("outcome"))
+        auth_context = _object(event.get("authenticationContext"))
+        common: dict[str, Any] = {
+            "provider": "okta",
+            "provider_event_id": item_id,
+            "occurred_at": occurred_at,
+            "ip": _text(client.get("ipAddress")),
+            "user_agent": _text(_object(client.get("userAgent")).get("rawUserAgent")),
+        }
+        result = outcome.get("result")
+        data: IdentityEvent | None = None
+        if event_type in USER_EVENTS:
+            user = _user_target(event)
+            data = USER_EVENTS[event_type](
+                **common,
+                user_id=user["id"],
+                username=_text(user.get("alternateId")),
+                name=_text(user.get("displayName")),
+            )
+        elif event_type in (SESSION_START, SESSION_END):
+            # The user signing in or out is the actor. Okta names an account it does not know
+            # `unknown`: that is no user id.
+            actor_id = _text(actor.get("id"))
+            person = {
+                "user_id": actor_id if actor_id != "unknown" else None,
+                "username": _text(actor.get("alternateId")),
+                "name": _text(actor.get("displayName")),
+            }
+            session_id = _text(auth_context.get("externalSessionId"))
+            if event_type == SESSION_END:
+                data = SessionEnded(**common, **person, session_id=session_id, reason="logout")
+            elif result == "SUCCESS":
+                data = LoginSucceeded(
+                    **common,
+                    **person,
+                    session_id=session_id,
+                    connection=_text(auth_context.get("credentialProvider")),
+                )
+            elif result == "FAILURE":
+                data = LoginFailed(
+                    **common,
+                    **person,
+                    reason=_text(outcome.get("reason")),
+                    connection=_text(auth_context.get("credentialProvider")),
+                )
+        if data is None:
+            return Emitted(
+                type=f"okta.{event_type}",
+                data=VendorPassthrough(vendor="okta", vendor_event_type=event_type, payload=event),
+                key=_text(actor.get("id")) or item_id,
+                time=occurred_at,
+                item_id=item_id,
+            )
+        return Emitted(
+            type=type(data).event_type,
+            data=data,
+            key=data.user_id or data.username or item_id,
+            subject=data.user_id,
+            time=occurred_at,
+            item_id=item_id,
+        )
+
+    # -- sending ---------------------------------------------------------------------
+
+    def sample(self, event_type: str | None) -> bytes:
+        event_type = event_type or self.sample_types[0]
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        body = {
+            "eventType": "com.okta.event_hook",
+            "eventTypeVersion": "1.0",
+            "cloudEventsVersion": "0.1",
+            "contentType": "application/json",
+            "eventId": str(uuid.uuid4()),
+            "eventTime": now,
+            "source": "https://example.okta.com/api/v1/eventHooks/whoql0HfiLGPWc8Jx0g3",
+            "data": {"events": [sample_event(event_type, published=now)]},
+        }
+        return json.dumps(body, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        options = self.options(context.source, OktaOptions) if context.source.options else None
+        token = context.secret or (options.tokens[0] if options else "")
+        header = options.header if options else "authorization"
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            header.title(): token,
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def sample_event(
+    event_type: str, *, published: str | None = None, result: str = "SUCCESS"
+) -> dict[str, Any]:
+    """One System Log event, after the example in Okta's event hook documentation."""
+    user_id = f"00u{secrets.token_hex(8)}"
+    event: dict[str, Any] = {
+        "uuid": str(uuid.uuid4()),
+        "published": published
+        or datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "eventType": event_type,
+        "version": "0",
+        "displayMessage": "User login to Okta",
+        "severity": "INFO",
+        "client": {
+            "zone": "OFF_NETWORK",
+            "device": "Computer",
+            "userAgent": {
+                "os": "Mac OS X",
+                "browser": "CHROME",
+                "rawUserAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
+                "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36",
+            },
+            "ipAddress": "12.97.85.90",
+        },
+        "actor": {
+            "id": user_id,
+            "type": "User",
+            "alternateId": "jane.doe@example.com",
+            "displayName": "Jane Doe",
+        },
+        "outcome": {"result": result},
+        "transaction": {"type": "WEB", "id": secrets.token_urlsafe(20)},
+        "authenticationContext": {
+            "authenticationStep": 0,
+            "externalSessionId": f"102{secrets.token_urlsafe(18)}",
+        },
+        "target": None,
+    }
+    if result == "FAILURE":
+        event["outcome"]["reason"] = "INVALID_CREDENTIALS"
+    if event_type.startswith(("user.lifecycle.", "user.account.", "group.")):
+        # Administrative events: an admin acts on a user (and a group).
+        event["displayMessage"] = {
+            "user.lifecycle.create": "Create Okta user",
+            "user.account.update_profile": "Update user profile for Okta",
+            "group.user_membership.add": "Add user to group membership",
+        }.get(event_type, "Delete Okta user")
+        event["actor"] = {
+            "id": f"00u{secrets.token_hex(8)}",
+            "type": "User",
+            "alternateId": "admin@example.com",
+            "displayName": "Example Admin",
+        }
+        event["target"] = [
+            {
+                "id": user_id,
+                "type": "User",
+                "alternateId": "jane.doe@example.com",
+                "displayName": "Jane Doe",
+            }
+        ]
+        if event_type.startswith("group."):
+            event["target"].append(
+                {
+                    "id": f"00g{secrets.token_hex(8)}",
+                    "type": "UserGroup",
+                    "alternateId": "unknown",
+                    "displayName": "Engineering",
+                }
+            )
+    elif event_type == SESSION_END:
+        event["displayMessage"] = "User logout from Okta"
+    return event
