@@ -41,11 +41,31 @@ class UnknownSourceError(RejectedRequestError):
     status = 404
 
 
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers as stored in the inbox: credentials blanked, signatures kept for re-verification."""
+def redact_headers(
+    headers: Mapping[str, str], source: SourceConfig | None = None
+) -> dict[str, str]:
+    """Headers as stored in the inbox: credentials blanked, signatures kept for re-verification.
+
+    Besides the usual credential headers, a source's own credential header (the `header` option
+    of token schemes) and any header carrying one of its configured values are blanked."""
+    names = set(SENSITIVE_HEADERS)
+    values: tuple[str, ...] = ()
+    if source is not None:
+        options = source.options
+        custom = (
+            options.get("header")
+            if isinstance(options, Mapping)
+            else getattr(options, "header", None)
+        )
+        if isinstance(custom, str):
+            names.add(custom.lower())
+        values = tuple(v for v in (*source.secrets, *source.sensitive_values) if len(v) >= 4)
     return {
         name: REDACTED
-        if name in SENSITIVE_HEADERS or "secret" in name or "token" in name
+        if name in names
+        or "secret" in name
+        or "token" in name
+        or any(secret in value for secret in values)
         else value
         for name, value in headers.items()
     }
@@ -103,7 +123,7 @@ class Ingestor:
             event_id=identity.event_id,
             event_type=identity.event_type,
             body=request.body,
-            headers=redact_headers(request.headers),
+            headers=redact_headers(request.headers, source),
             received_at=datetime.fromtimestamp(now, tz=UTC),
             verdict=verdict,
         )

@@ -229,3 +229,28 @@ async def test_ip_allowlist_refuses_other_addresses_before_parsing(make_app: App
 async def test_get_on_a_post_only_vendor_is_405(app: App) -> None:
     response = await app.client.get("/webhooks/stripe")
     assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")
+
+
+def test_stored_headers_hide_credentials_of_any_name() -> None:
+    from ingest.ingestion import redact_headers  # noqa: PLC0415
+    from ingest.sources import SourceConfig  # noqa: PLC0415
+
+    source = SourceConfig(
+        name="s",
+        vendor="header-token",
+        options={"header": "X-Okta-Key"},
+        sensitive_values=("tok_secret_1",),
+    )
+    stored = redact_headers(
+        {
+            "x-okta-key": "anything",
+            "x-custom": "Bearer tok_secret_1",
+            "x-hub-signature-256": "sha256=ab",
+        },
+        source,
+    )
+    assert stored == {
+        "x-okta-key": "[redacted]",
+        "x-custom": "[redacted]",
+        "x-hub-signature-256": "sha256=ab",
+    }
