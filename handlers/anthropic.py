@@ -1,0 +1,165 @@
+"""Anthropic (Claude Managed Agents webhooks, beta): Standard Webhooks; dedup on the body's `id`.
+
+Anthropic signs with Standard Webhooks exactly as the reference library does: its SDK's
+`client.beta.webhooks.unwrap()` hands the `whsec_…` signing key to `standardwebhooks.Webhook`
+(anthropic-sdk-python `resources/beta/webhooks.py`). So verification, the strict header parsing,
+the key check at start-up and signing are inherited from `StandardWebhooksHandler` unchanged.
+
+What differs is the envelope: `{"type": "event", "id": …, "created_at": RFC 3339, "data": {"type":
+"session.status_idled", "id": "sesn_…", "organization_id": …, "workspace_id": …}}`. The event
+type is `data.type`; the body's `id` is documented as the idempotency key (retries repeat it), so
+it is the dedup key, with `webhook-id` as the fallback. Session outcomes map to
+`ai.agent_session.*`; every other event (threads, vaults, agents…) passes through as
+`anthropic.<data.type>`. Payloads carry ids only: fetch the session for its state.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    Verdict,
+    bounded_id,
+    json_object,
+    passthrough,
+)
+from handlers.openai import ascii_timestamp
+from handlers.standard_webhooks import StandardWebhooksHandler, _header
+from ingest.sources import SourceConfig
+from schemas.ai import (
+    AgentSessionIdled,
+    AgentSessionOutcomeEvaluated,
+    AgentSessionTerminated,
+)
+
+SESSION_OUTCOMES: Mapping[
+    str, type[AgentSessionIdled] | type[AgentSessionTerminated] | type[AgentSessionOutcomeEvaluated]
+] = {
+    "session.status_idled": AgentSessionIdled,
+    "session.status_terminated": AgentSessionTerminated,
+    "session.outcome_evaluation_ended": AgentSessionOutcomeEvaluated,
+}
+STATUS = {
+    "session.status_idled": "idled",
+    "session.status_terminated": "terminated",
+    "session.outcome_evaluation_ended": "outcome_evaluated",
+}
+
+
+def _data(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise MalformedRequestError("payload has no 'data' object")
+    return data
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class AnthropicHandler(StandardWebhooksHandler):
+    vendor: ClassVar[str] = "anthropic"
+    summary: ClassVar[str] = (
+        "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}' (Standard Webhooks)"
+    )
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "session.status_idled",
+        "session.status_terminated",
+        "session.outcome_evaluation_ended",
+        "session.status_run_started",
+        "vault_credential.refresh_failed",
+    )
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        vendor_type: model.event_type for vendor_type, model in SESSION_OUTCOMES.items()
+    }
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        timestamp = _header(request.headers, "timestamp")
+        if timestamp is not None and ascii_timestamp(timestamp) is None:
+            # The inherited parse lets a non-ASCII digit such as `²` reach int() (a ValueError).
+            raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
+        return super().verify(request, source, now, documents)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        document = json_object(request.body)
+        event_type = _data(document).get("type")
+        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+            raise MalformedRequestError("payload has no string 'data.type'")
+        body_id = document.get("id")
+        if body_id is not None:
+            event_id = bounded_id(body_id, "id")
+        else:
+            header_id = _header(request.headers, "id")
+            event_id = bounded_id(header_id, "webhook-id")
+        return Identity(event_id=event_id, event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        document = json_object(delivery.body)
+        data = _data(document)
+        model = SESSION_OUTCOMES.get(delivery.event_type)
+        if model is None:
+            return [passthrough(delivery, document, key=_text(data.get("id")))]
+        session_id = data["id"]
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError("data.id is not a session id")
+        occurred_at = _time(document.get("created_at"))
+        event = model(
+            provider="anthropic",
+            session_id=session_id,
+            status=STATUS[delivery.event_type],
+            provider_event_id=delivery.event_id,
+            organization_id=_text(data.get("organization_id")),
+            workspace_id=_text(data.get("workspace_id")),
+            occurred_at=occurred_at,
+        )
+        # Per session, in order (Anthropic does not order deliveries; created_at is the truth).
+        return [
+            Emitted(
+                type=model.event_type,
+                data=event,
+                key=session_id,
+                subject=session_id,
+                time=occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """The documented envelope (SDK `BetaWebhookEvent`), with fresh ids."""
+        event_type = event_type or self.sample_types[0]
+        resource = "vcrd" if event_type.startswith("vault_credential.") else "sesn"
+        document = {
+            "type": "event",
+            # The body id's prefix is not documented beyond "unique event identifier".
+            "id": f"whe_{secrets.token_hex(12)}",
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "data": {
+                "type": event_type,
+                "id": f"{resource}_{secrets.token_hex(12)}",
+                "organization_id": "8a3d2f1e-5b6c-4d7e-8f90-a1b2c3d4e5f6",
+                "workspace_id": "c7b0e4d9-1a2b-4c3d-9e8f-7a6b5c4d3e2f",
+            },
+        }
+        return json.dumps(document).encode()

@@ -1,0 +1,257 @@
+"""Datadog (Webhooks integration): no signature; a shared token in a custom header, or Basic auth.
+
+Datadog signs nothing. Its webhook definition can carry custom headers (JSON) and HTTP Basic
+credentials, so the source configures one or both:
+
+- `tokens` + `header`: Datadog sends `{"X-Datadog-Webhook-Token": "<token>"}` as a custom header
+  (store the token in a Datadog custom variable marked secret, referenced as `$MY_TOKEN`);
+- `basic_auth`: the webhook's Basic authentication username/password.
+
+At least one is required: an endpoint that accepts anything is refused at start-up. The token
+header's name must be one the inbox redacts (it contains `token` or `secret`, or is
+`authorization`/`x-api-key`), so no credential is ever stored with the event.
+
+The body is the payload template the user writes in Datadog; docs/vendors/datadog.md gives the one
+this handler reads. `id` (`$ID`, the notification's event id, unchanged on Datadog's retries) is
+the dedup key, and `alert_transition` (`$ALERT_TRANSITION`) the type: Triggered / Re-Triggered →
+`monitoring.alert.triggered`, Warn / Re-Warn → `.warning`, Recovered → `.resolved`; No Data,
+Renotify and anything else pass through as `datadog.<transition>`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from handlers._credentials import (
+    BasicCredential,
+    basic_authorization,
+    first_basic_credential,
+    match_basic,
+    match_token,
+)
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MalformedRequestError,
+    MissingCredentialsError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    json_object,
+    passthrough,
+)
+from ingest.sources import SourceConfig
+from schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning
+
+DEFAULT_TOKEN_HEADER = "x-datadog-webhook-token"  # noqa: S105 - a header name, not a secret
+HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+# Kept in step with ingest.ingestion.redact_headers by tests/handlers/test_datadog.py.
+REDACTED_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "x-api-key"})
+MILLISECONDS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds ($DATE is)
+
+TRANSITIONS: Mapping[str, type[AlertTriggered] | type[AlertWarning] | type[AlertResolved]] = {
+    "triggered": AlertTriggered,
+    "re-triggered": AlertTriggered,
+    "warn": AlertWarning,
+    "re-warn": AlertWarning,
+    "recovered": AlertResolved,
+}
+
+
+class DatadogOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tokens: list[Annotated[str, StringConstraints(min_length=16)]] = Field(default_factory=list)
+    """Accepted values of the token header; several to rotate. At least 16 characters."""
+    header: str = DEFAULT_TOKEN_HEADER
+    """The custom header Datadog sends the token in (case-insensitive)."""
+    basic_auth: list[BasicCredential] = Field(default_factory=list)
+    """Accepted Basic auth username/password pairs; several to rotate."""
+
+    @field_validator("header")
+    @classmethod
+    def _redacted_header(cls, value: str) -> str:
+        name = value.strip().lower()
+        if not HEADER_NAME.match(name):
+            raise ValueError("header must be an HTTP header name")
+        if not ("token" in name or "secret" in name or name in REDACTED_HEADER_NAMES):
+            raise ValueError(
+                "header must contain 'token' or 'secret' (or be authorization/x-api-key) so the "
+                "inbox never stores the credential"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> DatadogOptions:
+        if not self.tokens and not self.basic_auth:
+            raise ValueError("set 'tokens' or 'basic_auth': Datadog signs nothing")
+        if self.header == "authorization" and self.basic_auth:
+            raise ValueError("header 'authorization' would collide with basic_auth")
+        return self
+
+
+def _text(raw: Any) -> str | None:
+    """A template variable's value; Datadog leaves variables that do not apply empty."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+def _transition(document: Mapping[str, Any]) -> str:
+    """`Re-Triggered` → `re-triggered`, `No Data` → `no_data`: a CloudEvent-safe type."""
+    raw = _text(document.get("alert_transition")) or _text(document.get("event_type")) or "event"
+    slug = re.sub(r"[^a-z0-9_.-]+", "_", raw.lower()).strip("_")
+    if not slug or len(slug) > 64:
+        raise MalformedRequestError("alert_transition is not a short word")
+    return slug
+
+
+def _tags(raw: Any) -> list[str]:
+    if isinstance(raw, list):
+        return [str(tag).strip() for tag in raw if str(tag).strip()]
+    text = _text(raw)
+    return [tag.strip() for tag in text.split(",") if tag.strip()] if text else []
+
+
+def _time(raw: Any) -> datetime | None:
+    text = _text(raw)
+    if text is None:
+        return None
+    if text.isdigit():
+        value = int(text)
+        seconds = value / 1000 if value > MILLISECONDS_THRESHOLD else value
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class DatadogHandler(BaseHandler):
+    vendor: ClassVar[str] = "datadog"
+    summary: ClassVar[str] = "shared token in a custom header (tokens, header) or Basic auth"
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Datadog-Webhook-Token", "Authorization")
+    options_model: ClassVar[type[BaseModel]] = DatadogOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = ("triggered", "warn", "recovered", "no_data")
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "triggered": AlertTriggered.event_type,
+        "re-triggered": AlertTriggered.event_type,
+        "warn": AlertWarning.event_type,
+        "re-warn": AlertWarning.event_type,
+        "recovered": AlertResolved.event_type,
+    }
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        options = self.options(source, DatadogOptions)
+        token = request.headers.get(options.header)
+        authorization = request.headers.get("authorization")
+        if options.tokens and token:
+            return Verdict(secret_index=match_token(token, options.tokens, options.header))
+        if options.basic_auth and authorization:
+            return Verdict(secret_index=match_basic(authorization, options.basic_auth))
+        if token or authorization:
+            raise InvalidCredentialsError("the credentials presented are not the ones configured")
+        raise MissingCredentialsError(f"neither {options.header} nor Authorization was sent")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        document = json_object(request.body)
+        event_id = bounded_id(_text(document.get("id")), "id ($ID in the payload template)")
+        return Identity(event_id=event_id, event_type=_transition(document))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        document = json_object(delivery.body)
+        model = TRANSITIONS.get(delivery.event_type)
+        if model is None:
+            return [passthrough(delivery, document, key=_text(document.get("alert_id")))]
+        alert_id = _text(document.get("alert_id"))
+        data = model(
+            provider="datadog",
+            notification_id=delivery.event_id,
+            alert_id=alert_id,
+            title=_text(document.get("title")) or "",
+            transition=_text(document.get("alert_transition")),
+            priority=_text(document.get("alert_priority")) or _text(document.get("priority")),
+            tags=_tags(document.get("tags")),
+            url=_text(document.get("link")),
+            message=_text(document.get("body")),
+            cycle_key=_text(document.get("alert_cycle_key")),
+            occurred_at=_time(document.get("date")),
+        )
+        return [
+            Emitted(
+                type=model.event_type,
+                data=data,
+                # Per monitor, in order: a recovery must not overtake its trigger.
+                key=alert_id or delivery.event_id,
+                subject=alert_id,
+                time=data.occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """The payload template in docs/vendors/datadog.md, filled as Datadog fills it."""
+        transition = {
+            "triggered": "Triggered",
+            "re-triggered": "Re-Triggered",
+            "warn": "Warn",
+            "re-warn": "Re-Warn",
+            "recovered": "Recovered",
+            "no_data": "No Data",
+        }.get(event_type or self.sample_types[0], event_type or "Triggered")
+        event_id = str(secrets.randbelow(9 * 10**18) + 10**18)
+        document = {
+            "id": event_id,
+            "title": f"[{transition}] Memory usage high on web-1",
+            "alert_transition": transition,
+            "alert_id": "1234",
+            "alert_cycle_key": "9bd4ac313a4d1e8fae2482df7b77628",
+            "alert_priority": "P2",
+            "priority": "normal",
+            "tags": "env:prod, monitor, role:computing-node",
+            "link": f"https://app.datadoghq.com/event/jump_to?event_id={event_id}",
+            "date": str(int(time.time() * 1000)),
+            "body": "system.mem.pct_usable over host:web-1 was < 0.1 on average in the last 5m.",
+            "event_type": "query_alert_monitor",
+            "org": {"id": "123456", "name": "Example Org"},
+        }
+        return json.dumps(document, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        headers = {"Content-Type": "application/json"}
+        options = context.source.options
+        raw = options if isinstance(options, Mapping) else options.model_dump()
+        tokens = raw.get("tokens") or []
+        if tokens:
+            header = str(raw.get("header") or DEFAULT_TOKEN_HEADER)
+            headers[header] = str(tokens[0])
+        elif (credential := first_basic_credential(options)) is not None:
+            headers["Authorization"] = basic_authorization(credential)
+        return SignedRequest(headers=headers, body=body, url=context.url)

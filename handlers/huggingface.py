@@ -1,0 +1,195 @@
+"""Hugging Face Hub webhooks: `X-Webhook-Secret` carries the secret verbatim; no event id.
+
+Hugging Face signs nothing: the secret set on the webhook is sent as-is in `X-Webhook-Secret`
+(ASCII only), compared here in constant time against each configured secret. (The Hub also allows
+putting it in the URL as `?secret=`; that is not accepted, URLs end up in logs.)
+
+Payloads carry no event id and no timestamp, so the dedup key is the SHA-256 of the body: a replay
+from the webhook's Activity tab is answered `duplicate`. The event type is `<scope>.<action>` from
+`event` (`repo.content.update`, `discussion.create`…). New content in a repository (commits, tags,
+branches: scope `repo.content`) maps to `ai.repo.updated`; everything else passes through as
+`huggingface.<scope>.<action>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from handlers._credentials import match_token
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    MalformedRequestError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    json_object,
+    passthrough,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.ai import RepoRefUpdate, RepoUpdated
+
+SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
+WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+REPO_UPDATES = frozenset({"repo.content.update", "repo.content.create"})
+
+
+def _event_type(document: Mapping[str, Any]) -> str:
+    event = document.get("event")
+    if not isinstance(event, dict):
+        raise MalformedRequestError("payload has no 'event' object")
+    scope, action = event.get("scope"), event.get("action")
+    if not isinstance(scope, str) or not WORD.match(scope):
+        raise MalformedRequestError("event.scope is not a short word")
+    if not isinstance(action, str) or not WORD.match(action):
+        raise MalformedRequestError("event.action is not a short word")
+    return f"{scope}.{action}"
+
+
+def _text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _ref(raw: Any) -> RepoRefUpdate:
+    if not isinstance(raw, dict) or not isinstance(raw.get("ref"), str):
+        raise ValueError("an updatedRefs entry has no 'ref'")
+    return RepoRefUpdate(
+        ref=raw["ref"], old_sha=_text(raw.get("oldSha")), new_sha=_text(raw.get("newSha"))
+    )
+
+
+class HuggingFaceHandler(BaseHandler):
+    vendor: ClassVar[str] = "huggingface"
+    summary: ClassVar[str] = "X-Webhook-Secret: the webhook's secret, verbatim (constant-time)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Webhook-Secret",)
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "repo.content.update",
+        "repo.create",
+        "discussion.create",
+    )
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "repo.content.update": RepoUpdated.event_type,
+        "repo.content.create": RepoUpdated.event_type,
+    }
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
+        for index, secret in enumerate(source.secrets):
+            if not secret.isascii():
+                # The Hub only sends ASCII secrets; a non-ASCII one could never match.
+                raise ConfigError(f"source {source.name!r}: secrets[{index}] must be ASCII")
+        return source
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        presented = request.headers.get(SECRET_HEADER)
+        return Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        event_type = _event_type(json_object(request.body))
+        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        document = json_object(delivery.body)
+        repo = document.get("repo")
+        repo_name = _text(repo.get("name")) if isinstance(repo, dict) else None
+        if delivery.event_type not in REPO_UPDATES:
+            return [passthrough(delivery, document, key=repo_name)]
+        if not isinstance(repo, dict) or repo_name is None:
+            raise ValueError("repo.content event without repo.name")
+        repo_type = _text(repo.get("type"))
+        if repo_type is None:
+            raise ValueError("repo.content event without repo.type")
+        url = repo.get("url")
+        refs = document.get("updatedRefs") or []
+        if not isinstance(refs, list):
+            raise ValueError("updatedRefs is not a list")
+        private = repo.get("private")
+        data = RepoUpdated(
+            provider="huggingface",
+            repo_type=repo_type,
+            repo_name=repo_name,
+            repo_id=_text(repo.get("id")),
+            head_sha=_text(repo.get("headSha")),
+            private=private if isinstance(private, bool) else None,
+            url=_text(url.get("web")) if isinstance(url, dict) else None,
+            updated_refs=[_ref(ref) for ref in refs],
+        )
+        # Per repository, in order; "model/owner/name" so a model and a dataset never share a key.
+        return [
+            Emitted(
+                type=RepoUpdated.event_type,
+                data=data,
+                key=f"{repo_type}/{repo_name}",
+                subject=repo_name,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Hugging Face's documented payloads (the Hub webhooks guide), with fresh ids and SHAs."""
+        event_type = event_type or self.sample_types[0]
+        scope, _, action = event_type.rpartition(".")
+        head = secrets.token_hex(20)
+        repo: dict[str, Any] = {
+            "type": "model",
+            "name": "some-user/some-repo",
+            "id": secrets.token_hex(12),
+            "private": False,
+            "url": {
+                "web": "https://huggingface.co/some-user/some-repo",
+                "api": "https://huggingface.co/api/models/some-user/some-repo",
+            },
+            "owner": {"id": secrets.token_hex(12)},
+        }
+        document: dict[str, Any] = {"event": {"action": action, "scope": scope}, "repo": repo}
+        if scope.startswith("repo"):
+            repo["headSha"] = head
+            repo["tags"] = ["license:other", "has_space"]
+        if scope == "repo.content":
+            document["updatedRefs"] = [
+                {"ref": "refs/heads/main", "oldSha": secrets.token_hex(20), "newSha": head}
+            ]
+        if scope.startswith("discussion"):
+            number = secrets.randbelow(1000) + 1
+            document["discussion"] = {
+                "id": secrets.token_hex(12),
+                "title": "Update co2 emissions",
+                "url": {
+                    "web": f"https://huggingface.co/some-user/some-repo/discussions/{number}",
+                    "api": f"https://huggingface.co/api/models/some-user/some-repo/discussions/{number}",
+                },
+                "status": "open",
+                "author": {"id": secrets.token_hex(12)},
+                "num": number,
+                "isPullRequest": True,
+                "changes": {"base": "refs/heads/main"},
+            }
+            document["comment"] = {
+                "id": secrets.token_hex(12),
+                "author": {"id": secrets.token_hex(12)},
+                "content": "Add co2 emissions information to the model card",
+                "hidden": False,
+            }
+        document["webhook"] = {"id": secrets.token_hex(12), "version": 3}
+        return json.dumps(document, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        headers = {"Content-Type": "application/json", "X-Webhook-Secret": context.secret or ""}
+        return SignedRequest(headers=headers, body=body, url=context.url)

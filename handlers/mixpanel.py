@@ -1,0 +1,212 @@
+"""Mixpanel cohort sync to a custom webhook: HTTP Basic auth; one CloudEvent per member.
+
+Mixpanel signs nothing. Its webhook connection offers optional Basic authentication; this handler
+requires it (`basic_auth`), so an endpoint cannot be left open by omission.
+
+Each request is one page of one sync: `action` (`members` = the whole cohort, `add_members` /
+`remove_members` = a diff), and `parameters` with the cohort, the sync's `mixpanel_session_id`,
+`page_info` and up to 1000 `members`. Mixpanel requires a JSON answer `{"action": <the action
+sent>, "status": "success"}`; `reply()` gives it, for duplicates too (a retry must be acknowledged
+the same way).
+
+Dedup: the delivery id is cohort + session + action + page (a diff sync sends `add_members` and
+`remove_members` under one session, so the page alone would collide). Members are batch items:
+`cohort:session:action:distinct_id`, so a page Mixpanel re-sends after a failure publishes nothing
+twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handlers._credentials import (
+    BasicCredential,
+    basic_authorization,
+    first_basic_credential,
+    match_basic,
+)
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    MalformedRequestError,
+    Reply,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    json_object,
+)
+from ingest.sources import SourceConfig
+from schemas.analytics import CohortMemberAdded, CohortMemberRemoved
+
+ACTIONS = frozenset({"members", "add_members", "remove_members"})
+IDENTIFYING_FIELDS = frozenset({"mixpanel_distinct_id", "email", "first_name", "last_name"})
+MAX_ID_LENGTH = 255
+
+
+class MixpanelOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    basic_auth: Annotated[list[BasicCredential], Field(min_length=1)]
+    """The username/password pairs set on the Mixpanel webhook connection; several to rotate."""
+
+
+def _id_text(raw: Any, what: str) -> str:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    if not isinstance(raw, str) or not raw.strip():
+        raise MalformedRequestError(f"{what} is missing or not a string")
+    return raw
+
+
+def _compact(key: str) -> str:
+    """A dedup key fit for the inbox (255 characters): hashed when the vendor's ids are long."""
+    return key if len(key) <= MAX_ID_LENGTH else hashlib.sha256(key.encode()).hexdigest()
+
+
+def _page(parameters: Mapping[str, Any]) -> int:
+    info = parameters.get("page_info")
+    if info is None:
+        return 1  # a sync small enough for one message
+    count = info.get("page_count") if isinstance(info, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise MalformedRequestError("parameters.page_info.page_count is not a page number")
+    return count
+
+
+def _parameters(document: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    action = document.get("action")
+    if action not in ACTIONS:
+        raise MalformedRequestError("action must be members, add_members or remove_members")
+    parameters = document.get("parameters")
+    if not isinstance(parameters, dict):
+        raise MalformedRequestError("parameters must be a JSON object")
+    return str(action), parameters
+
+
+def _optional_text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) and raw else None
+
+
+class MixpanelHandler(BaseHandler):
+    vendor: ClassVar[str] = "mixpanel"
+    summary: ClassVar[str] = "HTTP Basic auth (basic_auth); cohort sync, no signature"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = MixpanelOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = ("add_members", "remove_members", "members")
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "members": f"{CohortMemberAdded.event_type} (full_sync: true), one per member",
+        "add_members": f"{CohortMemberAdded.event_type}, one per member",
+        "remove_members": f"{CohortMemberRemoved.event_type}, one per member",
+    }
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        options = self.options(source, MixpanelOptions)
+        index = match_basic(request.headers.get("authorization"), options.basic_auth)
+        return Verdict(secret_index=index)
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        action, parameters = _parameters(json_object(request.body))
+        cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
+        session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
+        event_id = _compact(f"{cohort}:{session}:{action}:{_page(parameters)}")
+        return Identity(event_id=event_id, event_type=action)
+
+    def reply(
+        self, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        body = json.dumps({"action": identity.event_type, "status": "success"}).encode()
+        return Reply(status=200, body=body)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        action, parameters = _parameters(json_object(delivery.body))
+        cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
+        session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
+        members = parameters.get("members") or []
+        if not isinstance(members, list):
+            raise ValueError("parameters.members is not a list")
+        model = CohortMemberRemoved if action == "remove_members" else CohortMemberAdded
+        emitted: list[Emitted] = []
+        for member in members:
+            if not isinstance(member, dict):
+                raise ValueError("a cohort member is not a JSON object")
+            distinct_id = member.get("mixpanel_distinct_id")
+            if not isinstance(distinct_id, str | int) or isinstance(distinct_id, bool):
+                raise ValueError("a cohort member has no mixpanel_distinct_id")
+            user_id = str(distinct_id)
+            data = model(
+                provider="mixpanel",
+                cohort_id=cohort,
+                cohort_name=_optional_text(parameters.get("mixpanel_cohort_name")),
+                user_id=user_id,
+                email=_optional_text(member.get("email")),
+                first_name=_optional_text(member.get("first_name")),
+                last_name=_optional_text(member.get("last_name")),
+                properties={k: v for k, v in member.items() if k not in IDENTIFYING_FIELDS},
+                sync_id=session,
+                full_sync=action == "members",
+            )
+            emitted.append(
+                Emitted(
+                    type=model.event_type,
+                    data=data,
+                    # Per cohort, in order: a full sync followed by diffs only makes sense whole.
+                    key=cohort,
+                    subject=user_id,
+                    item_id=_compact(f"{cohort}:{session}:{action}:{user_id}"),
+                )
+            )
+        return emitted
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Mixpanel's documented webhook format, with a fresh sync session and members."""
+        action = event_type or self.sample_types[0]
+        members = [
+            {
+                "email": f"{name.lower()}@example.com",
+                "mixpanel_distinct_id": str(uuid.uuid4()),
+                "first_name": name,
+                "last_name": "Example",
+                "phone_number": "555-010-0100",
+            }
+            for name in ("Ada", "Grace")
+        ]
+        document = {
+            "action": action,
+            "parameters": {
+                "mixpanel_project_id": "2195193",
+                "mixpanel_cohort_name": "Power users",
+                "mixpanel_cohort_id": "1417361",
+                "mixpanel_cohort_description": "Used the product on 5 of the last 7 days",
+                "mixpanel_session_id": secrets.token_hex(16),
+                "page_info": {"total_pages": 1, "page_count": 1},
+                "members": members,
+            },
+        }
+        return json.dumps(document, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        headers = {"Content-Type": "application/json"}
+        credential = first_basic_credential(context.source.options)
+        if credential is not None:  # without one the request goes unauthenticated (and is refused)
+            headers["Authorization"] = basic_authorization(credential)
+        return SignedRequest(headers=headers, body=body, url=context.url)

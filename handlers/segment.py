@@ -1,0 +1,269 @@
+"""Segment (Webhooks destination): `X-Signature: <hex HMAC-SHA1 of the body>`; dedup `messageId`.
+
+Segment signs with the destination's shared secret and no timestamp, so there is no replay window;
+a retry carries the same `messageId` and is recognised by the inbox. Each body is one message of
+the Segment Spec (track, identify, page, screen, group, alias). With batching enabled (Webhooks
+(Actions)) the body is a JSON array of messages: each becomes its own CloudEvent, deduplicated by
+its `messageId` across deliveries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    parse_json,
+)
+from ingest.sources import SourceConfig
+from schemas.analytics import (
+    AnalyticsCall,
+    AnalyticsGroup,
+    AnalyticsIdentify,
+    AnalyticsPage,
+    AnalyticsScreen,
+    AnalyticsTrack,
+)
+from schemas.passthrough import VendorPassthrough
+
+SIGNATURE_HEADER = "x-signature"
+SHA1_HEX_LENGTH = 40
+BATCH = "batch"
+
+
+def _message_type(message: Any) -> str:
+    if not isinstance(message, dict):
+        raise MalformedRequestError("each Segment message must be a JSON object")
+    kind = message.get("type")
+    if not isinstance(kind, str) or not kind or len(kind) > 64:
+        raise MalformedRequestError("Segment message has no string 'type'")
+    return kind
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    # The Spec's timestamps are ISO 8601 with an offset; a bare one is taken as UTC, not local.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _optional_id(raw: Any) -> str | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return raw if isinstance(raw, str) and raw else None
+
+
+def _optional_text(raw: Any) -> str | None:
+    return raw if isinstance(raw, str) else None
+
+
+def _object(raw: Any) -> dict[str, Any]:
+    return raw if isinstance(raw, dict) else {}
+
+
+class SegmentHandler(BaseHandler):
+    vendor: ClassVar[str] = "segment"
+    summary: ClassVar[str] = "X-Signature: hex HMAC-SHA1 of the body (destination shared secret)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Signature",)
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = ("track", "identify", "page", "screen", "group")
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "track": AnalyticsTrack.event_type,
+        "identify": AnalyticsIdentify.event_type,
+        "page": AnalyticsPage.event_type,
+        "screen": AnalyticsScreen.event_type,
+        "group": AnalyticsGroup.event_type,
+        BATCH: "(a JSON array: one CloudEvent per message, as above)",
+    }
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(SIGNATURE_HEADER)
+        if not header:
+            raise MissingSignatureError("X-Signature header is missing")
+        try:
+            # Starlette decodes header bytes as latin-1; encoding back gives the bytes sent.
+            provided = header.strip().encode("latin-1").lower()
+        except UnicodeEncodeError:
+            raise InvalidSignatureError("X-Signature is not a hex digest") from None
+        if len(provided) != SHA1_HEX_LENGTH:
+            raise InvalidSignatureError("X-Signature is not a hex SHA-1 digest")
+        for index, secret in enumerate(source.secrets):
+            expected = hmac.new(secret.encode(), request.body, hashlib.sha1).hexdigest().encode()
+            if hmac.compare_digest(expected, provided):
+                return Verdict(secret_index=index)
+        raise InvalidSignatureError("no Segment signature matches a configured secret")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        document = parse_json(request.body)
+        if isinstance(document, list):
+            if not document:
+                raise MalformedRequestError("Segment batch is empty")
+            for message in document:
+                _message_type(message)
+            # A batch has no id of its own; its messages are deduplicated one by one.
+            return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=BATCH)
+        kind = _message_type(document)
+        message_id = document.get("messageId")
+        if message_id is None:
+            # Segment's libraries always set messageId; a hand-written Actions mapping may not.
+            event_id = hashlib.sha256(request.body).hexdigest()
+        else:
+            event_id = bounded_id(message_id, "messageId")
+        return Identity(event_id=event_id, event_type=kind)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        document = delivery.json()
+        if isinstance(document, list):
+            return [self._message(delivery, message, batch=True) for message in document]
+        return [self._message(delivery, document, batch=False)]
+
+    @staticmethod
+    def _message(delivery: Delivery, message: Any, *, batch: bool) -> Emitted:
+        if not isinstance(message, dict):
+            raise ValueError("Segment message is not a JSON object")
+        kind = message.get("type")
+        message_id = _optional_id(message.get("messageId"))
+        user_id = _optional_id(message.get("userId"))
+        anonymous_id = _optional_id(message.get("anonymousId"))
+        common: dict[str, Any] = {
+            "provider": "segment",
+            "message_id": message_id,
+            "user_id": user_id,
+            "anonymous_id": anonymous_id,
+            "occurred_at": _time(message.get("timestamp")),
+            "context": _object(message.get("context")),
+        }
+        data: AnalyticsCall | VendorPassthrough
+        event_type = f"segment.{kind}"
+        match kind:
+            case "track":
+                event = message.get("event")
+                if not isinstance(event, str) or not event:
+                    raise ValueError("track call has no 'event' name")
+                data = AnalyticsTrack(
+                    **common, event=event, properties=_object(message.get("properties"))
+                )
+                event_type = AnalyticsTrack.event_type
+            case "identify":
+                data = AnalyticsIdentify(**common, traits=_object(message.get("traits")))
+                event_type = AnalyticsIdentify.event_type
+            case "page" | "screen":
+                model = AnalyticsPage if kind == "page" else AnalyticsScreen
+                data = model(
+                    **common,
+                    name=_optional_text(message.get("name")),
+                    category=_optional_text(message.get("category")),
+                    properties=_object(message.get("properties")),
+                )
+                event_type = model.event_type
+            case "group":
+                group_id = _optional_id(message.get("groupId"))
+                if group_id is None:
+                    raise ValueError("group call has no 'groupId'")
+                data = AnalyticsGroup(
+                    **common, group_id=group_id, traits=_object(message.get("traits"))
+                )
+                event_type = AnalyticsGroup.event_type
+            case _:
+                data = VendorPassthrough(
+                    vendor="segment", vendor_event_type=str(kind), payload=message
+                )
+        # Per user, in order: the entity a consumer folds these calls into.
+        key = user_id or anonymous_id or message_id or delivery.event_id
+        return Emitted(
+            type=event_type,
+            data=data,
+            key=key,
+            subject=user_id or anonymous_id,
+            time=data.occurred_at if isinstance(data, AnalyticsCall) else None,
+            item_id=message_id if batch else None,
+        )
+
+    def sample(self, event_type: str | None) -> bytes:
+        """The Segment Webhooks destination's documented examples, with fresh ids."""
+        event_type = event_type or self.sample_types[0]
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        message: dict[str, Any] = {
+            "version": 1,
+            "type": event_type,
+            "messageId": f"ajs-next-{secrets.token_hex(16)}",
+            "userId": "019mr8mf4r",
+            "anonymousId": str(uuid.uuid4()),
+            "context": {
+                "ip": "8.8.8.8",
+                "library": {"name": "analytics.js", "version": "2.11.1"},
+                "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)",
+            },
+            "timestamp": now,
+            "sentAt": now,
+            "receivedAt": now,
+        }
+        match event_type:
+            case "track":
+                message["event"] = "Purchased an Item"
+                message["properties"] = {"revenue": "39.95", "shippingMethod": "2-day"}
+            case "identify":
+                message["traits"] = {
+                    "email": "achilles@segment.com",
+                    "name": "Achilles",
+                    "subscriptionPlan": "Premium",
+                    "friendCount": 29,
+                }
+            case "page":
+                message["name"] = "Pricing"
+                message["properties"] = {
+                    "path": "/pricing",
+                    "referrer": "https://segment.com",
+                    "title": "Segment Pricing",
+                    "url": "https://segment.com/pricing",
+                }
+            case "screen":
+                message["name"] = "Main Screen"
+                message["properties"] = {"from": "Home Screen"}
+            case "group":
+                message["groupId"] = "0e8c78ea9d97a7b8185e8632"
+                message["traits"] = {
+                    "name": "Initech",
+                    "industry": "Technology",
+                    "employees": 329,
+                    "plan": "Enterprise",
+                }
+            case "alias":
+                message["previousId"] = "39239-239239-239239-23923"
+        return json.dumps(message, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        digest = hmac.new((context.secret or "").encode(), body, hashlib.sha1).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Segment.io/1.0",
+            "X-Signature": digest,
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
