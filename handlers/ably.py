@@ -1,0 +1,335 @@
+"""Ably: batched webhooks signed with an API key. `X-Ably-Key` names the key (`appId.keyId`),
+`X-Ably-Signature` is the base64 HMAC-SHA256 of the body with that key's secret.
+
+`secrets` are whole API keys as the dashboard shows them (`appId.keyId:keySecret`): the part
+before `:` is matched against X-Ably-Key, the part after it signs. Several keys = rotation. Ably
+signs batched requests only, so integration rules must use "Batch request" mode with a signing key.
+
+A batch has no delivery id, and a retried batch may carry more items than the failed one, so the
+delivery id is the body's SHA-256 and every item is deduplicated on its own id (`webhookId` and
+`serial`). Ably signs no timestamp: there is no replay window.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    from_unix,
+    json_object,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.passthrough import VendorPassthrough
+from schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
+
+KEY_HEADER = "x-ably-key"
+SIGNATURE_HEADER = "x-ably-signature"
+MAX_HEADER_LENGTH = 512
+# Ably's PresenceMessage actions, as numbers on the wire (absent, present, enter, leave, update).
+PRESENCE_ACTIONS = {0: "absent", 1: "present", 2: "enter", 3: "leave", 4: "update"}
+SAMPLE_KEY_NAME = "xVLyHw.A-pwh7"  # a key name in the shape of Ably's documentation examples
+
+
+def _split_key(api_key: str) -> tuple[str, str] | None:
+    """`appId.keyId:keySecret` → (`appId.keyId`, `keySecret`); None if it is not such a key."""
+    name, separator, secret = api_key.strip().partition(":")
+    if not separator or not name or not secret or "." not in name:
+        return None
+    return name, secret
+
+
+def _names_match(configured: str, provided: str) -> bool:
+    """X-Ably-Key carries the key name `appId.keyId`; accept the bare `keyId` too, since that is
+    what Ably's documentation calls it. The signature, not the name, is what authenticates."""
+    given = provided.encode("utf-8")
+    return hmac.compare_digest(configured.encode("utf-8"), given) or hmac.compare_digest(
+        configured.partition(".")[2].encode("utf-8"), given
+    )
+
+
+def _items(body: bytes) -> list[dict[str, Any]]:
+    items = json_object(body).get("items")
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise MalformedRequestError("Ably webhook has no items list (is the rule enveloped?)")
+    return items
+
+
+def _item_id(item: dict[str, Any]) -> str:
+    """`webhookId` names the rule and `serial` the event; without a serial, the item's content
+    (which includes its timestamp) stands in, so a re-batched item keeps its id."""
+    webhook_id, serial = item.get("webhookId"), item.get("serial")
+    if isinstance(webhook_id, str) and isinstance(serial, str) and serial:
+        candidate = f"{webhook_id}:{serial}"
+        if len(candidate) <= 200:
+            return candidate
+    content = json.dumps(item, sort_keys=True, separators=(",", ":")).encode()
+    return f"sha256:{hashlib.sha256(content).hexdigest()}"
+
+
+def _channel_or_none(item: dict[str, Any]) -> str | None:
+    data = item.get("data")
+    channel = (data.get("channelId") or data.get("name")) if isinstance(data, dict) else None
+    return channel if isinstance(channel, str) and channel else None
+
+
+def _channel(item: dict[str, Any]) -> str:
+    channel = _channel_or_none(item)
+    if channel is None:
+        raise ValueError("Ably item has no data.channelId")
+    return channel
+
+
+class AblyHandler(BaseHandler):
+    vendor: ClassVar[str] = "ably"
+    summary: ClassVar[str] = (
+        "X-Ably-Key = key name; X-Ably-Signature: base64 HMAC-SHA256 of the body (key secret)"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Ably-Key", "X-Ably-Signature")
+    default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "channel.lifecycle: channel.opened": ChannelOccupied.event_type,
+        "channel.lifecycle: channel.closed": ChannelVacated.event_type,
+        "channel.presence: enter": PresenceJoined.event_type,
+        "channel.presence: leave": PresenceLeft.event_type,
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "channel.lifecycle",
+        "channel.presence",
+        "channel.message",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        checked = super().check_config(source)
+        for index, api_key in enumerate(checked.secrets):
+            if _split_key(api_key) is None:
+                raise ConfigError(
+                    f"source {source.name!r}: secrets[{index}] must be a whole Ably API key, "
+                    "'appId.keyId:keySecret', as the dashboard's API Keys tab shows it"
+                )
+        return checked
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        key = request.headers.get(KEY_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not key:
+            raise MissingSignatureError("X-Ably-Key header is missing")
+        if not signature:
+            raise MissingSignatureError(
+                "X-Ably-Signature header is missing (Ably signs batched requests only)"
+            )
+        if len(key) > MAX_HEADER_LENGTH or not key.isascii():
+            raise InvalidSignatureError("X-Ably-Key header is malformed")
+        if len(signature) > MAX_HEADER_LENGTH or not signature.isascii():
+            raise InvalidSignatureError("X-Ably-Signature header is malformed")
+        provided = signature.strip().encode("ascii")
+        known_key = False
+        for index, api_key in enumerate(source.secrets):
+            parts = _split_key(api_key)
+            if parts is None or not _names_match(parts[0], key.strip()):
+                continue
+            known_key = True
+            digest = hmac.new(parts[1].encode("utf-8"), request.body, hashlib.sha256).digest()
+            if hmac.compare_digest(base64.b64encode(digest), provided):
+                return Verdict(secret_index=index)
+        if not known_key:
+            raise InvalidSignatureError("X-Ably-Key names no configured API key")
+        raise InvalidSignatureError("no Ably signature matches the named key's secret")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        sources = {item.get("source") for item in _items(request.body)}
+        single = next(iter(sources)) if len(sources) == 1 else None
+        event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
+        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        emitted: list[Emitted] = []
+        for item in _items(delivery.body):
+            item_id = _item_id(item)
+            occurred_at = _millis(item.get("timestamp")) or delivery.received_at
+            source, name = item.get("source"), item.get("name")
+            if source == "channel.lifecycle" and name in ("channel.opened", "channel.closed"):
+                channel = _channel(item)
+                model = ChannelOccupied if name == "channel.opened" else ChannelVacated
+                data = model(provider="ably", channel=channel, occurred_at=occurred_at)
+                emitted.append(_emit(data, model.event_type, channel, occurred_at, item_id))
+            elif source == "channel.presence":
+                emitted.extend(self._presence(item, item_id, occurred_at))
+            else:
+                kind = source if isinstance(source, str) else str(name)
+                emitted.append(
+                    _emit(
+                        VendorPassthrough(vendor="ably", vendor_event_type=kind, payload=item),
+                        f"ably.{kind}",
+                        _channel_or_none(item) or item_id,
+                        occurred_at,
+                        item_id,
+                    )
+                )
+        return emitted
+
+    @staticmethod
+    def _presence(item: dict[str, Any], item_id: str, item_time: datetime) -> list[Emitted]:
+        """One item carries several presence messages; each gets its own CloudEvent."""
+        channel = _channel(item)
+        messages = item["data"].get("presence")
+        if not isinstance(messages, list):
+            raise ValueError("Ably presence item has no data.presence list")
+        emitted = []
+        for index, message in enumerate(messages):
+            action = message.get("action")
+            action = (
+                PRESENCE_ACTIONS.get(action, str(action)) if isinstance(action, int) else action
+            )
+            message_id = message.get("id")
+            suffix = message_id if isinstance(message_id, str) and message_id else str(index)
+            occurred_at = _millis(message.get("timestamp")) or item_time
+            data: PresenceJoined | PresenceLeft | VendorPassthrough
+            if action in ("enter", "leave"):
+                model = PresenceJoined if action == "enter" else PresenceLeft
+                data = model(
+                    provider="ably",
+                    channel=channel,
+                    user_id=message["clientId"],
+                    connection_id=message.get("connectionId"),
+                    occurred_at=occurred_at,
+                )
+                event_type = model.event_type
+            else:
+                kind = f"presence.{action}"
+                data = VendorPassthrough(
+                    vendor="ably", vendor_event_type=kind, payload={**message, "channel": channel}
+                )
+                event_type = f"ably.{kind}"
+            emitted.append(_emit(data, event_type, channel, occurred_at, f"{item_id}:{suffix}"))
+        return emitted
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Items as in Ably's "Outbound webhooks" documentation, batched and enveloped."""
+        event_type = event_type or self.sample_types[0]
+        now_ms = int(time.time() * 1000)
+        channel = f"chat-channel-{secrets.token_hex(3)}"
+        connection = secrets.token_hex(5)
+        base = {
+            "webhookId": "ABcDEf",
+            "source": event_type,
+            "serial": f"{secrets.token_hex(11)}:{secrets.randbelow(10)}",
+            "timestamp": now_ms,
+        }
+        item: dict[str, Any]
+        if event_type == "channel.presence":
+            item = {
+                **base,
+                "name": "presence.message",
+                "data": {
+                    "channelId": channel,
+                    "site": "eu-west-1-A",
+                    "presence": [
+                        {
+                            "id": f"{connection}:1:0",
+                            "clientId": "bob",
+                            "connectionId": connection,
+                            "timestamp": now_ms,
+                            "data": "the message data",
+                            "action": 2,
+                        }
+                    ],
+                },
+            }
+        elif event_type == "channel.message":
+            item = {
+                **base,
+                "name": "channel.message",
+                "data": {
+                    "channelId": channel,
+                    "site": "eu-west-1-A",
+                    "messages": [
+                        {
+                            "id": f"{connection}:1:0",
+                            "clientId": "user-3",
+                            "connectionId": connection,
+                            "timestamp": now_ms,
+                            "data": "the message data",
+                            "name": "a message name",
+                        }
+                    ],
+                },
+            }
+        else:
+            item = {
+                **base,
+                "source": "channel.lifecycle",
+                "name": "channel.opened",
+                "data": {
+                    "channelId": channel,
+                    "name": channel,
+                    "status": {
+                        "isActive": True,
+                        "occupancy": {
+                            "metrics": {"connections": 1, "publishers": 1, "subscribers": 1}
+                        },
+                    },
+                },
+            }
+        return json.dumps({"items": [item]}).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        name, secret = _split_key(context.secret or "") or (
+            SAMPLE_KEY_NAME,
+            context.secret or "",
+        )
+        digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Ably",
+            "X-Ably-Version": "1.2",
+            "X-Ably-Key": name,
+            "X-Ably-Signature": base64.b64encode(digest).decode(),
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _millis(raw: Any) -> datetime | None:
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
+        return from_unix(raw / 1000)
+    return None
+
+
+def _emit(data: Any, event_type: str, channel: str, occurred_at: datetime, item_id: str) -> Emitted:
+    if len(item_id) > 255:  # the inbox keeps item ids of at most 255 characters
+        item_id = f"sha256:{hashlib.sha256(item_id.encode()).hexdigest()}"
+    return Emitted(
+        type=event_type,
+        data=data,
+        key=channel,
+        subject=channel,
+        time=occurred_at,
+        item_id=item_id,
+    )

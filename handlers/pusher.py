@@ -1,0 +1,266 @@
+"""Pusher Channels: `X-Pusher-Key` names the app key, `X-Pusher-Signature` is the hex HMAC-SHA256
+of the body with that key's secret.
+
+The body's `time_ms` (when Pusher created the webhook) is signed with it; like Pusher's SDKs we
+refuse webhooks more than 300 s away from now, in both directions. Pusher retries failed webhooks
+for 5 minutes with the same body, so the delivery id is the body's SHA-256. A body is a batch of
+events (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`, `client_event`,
+`cache_miss`, `subscription_count`); each becomes its own CloudEvent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    check_tolerance,
+    from_unix,
+    json_object,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+from schemas.passthrough import VendorPassthrough
+from schemas.realtime import (
+    ChannelOccupied,
+    ChannelVacated,
+    PresenceJoined,
+    PresenceLeft,
+)
+
+KEY_HEADER = "x-pusher-key"
+SIGNATURE_HEADER = "x-pusher-signature"
+MAX_HEADER_LENGTH = 512
+SAMPLE_KEY = "278d425bdf160c739803"  # the app key in Pusher's documentation examples
+
+
+class PusherOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_key: str | list[str]
+    """The app key(s) X-Pusher-Key may name. One key: every secret is tried. A list, one per
+    secret in the same order: each key's own secret is used (rotating to a new key/secret pair)."""
+
+    @field_validator("app_key")
+    @classmethod
+    def _non_empty(cls, value: str | list[str]) -> str | list[str]:
+        keys = [value] if isinstance(value, str) else value
+        if not keys or any(not key.strip() for key in keys):
+            raise ValueError("app_key must be a key, or a non-empty list of keys")
+        return value
+
+
+def _secret_indexes(options: PusherOptions, key: str, secret_count: int) -> list[int]:
+    """Which configured secrets may have signed for `key` (none: the key is not ours)."""
+    provided = key.encode("utf-8")
+    if isinstance(options.app_key, str):
+        known = hmac.compare_digest(options.app_key.encode("utf-8"), provided)
+        return list(range(secret_count)) if known else []
+    return [
+        index
+        for index, configured in enumerate(options.app_key)
+        if index < secret_count and hmac.compare_digest(configured.encode("utf-8"), provided)
+    ]
+
+
+def _events(body: bytes) -> tuple[int, list[dict[str, Any]]]:
+    document = json_object(body)
+    time_ms, events = document.get("time_ms"), document.get("events")
+    if not isinstance(time_ms, int) or isinstance(time_ms, bool) or time_ms <= 0:
+        raise MalformedRequestError("Pusher webhook has no time_ms")
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        raise MalformedRequestError("Pusher webhook has no events list")
+    return time_ms, events
+
+
+def _item_id(time_ms: int, index: int, event: dict[str, Any]) -> str:
+    """Pusher gives events no id. Time, position and content identify one within its webhook
+    (the position keeps two identical events in one batch apart, e.g. a channel occupied twice);
+    a redelivered webhook is byte-identical, so its items get the same ids."""
+    content = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+    return f"{time_ms}:{index}:{hashlib.sha256(content).hexdigest()[:32]}"
+
+
+class PusherHandler(BaseHandler):
+    vendor: ClassVar[str] = "pusher"
+    summary: ClassVar[str] = (
+        "X-Pusher-Key = app key; X-Pusher-Signature: hex HMAC-SHA256 of the body; time_ms ±300 s"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Pusher-Key", "X-Pusher-Signature")
+    options_model: ClassVar[type[BaseModel]] = PusherOptions
+    default_tolerance_seconds: ClassVar[int | None] = 300
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "channel_occupied": ChannelOccupied.event_type,
+        "channel_vacated": ChannelVacated.event_type,
+        "member_added": PresenceJoined.event_type,
+        "member_removed": PresenceLeft.event_type,
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "batch",
+        "channel_occupied",
+        "channel_vacated",
+        "member_added",
+        "member_removed",
+        "client_event",
+    )
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        checked = super().check_config(source)
+        keys = self.options(checked, PusherOptions).app_key
+        if isinstance(keys, list) and len(keys) != len(checked.secrets):
+            raise ConfigError(
+                f"source {source.name!r}: app_key lists {len(keys)} keys for "
+                f"{len(checked.secrets)} secrets; give one key, or one per secret in order"
+            )
+        return checked
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        key = request.headers.get(KEY_HEADER)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not key:
+            raise MissingSignatureError("X-Pusher-Key header is missing")
+        if not signature:
+            raise MissingSignatureError("X-Pusher-Signature header is missing")
+        if len(key) > MAX_HEADER_LENGTH or not key.isascii():
+            raise InvalidSignatureError("X-Pusher-Key header is malformed")
+        if len(signature) > MAX_HEADER_LENGTH or not signature.isascii():
+            raise InvalidSignatureError("X-Pusher-Signature header is malformed")
+        options = self.options(source, PusherOptions)
+        candidates = _secret_indexes(options, key.strip(), len(source.secrets))
+        if not candidates:
+            raise InvalidSignatureError("X-Pusher-Key is not a configured app key")
+        provided = signature.strip().lower().encode("ascii")
+        for index in candidates:
+            secret = source.secrets[index].encode("utf-8")
+            expected = hmac.new(secret, request.body, hashlib.sha256).hexdigest().encode()
+            if hmac.compare_digest(expected, provided):
+                time_ms, _ = _events(request.body)
+                check_tolerance(time_ms // 1000, now, self.tolerance(source))
+                return Verdict(secret_index=index, signed_at=time_ms // 1000)
+        raise InvalidSignatureError("no Pusher signature matches the app key's secret")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        _, events = _events(request.body)
+        names = {event.get("name") for event in events}
+        single = next(iter(names)) if len(names) == 1 else None
+        event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
+        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        time_ms, events = _events(delivery.body)
+        occurred_at = from_unix(time_ms / 1000) or delivery.received_at
+        emitted = []
+        for index, event in enumerate(events):
+            name, channel = event.get("name"), event.get("channel")
+            if not isinstance(name, str) or not isinstance(channel, str):
+                raise ValueError("Pusher event has no name or channel")
+            item_id = _item_id(time_ms, index, event)
+            data: BaseModel
+            match name:
+                case "channel_occupied":
+                    data = ChannelOccupied(
+                        provider="pusher", channel=channel, occurred_at=occurred_at
+                    )
+                case "channel_vacated":
+                    data = ChannelVacated(
+                        provider="pusher", channel=channel, occurred_at=occurred_at
+                    )
+                case "member_added" | "member_removed":
+                    model = PresenceJoined if name == "member_added" else PresenceLeft
+                    data = model(
+                        provider="pusher",
+                        channel=channel,
+                        user_id=event["user_id"],
+                        occurred_at=occurred_at,
+                    )
+                case _:
+                    data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
+            event_type = getattr(data, "event_type", f"pusher.{name}")
+            emitted.append(
+                Emitted(
+                    type=event_type,
+                    data=data,
+                    key=channel,
+                    subject=channel,
+                    time=occurred_at,
+                    item_id=item_id,
+                )
+            )
+        return emitted
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Events as in Pusher's webhook documentation; `batch` is several in one webhook."""
+        event_type = event_type or self.sample_types[0]
+        channel = f"presence-room-{secrets.token_hex(4)}"
+        user_id = f"user-{secrets.token_hex(4)}"
+        catalog: dict[str, dict[str, Any]] = {
+            "channel_occupied": {"name": "channel_occupied", "channel": channel},
+            "member_added": {"name": "member_added", "channel": channel, "user_id": user_id},
+            "client_event": {
+                "name": "client_event",
+                "channel": channel,
+                "event": "client-typing",
+                "data": json.dumps({"user": user_id}),
+                "socket_id": f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**7)}",
+                "user_id": user_id,
+            },
+            "member_removed": {"name": "member_removed", "channel": channel, "user_id": user_id},
+            "channel_vacated": {"name": "channel_vacated", "channel": channel},
+        }
+        events = (
+            list(catalog.values())
+            if event_type == "batch"
+            else [catalog.get(event_type, {"name": event_type, "channel": channel})]
+        )
+        body = {"time_ms": int(time.time() * 1000), "events": events}
+        return json.dumps(body).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        secret = context.secret or ""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "pusher-webhooks",
+            "X-Pusher-Key": _key_for(context.source, secret),
+            "X-Pusher-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _key_for(source: SourceConfig, secret: str) -> str:
+    """The app key that goes with `secret`; a placeholder when the source configures none."""
+    raw = source.options.app_key if isinstance(source.options, PusherOptions) else None
+    if raw is None and isinstance(source.options, Mapping):
+        raw = source.options.get("app_key")
+    if isinstance(raw, str) and raw:
+        return raw
+    if isinstance(raw, list) and raw:
+        index = source.secrets.index(secret) if secret in source.secrets else 0
+        key = raw[min(index, len(raw) - 1)]
+        return key if isinstance(key, str) else SAMPLE_KEY
+    return SAMPLE_KEY

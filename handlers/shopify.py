@@ -1,0 +1,328 @@
+"""Shopify: `X-Shopify-Hmac-Sha256`, the base64 HMAC-SHA256 of the body with the app's client
+secret; the topic is in `X-Shopify-Topic`.
+
+Dedup follows Shopify's "ignore duplicate webhooks" guidance: `X-Shopify-Event-Id` is the same on
+every delivery of one event (retries included), whereas `X-Shopify-Webhook-Id` names a single
+delivery. We key on the event id *and* the topic, so one merchant action reported under two
+topics (orders/create and orders/paid) stays two events; deliveries without an event id (older API
+versions) fall back to the webhook id. Shopify signs no timestamp: there is no replay window.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    json_object,
+)
+from ingest.sources import SourceConfig
+from schemas.base import Money
+from schemas.commerce import (
+    OrderCancelled,
+    OrderCreated,
+    OrderEvent,
+    OrderFulfilled,
+    OrderPaid,
+    OrderRefunded,
+    money_from_decimal,
+)
+from schemas.passthrough import VendorPassthrough
+
+SIGNATURE_HEADER = "x-shopify-hmac-sha256"
+TOPIC_HEADER = "x-shopify-topic"
+EVENT_ID_HEADER = "x-shopify-event-id"
+WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
+TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
+MAX_HEADER_LENGTH = 512
+
+ORDER_MODELS: Mapping[str, type[OrderEvent]] = {
+    "orders/create": OrderCreated,
+    "orders/paid": OrderPaid,
+    "orders/cancelled": OrderCancelled,
+    "orders/fulfilled": OrderFulfilled,
+}
+
+
+def _time(raw: Any) -> datetime | None:
+    if not isinstance(raw, str) or not raw:
+        return None
+    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _id(raw: Any) -> str | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return raw if isinstance(raw, str) and raw else None
+
+
+class ShopifyHandler(BaseHandler):
+    vendor: ClassVar[str] = "shopify"
+    summary: ClassVar[str] = "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body"
+    signature_headers: ClassVar[tuple[str, ...]] = ("X-Shopify-Hmac-Sha256",)
+    default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        **{topic: model.event_type for topic, model in ORDER_MODELS.items()},
+        "refunds/create": OrderRefunded.event_type,
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "orders/create",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "refunds/create",
+        "customers/create",
+    )
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(SIGNATURE_HEADER)
+        if not header:
+            raise MissingSignatureError("X-Shopify-Hmac-Sha256 header is missing")
+        if len(header) > MAX_HEADER_LENGTH or not header.isascii():
+            raise InvalidSignatureError("X-Shopify-Hmac-Sha256 header is malformed")
+        provided = header.strip().encode("ascii")
+        for index, secret in enumerate(source.secrets):
+            digest = hmac.new(secret.encode("utf-8"), request.body, hashlib.sha256).digest()
+            if hmac.compare_digest(base64.b64encode(digest), provided):
+                return Verdict(secret_index=index)
+        raise InvalidSignatureError("no Shopify signature matches a configured secret")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        topic = request.headers.get(TOPIC_HEADER, "").strip()
+        if not topic or len(topic) > 100:
+            raise MalformedRequestError("X-Shopify-Topic header is missing")
+        event_id = request.headers.get(EVENT_ID_HEADER, "").strip()
+        webhook_id = request.headers.get(WEBHOOK_ID_HEADER, "").strip()
+        if event_id and len(event_id) <= 128:
+            return Identity(event_id=f"{event_id}:{topic}", event_type=topic)
+        if webhook_id and len(webhook_id) <= 255:
+            return Identity(event_id=webhook_id, event_type=topic)
+        raise MalformedRequestError("neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is set")
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        payload = json_object(delivery.body)
+        triggered_at = _time(delivery.headers.get(TRIGGERED_AT_HEADER))
+        topic = delivery.event_type
+        # The event's time: Shopify's X-Shopify-Triggered-At, else the payload's own timestamp
+        # for that change, else when we received it.
+        if topic in ORDER_MODELS:
+            return [self._order(topic, payload, triggered_at, delivery.received_at)]
+        if topic == "refunds/create":
+            return [self._refund(payload, triggered_at, delivery.received_at)]
+        # `products/update` → `shopify.products.update`: CloudEvent types are dotted.
+        kind = topic.replace("/", ".")
+        key = _id(payload.get("id")) or delivery.event_id
+        return [
+            Emitted(
+                type=f"shopify.{kind}",
+                data=VendorPassthrough(vendor="shopify", vendor_event_type=topic, payload=payload),
+                key=key,
+                time=triggered_at,
+            )
+        ]
+
+    @staticmethod
+    def _order(
+        topic: str, order: dict[str, Any], triggered_at: datetime | None, received_at: datetime
+    ) -> Emitted:
+        model = ORDER_MODELS[topic]
+        order_id = _id(order.get("id"))
+        if order_id is None:
+            raise ValueError("Shopify order has no id")
+        raw_customer = order.get("customer")
+        customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
+        own_time = {
+            "orders/create": order.get("created_at"),
+            "orders/cancelled": order.get("cancelled_at"),
+        }.get(topic, order.get("updated_at"))
+        occurred_at = triggered_at or _time(own_time) or received_at
+        fields: dict[str, Any] = {
+            "provider": "shopify",
+            "order_id": order_id,
+            "order_number": order.get("name") or _id(order.get("order_number")),
+            "total": money_from_decimal(order["total_price"], order["currency"]),
+            "customer_id": _id(customer.get("id")),
+            "customer_email": order.get("email") or customer.get("email") or None,
+            "financial_status": order.get("financial_status"),
+            "fulfillment_status": order.get("fulfillment_status"),
+            "occurred_at": occurred_at,
+        }
+        if model is OrderCancelled:
+            fields["cancel_reason"] = order.get("cancel_reason")
+        data = model(**fields)
+        return Emitted(
+            type=model.event_type, data=data, key=order_id, subject=order_id, time=occurred_at
+        )
+
+    @staticmethod
+    def _refund(
+        refund: dict[str, Any], triggered_at: datetime | None, received_at: datetime
+    ) -> Emitted:
+        order_id, refund_id = _id(refund.get("order_id")), _id(refund.get("id"))
+        if order_id is None or refund_id is None:
+            raise ValueError("Shopify refund has no id or order_id")
+        # The money this refund moved: its successful refund transactions (a refund that only
+        # restocks has none).
+        refunded = [
+            transaction
+            for transaction in refund.get("transactions") or []
+            if isinstance(transaction, dict)
+            and transaction.get("kind") == "refund"
+            and transaction.get("status") == "success"
+        ]
+        amount = None
+        if refunded:
+            currencies = {transaction["currency"] for transaction in refunded}
+            if len(currencies) != 1:
+                raise ValueError("Shopify refund transactions are in several currencies")
+            currency = currencies.pop()
+            amount = Money(
+                amount_minor=sum(
+                    money_from_decimal(transaction["amount"], currency).amount_minor
+                    for transaction in refunded
+                ),
+                currency=currency.upper(),
+            )
+        occurred_at = triggered_at or _time(refund.get("created_at")) or received_at
+        data = OrderRefunded(
+            provider="shopify",
+            order_id=order_id,
+            refund_id=refund_id,
+            amount=amount,
+            note=refund.get("note") or None,
+            occurred_at=occurred_at,
+        )
+        return Emitted(
+            type=OrderRefunded.event_type,
+            data=data,
+            key=order_id,
+            subject=order_id,
+            time=occurred_at,
+        )
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Payloads shaped like the examples in Shopify's webhook topic reference."""
+        topic = event_type or self.sample_types[0]
+        order_id = 820982911946154508 + secrets.randbelow(10**12)
+        customer = {
+            "id": 115310627314723954,
+            "email": "john@example.com",
+            "first_name": "John",
+            "last_name": "Smith",
+        }
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        payload: dict[str, Any]
+        if topic == "refunds/create":
+            payload = {
+                "id": 890088186047892319 + secrets.randbelow(10**12),
+                "order_id": order_id,
+                "created_at": now,
+                "note": "Things were damaged",
+                "restock": True,
+                "user_id": 548380009,
+                "refund_line_items": [],
+                "transactions": [
+                    {
+                        "id": 245135271310201670 + secrets.randbelow(10**12),
+                        "order_id": order_id,
+                        "kind": "refund",
+                        "gateway": "bogus",
+                        "status": "success",
+                        "amount": "10.00",
+                        "currency": "USD",
+                    }
+                ],
+            }
+        elif topic == "customers/create":
+            payload = {**customer, "id": 706405506930370084 + secrets.randbelow(10**12)}
+        else:
+            paid = topic in ("orders/paid", "orders/fulfilled")
+            payload = {
+                "id": order_id,
+                "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+                "name": f"#{1000 + secrets.randbelow(9000)}",
+                "order_number": 1234,
+                "email": "jon@example.com",
+                "created_at": now,
+                "updated_at": now,
+                "cancelled_at": now if topic == "orders/cancelled" else None,
+                "cancel_reason": "customer" if topic == "orders/cancelled" else None,
+                "currency": "USD",
+                "subtotal_price": "398.00",
+                "total_tax": "0.00",
+                "total_price": "403.00",
+                "financial_status": "paid" if paid else "pending",
+                "fulfillment_status": "fulfilled" if topic == "orders/fulfilled" else None,
+                "customer": customer,
+                "line_items": [
+                    {
+                        "id": 487817672276298554,
+                        "title": "Aviator sunglasses",
+                        "quantity": 1,
+                        "price": "199.00",
+                        "sku": "SKU2006-001",
+                    },
+                    {
+                        "id": 976318377106520349,
+                        "title": "Mid-century lounger",
+                        "quantity": 1,
+                        "price": "199.00",
+                        "sku": "SKU2006-020",
+                    },
+                ],
+            }
+        return json.dumps(payload, indent=2).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        digest = hmac.new((context.secret or "").encode("utf-8"), body, hashlib.sha256).digest()
+        triggered_at = datetime.fromtimestamp(now, tz=UTC).isoformat().replace("+00:00", "Z")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Shopify-Captain-Hook",
+            "X-Shopify-Topic": event_type or _guess_topic(body),
+            "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+            "X-Shopify-Shop-Domain": "example.myshopify.com",
+            "X-Shopify-API-Version": "2025-07",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": triggered_at,
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _guess_topic(body: bytes) -> str:
+    """For `ingest send --file` without `--type`: the topic whose payload this looks like."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return "orders/create"
+    if isinstance(payload, dict) and "order_id" in payload and "transactions" in payload:
+        return "refunds/create"
+    return "orders/create"

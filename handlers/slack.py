@@ -1,0 +1,325 @@
+"""Slack Events API: `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:{timestamp}:{body}">` with the
+app's signing secret, `X-Slack-Request-Timestamp` within 300 s of now (both directions).
+
+`url_verification` is the handshake Slack sends when the Request URL is saved: stored, never
+published, answered with its `challenge`. Event callbacks dedup on `event_id`, which Slack keeps
+on its retries (those add `X-Slack-Retry-Num`/`X-Slack-Retry-Reason` and a fresh signature), so a
+retry is a duplicate. Only the Events API's JSON bodies are accepted: slash commands and
+interactivity post forms and expect an answer in the response, which this service does not give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    Reply,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    check_tolerance,
+    from_unix,
+    json_object,
+    parse_unix_timestamp,
+    passthrough,
+)
+from ingest.sources import SourceConfig
+from schemas.chat import (
+    ChatAppMention,
+    ChatMessageDeleted,
+    ChatMessageEdited,
+    ChatMessagePosted,
+    ChatReactionAdded,
+    ChatReactionRemoved,
+)
+
+SIGNATURE_HEADER = "x-slack-signature"
+TIMESTAMP_HEADER = "x-slack-request-timestamp"
+PREFIX = "v0="
+MAX_HEADER_LENGTH = 512
+# Message subtypes that are a new message in the channel; the rest (joins, topic changes…)
+# pass through as `slack.message`.
+POSTED_SUBTYPES = frozenset({None, "bot_message", "file_share", "me_message", "thread_broadcast"})
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    if raw[:1] != b"{":
+        raise MalformedRequestError(
+            "not an Events API JSON body (slash commands and interactivity are not supported)"
+        )
+    return json_object(raw)
+
+
+def _challenge_id(challenge: str) -> str:
+    return f"url_verification:{hashlib.sha256(challenge.encode()).hexdigest()[:40]}"
+
+
+def _event_time(body: dict[str, Any], event: dict[str, Any], fallback: datetime) -> datetime:
+    event_time = body.get("event_time")
+    if isinstance(event_time, int) and not isinstance(event_time, bool):
+        return from_unix(event_time) or fallback
+    event_ts = event.get("event_ts") or event.get("ts")
+    if isinstance(event_ts, str):
+        return from_unix(float(event_ts)) or fallback
+    return fallback
+
+
+class SlackHandler(BaseHandler):
+    vendor: ClassVar[str] = "slack"
+    summary: ClassVar[str] = (
+        "X-Slack-Signature: v0=HMAC-SHA256 hex of 'v0:{timestamp}:{body}' (signing secret)"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = (
+        "X-Slack-Signature",
+        "X-Slack-Request-Timestamp",
+    )
+    default_tolerance_seconds: ClassVar[int | None] = 300
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        "message": ChatMessagePosted.event_type,
+        "message (message_changed)": ChatMessageEdited.event_type,
+        "message (message_deleted)": ChatMessageDeleted.event_type,
+        "app_mention": ChatAppMention.event_type,
+        "reaction_added": ChatReactionAdded.event_type,
+        "reaction_removed": ChatReactionRemoved.event_type,
+        "url_verification": "(handshake, answered with the challenge, not published)",
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "message",
+        "app_mention",
+        "reaction_added",
+        "url_verification",
+        "channel_created",
+    )
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(SIGNATURE_HEADER)
+        raw_timestamp = request.headers.get(TIMESTAMP_HEADER)
+        if not header:
+            raise MissingSignatureError("X-Slack-Signature header is missing")
+        if not raw_timestamp:
+            raise MissingSignatureError("X-Slack-Request-Timestamp header is missing")
+        if len(header) > MAX_HEADER_LENGTH or not header.isascii():
+            raise InvalidSignatureError("X-Slack-Signature header is malformed")
+        if not header.startswith(PREFIX):
+            raise InvalidSignatureError("X-Slack-Signature must start with v0=")
+        if not raw_timestamp.isascii():  # str.isdigit() also admits "²" and "١٢٣"
+            raise InvalidSignatureError("X-Slack-Request-Timestamp is not a Unix time")
+        signed_at = parse_unix_timestamp(raw_timestamp)
+        provided = header[len(PREFIX) :].strip().lower().encode("ascii")
+        base = b"v0:" + raw_timestamp.strip().encode("ascii") + b":" + request.body
+        for index, secret in enumerate(source.secrets):
+            expected = hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest().encode()
+            if hmac.compare_digest(expected, provided):
+                check_tolerance(signed_at, now, self.tolerance(source))
+                return Verdict(secret_index=index, signed_at=signed_at)
+        raise InvalidSignatureError("no Slack signature matches a configured signing secret")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        body = _body(request.body)
+        kind = body.get("type")
+        if kind == "url_verification":
+            challenge = body.get("challenge")
+            if not isinstance(challenge, str) or not challenge or len(challenge) > 1024:
+                raise MalformedRequestError("url_verification has no challenge")
+            return Identity(
+                event_id=_challenge_id(challenge), event_type="url_verification", handshake=True
+            )
+        if kind == "event_callback":
+            event = body.get("event")
+            if not isinstance(event, dict):
+                raise MalformedRequestError("event_callback has no event")
+            return Identity(
+                event_id=bounded_id(body.get("event_id"), "event_id"),
+                event_type=bounded_id(event.get("type"), "event.type"),
+            )
+        if kind == "app_rate_limited":
+            # Slack's notice that events were dropped for a minute; one per app and minute.
+            minute = body.get("minute_rate_limited")
+            app = body.get("api_app_id")
+            return Identity(
+                event_id=bounded_id(f"app_rate_limited:{app}:{minute}", "minute_rate_limited"),
+                event_type="app_rate_limited",
+            )
+        event_type = bounded_id(kind, "type")
+        event_id = body.get("event_id")
+        return Identity(
+            event_id=bounded_id(event_id, "event_id")
+            if event_id is not None
+            else hashlib.sha256(request.body).hexdigest(),
+            event_type=event_type,
+        )
+
+    def reply(
+        self, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        if identity.event_type != "url_verification":
+            return None
+        challenge = _body(request.body)["challenge"]
+        return Reply(status=200, body=json.dumps({"challenge": challenge}).encode())
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        body = _body(delivery.body)
+        if body.get("type") == "url_verification":
+            return []
+        event = body.get("event")
+        if body.get("type") != "event_callback" or not isinstance(event, dict):
+            return [passthrough(delivery, body)]
+        team = body.get("team_id") or event.get("team")
+        occurred_at = _event_time(body, event, delivery.received_at)
+        data: Any
+        match event.get("type"), event.get("subtype"):
+            case "message", subtype if subtype in POSTED_SUBTYPES:
+                data = ChatMessagePosted(**_message(event, team, occurred_at), subtype=subtype)
+            case "message", "message_changed":
+                edited = {**event["message"], "channel": event["channel"]}
+                data = ChatMessageEdited(**_message(edited, team, occurred_at))
+            case "message", "message_deleted":
+                data = ChatMessageDeleted(
+                    provider="slack",
+                    team_id=team,
+                    channel=event["channel"],
+                    ts=event["deleted_ts"],
+                    occurred_at=occurred_at,
+                )
+            case "app_mention", _:
+                data = ChatAppMention(**_message(event, team, occurred_at))
+            case ("reaction_added" | "reaction_removed") as kind, _:
+                item = event.get("item") or {}
+                model = ChatReactionAdded if kind == "reaction_added" else ChatReactionRemoved
+                data = model(
+                    provider="slack",
+                    team_id=team,
+                    channel=item.get("channel"),
+                    user=event["user"],
+                    reaction=event["reaction"],
+                    item_ts=item.get("ts"),
+                    item_user=event.get("item_user"),
+                    occurred_at=occurred_at,
+                )
+            case _:
+                return [passthrough(delivery, body)]
+        channel = data.channel or "-"
+        return [
+            Emitted(
+                type=data.event_type,
+                data=data,
+                key=f"{team}:{channel}",
+                subject=channel,
+                time=occurred_at,
+            )
+        ]
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Bodies as in Slack's Events API documentation examples."""
+        event_type = event_type or self.sample_types[0]
+        if event_type == "url_verification":
+            body: dict[str, Any] = {
+                "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
+                "challenge": secrets.token_urlsafe(36),
+                "type": "url_verification",
+            }
+            return json.dumps(body).encode()
+        now = time.time()
+        ts = f"{now:.6f}"
+        event: dict[str, Any]
+        if event_type == "reaction_added":
+            event = {
+                "type": "reaction_added",
+                "user": "U123ABC456",
+                "reaction": "thumbsup",
+                "item_user": "U222222222",
+                "item": {"type": "message", "channel": "C123ABC456", "ts": "1360782400.498405"},
+                "event_ts": ts,
+            }
+        elif event_type == "app_mention":
+            event = {
+                "type": "app_mention",
+                "user": "U061F7AUR",
+                "text": "<@U0LAN0Z89> is it everything a river should be?",
+                "ts": ts,
+                "channel": "C0LAN2Q65",
+                "event_ts": ts,
+            }
+        elif event_type == "message":
+            event = {
+                "type": "message",
+                "channel": "C123ABC456",
+                "user": "U123ABC456",
+                "text": "Live long and prospect.",
+                "ts": ts,
+                "event_ts": ts,
+                "channel_type": "channel",
+            }
+        else:
+            event = {
+                "type": event_type,
+                "channel": {"id": "C024BE91L", "name": "fun", "created": int(now)},
+                "event_ts": ts,
+            }
+        body = {
+            "token": "XXYYZZ",
+            "team_id": "T123ABC456",
+            "api_app_id": "A123ABC456",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": int(now),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": "T123ABC456",
+                    "user_id": "U123ABC456",
+                    "is_bot": True,
+                }
+            ],
+        }
+        return json.dumps(body).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        timestamp = str(int(now))
+        base = b"v0:" + timestamp.encode() + b":" + body
+        digest = hmac.new((context.secret or "").encode("utf-8"), base, hashlib.sha256)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": f"{PREFIX}{digest.hexdigest()}",
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _message(event: dict[str, Any], team: Any, occurred_at: datetime) -> dict[str, Any]:
+    return {
+        "provider": "slack",
+        "team_id": team,
+        "channel": event["channel"],
+        "user": event.get("user"),
+        "text": event.get("text") or "",
+        "ts": event["ts"],
+        "thread_ts": event.get("thread_ts"),
+        "occurred_at": occurred_at,
+    }

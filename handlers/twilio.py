@@ -1,0 +1,500 @@
+"""Twilio: `X-Twilio-Signature`, base64 HMAC-SHA1 (auth token) of the URL Twilio called + the POST
+parameters sorted by name, each name followed by its value.
+
+Form posts (messaging and voice callbacks) sign the parameters. JSON posts (Event Streams and other
+newer products) sign the URL only, which then carries `bodySHA256=<hex SHA-256 of the body>`; we
+check that hash too, or the body would be unauthenticated. Requests matched by a Webhooks Rule are
+signed with that rule's SharedKey and name the algorithm in `X-Twilio-Webhooks-Signature-Settings`
+(`algorithm=HMAC_SHA256`); a SharedKey secret may be configured next to the auth tokens.
+
+Because the URL is signed, it must be the URL Twilio called: behind a proxy that changes scheme,
+host, port or path, set `public_url` to the URL configured in Twilio (the request's query string,
+which Twilio may extend with `bodySHA256`, is kept as received). Twilio's own validators also
+accept the URL with the default port added or removed (its back end is inconsistent about it); so
+do we, but never another port.
+
+Twilio signs no timestamp: there is no replay window. Dedup is on the message or call id plus its
+status, because Twilio reports each status of a message as a separate callback with the same sid.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MissingSignatureError,
+    Reply,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    bounded_id,
+    parse_json,
+    passthrough,
+)
+from ingest.sources import SourceConfig
+from schemas.messaging import (
+    CallStatus,
+    MessageDelivered,
+    MessageEvent,
+    MessageFailed,
+    MessageQueued,
+    MessageRead,
+    MessageReceived,
+    MessageSent,
+    MessageUndelivered,
+)
+from schemas.passthrough import VendorPassthrough
+
+SIGNATURE_HEADER = "x-twilio-signature"
+SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+BODY_HASH_PARAM = "bodySHA256"
+MAX_HEADER_LENGTH = 1024
+DEFAULT_PORTS = {"https": 443, "http": 80}
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+ALGORITHMS: Mapping[str, Any] = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+
+MESSAGE_MODELS: Mapping[str, type[MessageEvent]] = {
+    "queued": MessageQueued,
+    "sent": MessageSent,
+    "delivered": MessageDelivered,
+    "undelivered": MessageUndelivered,
+    "failed": MessageFailed,
+    "received": MessageReceived,
+    "read": MessageRead,
+}
+
+
+class TwilioOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_url: str | None = None
+    """The webhook URL exactly as configured in Twilio, without a query string. Unset: the URL
+    the request arrived at (correct only when no proxy changes scheme, host, port or path)."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            _ = parts.port  # raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError("public_url is not a valid URL") from None
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ValueError("public_url must be an absolute http(s) URL")
+        if parts.query:
+            raise ValueError(
+                "public_url must not have a query string: the query Twilio sends is used as "
+                "received"
+            )
+        # A fragment (Twilio's #rc=…&rp=… connection overrides) is never sent nor signed.
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _with_default_port_variants(url: str) -> list[str]:
+    """`url` as is, plus the same URL with its default port added (if it has none) or removed
+    (if it names the default one): what Twilio signed may differ from what we saw in just that."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise MalformedRequestError("request URL is not valid") from None
+    default = DEFAULT_PORTS.get(parts.scheme)
+    if default is None or not parts.netloc:
+        return [url]
+    if port is None:
+        netloc = f"{parts.netloc}:{default}"
+    elif port == default:
+        netloc = parts.netloc[: parts.netloc.rfind(":")]
+    else:
+        return [url]
+    return [url, urlunsplit(parts._replace(netloc=netloc))]
+
+
+def _form_params(body: bytes) -> list[tuple[str, str]]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedRequestError("form body is not UTF-8") from None
+    try:
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=1000)
+    except ValueError:
+        raise MalformedRequestError("form body has too many fields") from None
+
+
+def _signed_string(url: str, params: list[tuple[str, str]]) -> bytes:
+    """URL, then each parameter name followed by its value, names sorted; a repeated name's
+    distinct values sorted too (as Twilio's SDKs do)."""
+    values: dict[str, set[str]] = {}
+    for name, value in params:
+        values.setdefault(name, set()).add(value)
+    pieces = [url]
+    for name in sorted(values):
+        pieces.extend(name + value for value in sorted(values[name]))
+    return "".join(pieces).encode("utf-8")
+
+
+def _algorithm(settings: str | None) -> Any:
+    """The hash named by X-Twilio-Webhooks-Signature-Settings; none named → the auth token's
+    HMAC-SHA1. An algorithm we do not know is a rejection, never a fallback."""
+    for part in (settings or "").split(","):
+        name, separator, value = part.partition("=")
+        if separator and name.strip() == "algorithm" and value.strip():
+            algorithm = ALGORITHMS.get(value.strip().upper())
+            if algorithm is None:
+                raise InvalidSignatureError("unsupported Twilio signature algorithm")
+            return algorithm
+    return hashlib.sha1
+
+
+def _query_values(url: str, name: str) -> list[str]:
+    try:
+        return parse_qs(urlsplit(url).query, keep_blank_values=True).get(name, [])
+    except ValueError:
+        raise MalformedRequestError("request URL is not valid") from None
+
+
+def _canonical_hash(params: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(json.dumps(sorted(params)).encode()).hexdigest()
+
+
+def _is_json_body(body: bytes) -> bool:
+    return body.lstrip()[:1] in (b"{", b"[")
+
+
+class TwilioHandler(BaseHandler):
+    vendor: ClassVar[str] = "twilio"
+    summary: ClassVar[str] = (
+        "X-Twilio-Signature: base64 HMAC-SHA1 of URL + sorted POST params (JSON: URL with "
+        "bodySHA256)"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = (
+        "X-Twilio-Signature",
+        "X-Twilio-Webhooks-Signature-Settings",
+    )
+    options_model: ClassVar[type[BaseModel]] = TwilioOptions
+    default_tolerance_seconds: ClassVar[int | None] = None
+    mapped_types: ClassVar[Mapping[str, str]] = {
+        **{f"message.{status}": model.event_type for status, model in MESSAGE_MODELS.items()},
+        "call.<status>": CallStatus.event_type,
+    }
+    sample_types: ClassVar[tuple[str, ...]] = (
+        "message.delivered",
+        "message.received",
+        "message.undelivered",
+        "call.completed",
+        "message.accepted",
+    )
+
+    # -- verification ------------------------------------------------------------------
+
+    def signed_url(self, request: InboundRequest, source: SourceConfig) -> str:
+        """The URL Twilio signed: `public_url` with the request's query, or the request URL."""
+        public_url = self.options(source, TwilioOptions).public_url
+        if public_url is None:
+            return request.url
+        try:
+            query = urlsplit(request.url).query
+        except ValueError:
+            raise MalformedRequestError("request URL is not valid") from None
+        parts = urlsplit(public_url)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(SIGNATURE_HEADER)
+        if not header:
+            raise MissingSignatureError("X-Twilio-Signature header is missing")
+        if len(header) > MAX_HEADER_LENGTH or not header.isascii():
+            raise InvalidSignatureError("X-Twilio-Signature header is malformed")
+        provided = header.strip().encode("ascii")
+        algorithm = _algorithm(request.headers.get(SETTINGS_HEADER))
+        url = self.signed_url(request, source)
+
+        body_hashes = _query_values(url, BODY_HASH_PARAM)
+        if body_hashes:
+            # JSON body: the URL is signed, and the URL carries the body's hash.
+            if len(body_hashes) != 1:
+                raise InvalidSignatureError("the URL carries more than one bodySHA256")
+            expected_hash = hashlib.sha256(request.body).hexdigest().encode()
+            if not hmac.compare_digest(expected_hash, body_hashes[0].lower().encode("utf-8")):
+                raise InvalidSignatureError("bodySHA256 does not match the body")
+            params: list[tuple[str, str]] = []
+        elif request.body and _is_json_body(request.body):
+            raise InvalidSignatureError(
+                "JSON body without bodySHA256 in the URL: the body would not be signed"
+            )
+        else:
+            params = _form_params(request.body)
+
+        candidates = [_signed_string(u, params) for u in _with_default_port_variants(url)]
+        for index, secret in enumerate(source.secrets):
+            key = secret.encode("utf-8")
+            for signed in candidates:
+                expected = base64.b64encode(hmac.new(key, signed, algorithm).digest())
+                if hmac.compare_digest(expected, provided):
+                    return Verdict(secret_index=index)
+        raise InvalidSignatureError(
+            "no Twilio signature matches a configured auth token for this URL"
+        )
+
+    # -- identification ----------------------------------------------------------------
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        if _is_json_body(request.body):
+            return self._identify_json(request.body)
+        params = dict(_form_params(request.body))
+        message_sid = params.get("MessageSid") or params.get("SmsSid")
+        message_status = params.get("MessageStatus") or params.get("SmsStatus")
+        if "EventType" in params:
+            # Conversations, TaskRouter, Sync…: a named event without one id per status; identical
+            # retries hash alike.
+            event_type = bounded_id(params["EventType"], "EventType")
+            return Identity(
+                event_id=f"{event_type}:{_canonical_hash(sorted(params.items()))}",
+                event_type=event_type,
+            )
+        if message_sid and message_status:
+            sid = bounded_id(message_sid, "MessageSid")
+            status = bounded_id(message_status.lower(), "MessageStatus")
+            return Identity(
+                event_id=bounded_id(f"{sid}:{status}", "MessageSid and status"),
+                event_type=f"message.{status}",
+            )
+        call_sid, call_status = params.get("CallSid"), params.get("CallStatus")
+        if call_sid and call_status:
+            status = bounded_id(call_status.lower(), "CallStatus")
+            event_id = f"{bounded_id(call_sid, 'CallSid')}:{status}"
+            if params.get("SequenceNumber", "").isdigit():
+                # Status callbacks number their reports; two reports of one status stay distinct.
+                event_id += f":{params['SequenceNumber']}"
+            return Identity(
+                event_id=bounded_id(event_id, "CallSid and status"), event_type=f"call.{status}"
+            )
+        if not params:
+            raise MalformedRequestError("Twilio request has no parameters")
+        return Identity(
+            event_id=f"webhook:{_canonical_hash(sorted(params.items()))}", event_type="webhook"
+        )
+
+    @staticmethod
+    def _identify_json(body: bytes) -> Identity:
+        document = parse_json(body)
+        if isinstance(document, list):
+            # Event Streams delivers CloudEvents in batches; each item has its own id.
+            return Identity(event_id=hashlib.sha256(body).hexdigest(), event_type="events")
+        if isinstance(document, dict) and isinstance(document.get("type"), str):
+            event_id = document.get("id")
+            return Identity(
+                event_id=bounded_id(event_id, "event id")
+                if event_id is not None
+                else hashlib.sha256(body).hexdigest(),
+                event_type=bounded_id(document["type"], "event type"),
+            )
+        raise MalformedRequestError("Twilio JSON body is neither an event nor a list of events")
+
+    def reply(
+        self, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        """An incoming message's webhook expects TwiML back; an empty `<Response/>` means "no
+        reply" (anything else shows as error 12300 in Twilio's debugger). Status callbacks ignore
+        the response, so they get our usual JSON."""
+        if identity.event_type == "message.received":
+            return Reply(status=200, body=EMPTY_TWIML, content_type="text/xml")
+        return None
+
+    # -- normalization -----------------------------------------------------------------
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        if _is_json_body(delivery.body):
+            return self._normalize_json(delivery)
+        params = dict(_form_params(delivery.body))
+        kind, _, status = delivery.event_type.partition(".")
+        if kind == "message" and status in MESSAGE_MODELS:
+            return [self._message(params, status, delivery.received_at)]
+        if kind == "call" and status:
+            return [self._call(params, status, delivery.received_at)]
+        return [passthrough(delivery, params)]
+
+    @staticmethod
+    def _message(params: dict[str, str], status: str, received_at: datetime) -> Emitted:
+        model = MESSAGE_MODELS[status]
+        message_id = params.get("MessageSid") or params["SmsSid"]
+        data = model(
+            provider="twilio",
+            message_id=message_id,
+            account_id=params.get("AccountSid") or None,
+            sender=params.get("From") or None,
+            recipient=params.get("To") or None,
+            status=status,
+            body=params.get("Body"),
+            media_count=_optional_int(params.get("NumMedia")),
+            segments=_optional_int(params.get("NumSegments")),
+            error_code=params.get("ErrorCode") or None,
+            error_message=params.get("ErrorMessage") or None,
+            occurred_at=received_at,
+        )
+        return Emitted(
+            type=model.event_type,
+            data=data,
+            key=message_id,
+            subject=message_id,
+            time=received_at,
+        )
+
+    @staticmethod
+    def _call(params: dict[str, str], status: str, received_at: datetime) -> Emitted:
+        call_id = params["CallSid"]
+        # Call status callbacks carry an RFC 2822 `Timestamp`; the first voice request does not.
+        occurred_at = _rfc2822(params["Timestamp"]) if params.get("Timestamp") else received_at
+        data = CallStatus(
+            provider="twilio",
+            call_id=call_id,
+            account_id=params.get("AccountSid") or None,
+            sender=params.get("From") or None,
+            recipient=params.get("To") or None,
+            status=status,
+            direction=params.get("Direction") or None,
+            duration_seconds=_optional_int(params.get("CallDuration")),
+            sequence_number=_optional_int(params.get("SequenceNumber")),
+            error_code=params.get("ErrorCode") or None,
+            occurred_at=occurred_at,
+        )
+        return Emitted(
+            type=CallStatus.event_type, data=data, key=call_id, subject=call_id, time=occurred_at
+        )
+
+    @staticmethod
+    def _normalize_json(delivery: Delivery) -> list[Emitted]:
+        document = parse_json(delivery.body)
+        if not isinstance(document, list):
+            return [passthrough(delivery, document)]
+        emitted = []
+        for item in document:
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                raise ValueError("Event Streams item has no type")
+            item_id = bounded_id(item.get("id"), "Event Streams item id")
+            emitted.append(
+                Emitted(
+                    type=f"twilio.{item['type']}",
+                    data=VendorPassthrough(
+                        vendor="twilio", vendor_event_type=item["type"], payload=item
+                    ),
+                    key=item_id,
+                    item_id=item_id,
+                )
+            )
+        return emitted
+
+    # -- samples and signing -----------------------------------------------------------
+
+    def sample(self, event_type: str | None) -> bytes:
+        """Parameters as in Twilio's documented status callbacks and inbound message requests."""
+        event_type = event_type or self.sample_types[0]
+        kind, _, status = event_type.partition(".")
+        account = "AC" + secrets.token_hex(16)
+        if kind == "call":
+            params = {
+                "AccountSid": account,
+                "ApiVersion": "2010-04-01",
+                "CallSid": "CA" + secrets.token_hex(16),
+                "CallStatus": status or "completed",
+                "CallDuration": "17",
+                "CallbackSource": "call-progress-events",
+                "Called": "+15017122661",
+                "Caller": "+15558675310",
+                "Direction": "outbound-api",
+                "Duration": "1",
+                "From": "+15558675310",
+                "SequenceNumber": "3",
+                "SipResponseCode": "200",
+                "Timestamp": format_datetime(datetime.now(UTC).replace(microsecond=0)),
+                "To": "+15017122661",
+            }
+        else:
+            status = status or "delivered"
+            sid = "SM" + secrets.token_hex(16)
+            params = {
+                "AccountSid": account,
+                "ApiVersion": "2010-04-01",
+                "From": "+15017122661",
+                "MessageSid": sid,
+                "MessageStatus": status,
+                "SmsSid": sid,
+                "SmsStatus": status,
+                "To": "+15558675310",
+            }
+            if status == "received":
+                params.update(
+                    {
+                        "Body": "Hello from Twilio!",
+                        "NumMedia": "0",
+                        "NumSegments": "1",
+                        "SmsMessageSid": sid,
+                        "From": "+15558675310",
+                        "To": "+15017122661",
+                    }
+                )
+            if status in {"undelivered", "failed"}:
+                params["ErrorCode"] = "30003"
+        return urlencode(params).encode()
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        target = context.url
+        headers = {
+            "User-Agent": "TwilioProxy/1.1",
+            "I-Twilio-Idempotency-Token": secrets.token_hex(16),
+        }
+        if _is_json_body(body):
+            separator = "&" if urlsplit(target).query else "?"
+            digest = hashlib.sha256(body).hexdigest()
+            target = f"{target}{separator}{BODY_HASH_PARAM}={digest}"
+            headers["Content-Type"] = "application/json"
+            params: list[tuple[str, str]] = []
+        else:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            params = _form_params(body)
+        inbound = InboundRequest(method="POST", url=target, headers={}, body=body)
+        signed_url = self.signed_url(inbound, context.source)
+        digest_bytes = hmac.new(
+            (context.secret or "").encode("utf-8"), _signed_string(signed_url, params), hashlib.sha1
+        ).digest()
+        headers["X-Twilio-Signature"] = base64.b64encode(digest_bytes).decode()
+        return SignedRequest(headers=headers, body=body, url=target)
+
+
+def _rfc2822(raw: str) -> datetime:
+    moment = parsedate_to_datetime(raw)
+    # "-0000" means "UTC, origin unknown" and parses naive.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _optional_int(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None

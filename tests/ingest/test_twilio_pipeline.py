@@ -1,0 +1,62 @@
+"""Twilio over HTTP through the real app: the signed URL is the one the app sees
+(`https://ingest.test/...` here) unless `public_url` says which URL Twilio was given."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+from handlers.base import SigningContext
+from handlers.twilio import TwilioHandler
+from ingest.sources import SourceConfig
+from tests import support
+from tests.ingest.conftest import AppFactory
+
+handler = TwilioHandler()
+TOKEN = "12345"
+PUBLIC_URL = "https://hooks.example.com/twilio/status"
+EXTRA = {
+    "twilio": {"vendor": "twilio", "secrets": [TOKEN]},
+    "twilio-proxied": {"vendor": "twilio", "secrets": [TOKEN], "public_url": PUBLIC_URL},
+}
+
+
+def signed_for(url: str, body: bytes, public_url: str | None = None) -> dict[str, str]:
+    options = {"public_url": public_url} if public_url else {}
+    source = handler.check_config(
+        SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,), options=options)
+    )
+    return handler.sign(body, SigningContext(source=source, url=url, secret=TOKEN), 0).headers
+
+
+async def test_status_callback_is_published_once(
+    make_app: AppFactory, kafka_bootstrap: str
+) -> None:
+    body = handler.sample("message.delivered")
+    headers = signed_for("https://ingest.test/webhooks/twilio", body)
+    async with make_app(EXTRA) as app:
+        first = await app.client.post("/webhooks/twilio", content=body, headers=headers)
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "accepted"
+        again = await app.client.post("/webhooks/twilio", content=body, headers=headers)
+        assert again.json() == {"status": "duplicate", "id": first.json()["id"]}
+        records = await support.consume(kafka_bootstrap, [app.topics.default], expect=1)
+    [cloudevent] = [json.loads(record.value) for record in records]
+    sid = dict(parse_qsl(body.decode()))["MessageSid"]
+    assert cloudevent["type"] == "messaging.message.delivered"
+    assert cloudevent["data"]["message_id"] == sid
+    assert records[0].key == sid.encode()
+
+
+async def test_public_url_is_what_is_verified_behind_a_proxy(make_app: AppFactory) -> None:
+    body = handler.sample("message.received")
+    headers = signed_for("https://ingest.test/webhooks/twilio-proxied", body, PUBLIC_URL)
+    async with make_app(EXTRA) as app:
+        # The same request without public_url: the app's URL is not what Twilio signed.
+        refused = await app.client.post("/webhooks/twilio", content=body, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_signature")
+        accepted = await app.client.post("/webhooks/twilio-proxied", content=body, headers=headers)
+        assert accepted.status_code == 200, accepted.text
+        # An incoming message is answered with empty TwiML ("no reply"), as Twilio expects.
+        assert accepted.headers["content-type"].startswith("text/xml")
+        assert accepted.text.endswith("<Response></Response>")
