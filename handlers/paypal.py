@@ -70,7 +70,7 @@ from handlers.base import (
 )
 from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
-from schemas.base import Money
+from schemas.base import Money, money_from_decimal
 from schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
@@ -80,7 +80,6 @@ from schemas.payments import (
     SubscriptionCreated,
     SubscriptionEvent,
     SubscriptionUpdated,
-    money_from_decimal,
 )
 
 TRANSMISSION_ID = "paypal-transmission-id"

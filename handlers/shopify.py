@@ -35,7 +35,7 @@ from handlers.base import (
     json_object,
 )
 from ingest.sources import SourceConfig
-from schemas.base import Money
+from schemas.base import Money, money_from_decimal
 from schemas.commerce import (
     OrderCancelled,
     OrderCreated,
@@ -43,7 +43,6 @@ from schemas.commerce import (
     OrderFulfilled,
     OrderPaid,
     OrderRefunded,
-    money_from_decimal,
 )
 from schemas.passthrough import VendorPassthrough
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -18,3 +19,70 @@ class Money(DomainModel):
 
     amount_minor: Annotated[int, Field(ge=0)]
     currency: CurrencyCode
+
+
+# -- minor units ---------------------------------------------------------------------
+
+# ISO 4217 minor-unit exponents that differ from the usual 2 (ISO 4217 list one, "Minor unit"
+# column). Other codes have two decimals, except those ISO lists with no minor unit at all.
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+            "VND", "VUV", "XAF", "XOF", "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}  # fmt: skip
+# Metals, SDR, bond-market units, testing and "no currency" codes: ISO gives them no minor unit
+# ("N.A."), so no amount of them can be expressed as minor units; refuse rather than guess.
+_NO_MINOR_UNIT = frozenset(
+    ("XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX")
+)
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# Plain decimal notation only (PayPal's `value` pattern, without its minus sign): no exponent
+# ("1e9999" would be a cheap way to make us build a huge integer), no sign, no spaces.
+_DECIMAL = re.compile(r"(?:[0-9]+|[0-9]*\.[0-9]+)")
+_MAX_DECIMAL_LENGTH = 32  # PayPal's documented maximum length for `value`
+
+
+def currency_exponent(currency: str) -> int:
+    """Digits after the decimal point in `currency`'s minor unit (JPY 0, USD 2, KWD 3)."""
+    if not _CURRENCY.fullmatch(currency):
+        raise ValueError(f"{currency!r} is not an upper-case ISO 4217 code")
+    if currency in _NO_MINOR_UNIT:
+        raise ValueError(f"{currency} has no minor unit in ISO 4217")
+    return _EXPONENTS.get(currency, 2)
+
+
+def to_minor_units(value: str, currency: str) -> int:
+    """A decimal amount such as PayPal's `"10.99"` as an integer count of minor units.
+
+    Exact or an error, never rounded: `"10.999"` USD cannot be a whole number of cents, and
+    silently rounding money is how ledgers drift. Trailing zeros beyond the exponent are fine
+    (`"100.00"` JPY is 100 yen).
+    """
+    exponent = currency_exponent(currency)
+    if len(value) > _MAX_DECIMAL_LENGTH or not _DECIMAL.fullmatch(value):
+        raise ValueError(f"{value!r} is not a non-negative plain decimal amount")
+    # Integer arithmetic on the digits: Decimal would round to its context's 28 digits.
+    whole, _, fraction = value.partition(".")
+    fraction = fraction.rstrip("0")
+    if len(fraction) > exponent:
+        raise ValueError(f"{value!r} has more decimals than {currency} allows ({exponent})")
+    scale: int = 10**exponent
+    return int(whole or "0") * scale + int(fraction.ljust(exponent, "0") or "0")
+
+
+def money_from_decimal(value: str | int, currency: str) -> Money:
+    """`Money` from a decimal amount and an ISO 4217 code (PayPal's `{value, currency_code}`,
+    Shopify's `"199.00"`)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError("amount is not a decimal string")
+    code = currency.upper()  # vendors differ in case (Stripe sends "usd"); ISO codes are upper
+    return Money(amount_minor=to_minor_units(value, code), currency=code)

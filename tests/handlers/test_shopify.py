@@ -21,7 +21,7 @@ from handlers.base import (
 )
 from handlers.shopify import ShopifyHandler
 from ingest.sources import SourceConfig
-from schemas.base import Money
+from schemas.base import Money, currency_exponent, money_from_decimal
 from schemas.commerce import (
     OrderCancelled,
     OrderCreated,
@@ -29,8 +29,6 @@ from schemas.commerce import (
     OrderFulfilled,
     OrderPaid,
     OrderRefunded,
-    currency_exponent,
-    money_from_decimal,
 )
 from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections

@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.base import Money
+from schemas.base import Money, currency_exponent, money_from_decimal, to_minor_units
 from schemas.payments import (
     PaymentDisputed,
     PaymentRefunded,
-    currency_exponent,
-    money_from_decimal,
-    to_minor_units,
 )
 
 
