@@ -1,10 +1,20 @@
 """Standard Webhooks (and Svix, which Clerk and many others use): `webhook-id`, `webhook-timestamp`,
-`webhook-signature: v1,<base64> [v1,<base64> …]` over `{id}.{timestamp}.{body}`.
+`webhook-signature: v1,<base64> [v1a,<base64> …]` over `{id}.{timestamp}.{body}`.
 
-The signature itself comes from the `standardwebhooks` library. We do not call its `verify`:
-it reads the wall clock, and it raises ValueError/binascii.Error instead of its verification
-error on headers such as `v1abc` or `v1,@@@` (a 500 waiting to happen). So we parse the headers
-ourselves, strictly.
+Two signature schemes share the header (the spec's "signature identifier"):
+
+- `v1`: HMAC-SHA256 with a shared `whsec_<base64>` secret (`secrets`). The signature itself comes
+  from the `standardwebhooks` library. We do not call its `verify`: it reads the wall clock, and it
+  raises ValueError/binascii.Error instead of its verification error on headers such as `v1abc` or
+  `v1,@@@` (a 500 waiting to happen). So we parse the headers ourselves, strictly.
+- `v1a`: ed25519 with the sender's public key `whpk_<base64 of the raw 32-byte key>`
+  (`public_keys`). No reference library implements it, so it is verified here with
+  `cryptography`. The sender keeps the private key, `whsk_<base64>`: Svix serializes it as the
+  64-byte seed‖public key, and we also read a bare 32-byte seed.
+
+A source may trust secrets, public keys or both (at least one). `Verdict.secret_index` numbers
+them in one sequence: the secrets first (0 … n-1), then the public keys (n … n+m-1), so a source
+rotating from `v1` to `v1a` shows the move in the same metric.
 """
 
 from __future__ import annotations
@@ -13,15 +23,22 @@ import base64
 import binascii
 import hmac
 import json
+import os
 import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pydantic import BaseModel, ConfigDict, ValidationError
 from standardwebhooks import Webhook
 
+from handlers._extraction import wire_bytes
 from handlers.base import (
     BaseHandler,
     Delivery,
@@ -44,6 +61,22 @@ from ingest.sources import SourceConfig
 
 MAX_SIGNATURES = 16
 MAX_HEADER_LENGTH = 4096
+ED25519_KEY_BYTES = 32
+ED25519_SIGNATURE_BYTES = 64
+PUBLIC_KEY_PREFIX = "whpk_"
+PRIVATE_KEY_PREFIX = "whsk_"
+PRIVATE_KEY_FILE = "private.whsk"
+PUBLIC_KEY_FILE = "public.whpk"
+
+
+class StandardWebhooksOptions(BaseModel):
+    """Vendors built on this handler that add options should subclass this model, so that their
+    sources keep `public_keys` (v1a)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_keys: tuple[str, ...] = ()
+    """Trusted `whpk_…` ed25519 public keys (v1a); several during a key rotation."""
 
 
 @lru_cache(maxsize=256)
@@ -63,14 +96,92 @@ def _decode_signature(encoded: str) -> bytes | None:
         return None
 
 
+def _strict_b64(encoded: str) -> bytes | None:
+    """Key material, decoded strictly: a typo must not quietly become a different key. Missing
+    padding is tolerated because keys get pasted without it."""
+    try:
+        return base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@lru_cache(maxsize=256)
+def _public_key(encoded: str) -> Ed25519PublicKey | None:
+    """A `whpk_…` key, or None when it is not one (check_config reports which)."""
+    if not encoded.startswith(PUBLIC_KEY_PREFIX):
+        return None
+    raw = _strict_b64(encoded.removeprefix(PUBLIC_KEY_PREFIX))
+    if raw is None or len(raw) != ED25519_KEY_BYTES:
+        return None
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:
+        return None
+
+
+def _encode_public_key(key: Ed25519PublicKey) -> str:
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
+
+
+def _private_key(encoded: str, where: str) -> Ed25519PrivateKey:
+    """`whsk_` + base64 of the 32-byte seed, or of seed‖public key (64 bytes, as Svix writes)."""
+    raw = _strict_b64(encoded.strip().removeprefix(PRIVATE_KEY_PREFIX))
+    if raw is None or len(raw) not in (ED25519_KEY_BYTES, 2 * ED25519_KEY_BYTES):
+        raise ConfigError(f"{where} is not a whsk_ ed25519 private key")
+    key = Ed25519PrivateKey.from_private_bytes(raw[:ED25519_KEY_BYTES])
+    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    if len(raw) > ED25519_KEY_BYTES and not hmac.compare_digest(public, raw[ED25519_KEY_BYTES:]):
+        raise ConfigError(f"{where}: its public half does not belong to its private half")
+    return key
+
+
+def _parse_signatures(header: str) -> tuple[list[bytes], list[bytes]]:
+    """The well-formed `v1` and `v1a` signatures of a space-separated header; anything else
+    (other versions, bad base64, a v1a that is not 64 bytes) is skipped, as the spec lets senders
+    add schemes we do not know."""
+    symmetric: list[bytes] = []
+    asymmetric: list[bytes] = []
+    for entry in header.split(" ")[:MAX_SIGNATURES]:
+        version, _, encoded = entry.partition(",")
+        decoded = _decode_signature(encoded)
+        if decoded is None:
+            continue
+        if version == "v1":
+            symmetric.append(decoded)
+        elif version == "v1a" and len(decoded) == ED25519_SIGNATURE_BYTES:
+            asymmetric.append(decoded)
+    return symmetric, asymmetric
+
+
+def _read_private_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the private key {path} ({type(exc).__name__})") from None
+    return _private_key(text, str(path))
+
+
+def _signed_content(msg_id: str, timestamp: str, body: bytes) -> bytes:
+    """`{id}.{timestamp}.{body}` with the id and timestamp exactly as sent (for the ASCII ids
+    and digits senders use, the same bytes the standardwebhooks library signs for v1)."""
+    return wire_bytes(msg_id) + b"." + wire_bytes(timestamp) + b"." + body
+
+
 class StandardWebhooksHandler(BaseHandler):
     vendor: ClassVar[str] = "standard-webhooks"
-    summary: ClassVar[str] = "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'"
+    summary: ClassVar[str] = (
+        "webhook-signature: v1,base64 HMAC-SHA256 (secrets) or v1a,base64 ed25519 (public_keys) "
+        "of '{id}.{timestamp}.{body}'"
+    )
     signature_headers: ClassVar[tuple[str, ...]] = (
         "webhook-id",
         "webhook-timestamp",
         "webhook-signature",
     )
+    options_model: ClassVar[type[BaseModel]] = StandardWebhooksOptions
+    # Secrets (v1) or public keys (v1a) or both: check_config insists on at least one.
+    requires_secrets: ClassVar[bool] = False
     default_tolerance_seconds: ClassVar[int | None] = 300
     sample_types: ClassVar[tuple[str, ...]] = ("user.created", "user.updated", "user.deleted")
 
@@ -79,16 +190,43 @@ class StandardWebhooksHandler(BaseHandler):
         for index, secret in enumerate(source.secrets):
             # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
             # quietly become a different key, so decode strictly here.
-            encoded = secret.removeprefix("whsec_")
-            try:
-                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                key = b""
-            if not key:
+            if not _strict_b64(secret.removeprefix("whsec_")):
                 raise ConfigError(
                     f"source {source.name!r}: secrets[{index}] is not a base64 (whsec_…) secret"
                 )
+        public_keys = self._public_keys(source)
+        for index, encoded in enumerate(public_keys):
+            if encoded.startswith(PRIVATE_KEY_PREFIX):
+                raise ConfigError(
+                    f"source {source.name!r}: public_keys[{index}] is a private (whsk_) key; "
+                    "configure the sender's whpk_ public key and keep the private key secret"
+                )
+            if _public_key(encoded) is None:
+                raise ConfigError(
+                    f"source {source.name!r}: public_keys[{index}] is not a whpk_ ed25519 "
+                    "public key (whpk_ + base64 of 32 bytes)"
+                )
+        if not source.secrets and not public_keys:
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} needs 'secrets' (whsec_…, v1) "
+                "or 'public_keys' (whpk_…, v1a)"
+            )
         return source
+
+    @staticmethod
+    def _public_keys(source: SourceConfig) -> tuple[str, ...]:
+        """The source's `public_keys`: from its parsed options (this model or a subclass's), or
+        from the raw mapping of a source check_config has not seen (never raises)."""
+        options = source.options
+        if isinstance(options, Mapping):
+            try:
+                return StandardWebhooksOptions.model_validate(
+                    {"public_keys": options.get("public_keys", ())}
+                ).public_keys
+            except ValidationError:
+                return ()
+        keys = getattr(options, "public_keys", ())
+        return tuple(k for k in keys if isinstance(k, str)) if isinstance(keys, tuple) else ()
 
     def verify(
         self,
@@ -106,28 +244,36 @@ class StandardWebhooksHandler(BaseHandler):
             raise MalformedRequestError("webhook-id header is missing")
         if len(signature_header) > MAX_HEADER_LENGTH or len(msg_id) > 255:
             raise InvalidSignatureError("webhook signature headers are too long")
-        signed_at = parse_unix_timestamp(_header(headers, "timestamp"))
+        if not _utf8_encodable(msg_id):
+            # Never off the wire (Starlette hands over latin-1), but the library would raise
+            # UnicodeEncodeError signing it.
+            raise InvalidSignatureError("webhook-id is not a valid header value")
+        raw_timestamp = _header(headers, "timestamp") or ""
+        signed_at = parse_unix_timestamp(raw_timestamp)
         check_tolerance(signed_at, now, self.tolerance(source))
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedRequestError("body is not UTF-8") from None
-        provided = [
-            decoded
-            for version, _, encoded in (
-                entry.partition(",") for entry in signature_header.split(" ")[:MAX_SIGNATURES]
-            )
-            if version == "v1" and (decoded := _decode_signature(encoded)) is not None
-        ]
-        if not provided:
-            raise InvalidSignatureError("webhook-signature has no well-formed v1 signature")
-        timestamp = datetime.fromtimestamp(signed_at, tz=UTC)
-        for index, secret in enumerate(source.secrets):
-            expected_header = _webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=text)
-            expected = base64.b64decode(expected_header.partition(",")[2])
-            if any(hmac.compare_digest(expected, candidate) for candidate in provided):
-                return Verdict(secret_index=index, signed_at=signed_at)
-        raise InvalidSignatureError("no webhook signature matches a configured secret")
+        symmetric, asymmetric = _parse_signatures(signature_header)
+        if not symmetric and not asymmetric:
+            raise InvalidSignatureError("webhook-signature has no well-formed v1 or v1a signature")
+        if symmetric:
+            timestamp = datetime.fromtimestamp(signed_at, tz=UTC)
+            for index, secret in enumerate(source.secrets):
+                expected_header = _webhook(secret).sign(
+                    msg_id=msg_id, timestamp=timestamp, data=text
+                )
+                expected = base64.b64decode(expected_header.partition(",")[2])
+                if any(hmac.compare_digest(expected, candidate) for candidate in symmetric):
+                    return Verdict(secret_index=index, signed_at=signed_at)
+        if asymmetric:
+            content = _signed_content(msg_id, raw_timestamp, body)
+            for offset, encoded_key in enumerate(self._public_keys(source)):
+                key = _public_key(encoded_key)
+                if key is not None and any(_ed25519_valid(key, s, content) for s in asymmetric):
+                    return Verdict(secret_index=len(source.secrets) + offset, signed_at=signed_at)
+        raise InvalidSignatureError("no webhook signature matches a configured secret or key")
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         msg_id = _header(request.headers, "id")
@@ -158,18 +304,84 @@ class StandardWebhooksHandler(BaseHandler):
         }
         return json.dumps(payload, indent=2).encode()
 
+    def generate_keys(self, key_dir: Path) -> str:
+        """An ed25519 pair under `key_dir/<vendor>/`: `private.whsk` (mode 0600, what `ingest send`
+        signs v1a with) and `public.whpk`. An existing pair is kept: replacing it would silently
+        break every source that already trusts its public key."""
+        directory = key_dir / self.vendor
+        private_path, public_path = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
+        if private_path.exists():
+            key = _read_private_key(private_path)
+            note = f"# kept the existing ed25519 key pair in {directory}/"
+        else:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = Ed25519PrivateKey.generate()
+            seed = key.private_bytes_raw()
+            public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            encoded = PRIVATE_KEY_PREFIX + base64.b64encode(seed + public).decode("ascii")
+            descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(encoded + "\n")
+            note = f"# wrote an ed25519 key pair to {directory}/ (the private key stays there)"
+        public_key = _encode_public_key(key.public_key())
+        public_path.write_text(public_key + "\n", encoding="ascii")
+        return "\n".join(
+            [
+                note,
+                "# in sources.yaml, under your source (ingest send then signs v1a with it):",
+                f"    vendor: {self.vendor}",
+                "    public_keys:",
+                f'      - "{public_key}"',
+            ]
+        )
+
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
+        """`v1` with `context.secret` when there is one; `v1a` with `key_dir/<vendor>/private.whsk`
+        when the source trusts public keys and that file exists; both, space-separated as in the
+        spec's example, when both apply (a sender mid-way from one scheme to the other)."""
         msg_id = f"msg_{uuid.uuid4().hex}"
-        timestamp = datetime.fromtimestamp(int(now), tz=UTC)
-        signature = _webhook(context.secret or "").sign(
-            msg_id=msg_id, timestamp=timestamp, data=body.decode()
-        )
+        signed_at = int(now)
+        signatures: list[str] = []
+        if context.secret:
+            signatures.append(
+                _webhook(context.secret).sign(
+                    msg_id=msg_id,
+                    timestamp=datetime.fromtimestamp(signed_at, tz=UTC),
+                    data=body.decode(),
+                )
+            )
+        private_path = context.key_dir / self.vendor / PRIVATE_KEY_FILE
+        if self._public_keys(context.source) and private_path.exists():
+            key = _read_private_key(private_path)
+            signature = key.sign(_signed_content(msg_id, str(signed_at), body))
+            signatures.append("v1a," + base64.b64encode(signature).decode("ascii"))
+        if not signatures:
+            raise ConfigError(
+                f"source {context.source.name!r}: nothing to sign with: no secret, and no "
+                f"{private_path} (run `ingest keys generate {self.vendor}`)"
+            )
         headers = {
             "Content-Type": "application/json",
             "webhook-id": msg_id,
-            "webhook-timestamp": str(int(now)),
-            "webhook-signature": signature,
+            "webhook-timestamp": str(signed_at),
+            "webhook-signature": " ".join(signatures),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)
+
+
+def _utf8_encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _ed25519_valid(key: Ed25519PublicKey, signature: bytes, content: bytes) -> bool:
+    try:
+        key.verify(signature, content)
+    except InvalidSignature:
+        return False
+    return True

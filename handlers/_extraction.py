@@ -1,0 +1,198 @@
+"""Event ids and types for the configurable vendors (generic-hmac, basic-auth, header-token),
+whose senders we know nothing about: read from a header or a dotted JSON path, as the source says.
+
+A module starting with `_` is not a vendor: handler discovery skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from handlers.base import (
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    MalformedRequestError,
+    bounded_id,
+    parse_json,
+    passthrough,
+)
+
+# RFC 9110 token characters: what a header field name may contain.
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+# Dotted segments, none empty: `id`, `data.id`, `events.0.uuid`.
+JSON_PATH = re.compile(r"^[^.\s]{1,100}(\.[^.\s]{1,100}){0,15}$")
+DEFAULT_TYPE = "webhook"
+SAMPLE_TYPES = ("example.created", "example.updated")
+_MISSING = object()
+
+
+def wire_bytes(value: str) -> bytes:
+    """A header value as the sender's bytes: Starlette decodes headers as latin-1, so encoding
+    back gives what was sent. A value beyond latin-1 did not come off the wire (a test, another
+    front end): it is taken as UTF-8, lone surrogates included, so this never raises."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
+
+
+def header_name(value: str | None) -> str | None:
+    """Header names are matched lower-case (the service lower-cases request headers)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not HEADER_NAME.match(value):
+        raise ValueError("must be an HTTP header name, e.g. x-event-id")
+    return value.lower()
+
+
+def json_path(value: str | None) -> str | None:
+    if value is not None and not JSON_PATH.match(value):
+        raise ValueError("must be a dotted path into the JSON body, e.g. data.id")
+    return value
+
+
+class ExtractionOptions(BaseModel):
+    """Where a source's event id (the dedup key) and event type come from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id_header: str | None = None
+    """Header carrying the sender's delivery id, e.g. `x-request-id`."""
+    id_json_path: str | None = None
+    """Dotted path to the id in the JSON body, e.g. `data.id` (list items by index: `items.0.id`).
+    With neither: the SHA-256 of the body, so only byte-identical redeliveries are deduplicated."""
+    type_header: str | None = None
+    """Header carrying the event type, e.g. `x-event-type`."""
+    type_json_path: str | None = None
+    """Dotted path to the type in the JSON body, e.g. `type`. With neither: `webhook`."""
+
+    @field_validator("id_header", "type_header")
+    @classmethod
+    def _header_names(cls, value: str | None) -> str | None:
+        return header_name(value)
+
+    @field_validator("id_json_path", "type_json_path")
+    @classmethod
+    def _json_paths(cls, value: str | None) -> str | None:
+        return json_path(value)
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> Self:
+        if self.id_header and self.id_json_path:
+            raise ValueError("set id_header or id_json_path, not both")
+        if self.type_header and self.type_json_path:
+            raise ValueError("set type_header or type_json_path, not both")
+        return self
+
+
+def lookup(document: Any, path: str) -> Any:
+    """The value at a dotted path, or `_MISSING`; integer segments index into lists."""
+    for segment in path.split("."):
+        if isinstance(document, dict):
+            document = document.get(segment, _MISSING)
+        elif isinstance(document, list) and segment.isdigit() and int(segment) < len(document):
+            document = document[int(segment)]
+        else:
+            return _MISSING
+        if document is _MISSING:
+            return _MISSING
+    return document
+
+
+def _extract(
+    request: InboundRequest, header: str | None, path: str | None, what: str, body: list[Any]
+) -> str | None:
+    """The configured header's or JSON path's value; None when neither is configured. `body`
+    memoizes the parsed JSON between the id and the type."""
+    if header is not None:
+        where = f"{what} header {header}"
+        value: Any = request.headers.get(header, "").strip()
+    elif path is not None:
+        where = f"{what} at JSON path {path}"
+        if not body:
+            body.append(parse_json(request.body))
+        value = lookup(body[0], path)
+        value = None if value is _MISSING else value
+    else:
+        return None
+    text = bounded_id(value, where)
+    # A JSON string may hold "\u0000" or a lone surrogate: PostgreSQL text stores neither, and
+    # the dedup key of a delivery must be storable.
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
+        raise MalformedRequestError(f"{where} contains control characters")
+    return text
+
+
+def identify(request: InboundRequest, options: ExtractionOptions) -> Identity:
+    """Raises MalformedRequestError when a configured id or type is absent or unusable."""
+    parsed: list[Any] = []
+    event_id = _extract(request, options.id_header, options.id_json_path, "event id", parsed)
+    event_type = _extract(
+        request, options.type_header, options.type_json_path, "event type", parsed
+    )
+    return Identity(
+        event_id=event_id or hashlib.sha256(request.body).hexdigest(),
+        event_type=event_type or DEFAULT_TYPE,
+    )
+
+
+def sample(event_type: str | None) -> bytes:
+    """A generic event for `ingest send`: `id`, `type` and `data.id` are there so the JSON-path
+    options have something to find."""
+    payload = {
+        "id": f"evt_{secrets.token_hex(12)}",
+        "type": event_type or SAMPLE_TYPES[0],
+        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "data": {"id": f"obj_{secrets.token_hex(8)}", "object": "example", "name": "Example"},
+    }
+    return json.dumps(payload, indent=2).encode()
+
+
+def sample_headers(options: ExtractionOptions, event_type: str | None) -> dict[str, str]:
+    """The id and type headers a sender configured that way would add."""
+    headers: dict[str, str] = {}
+    if options.id_header:
+        headers[options.id_header] = str(uuid.uuid4())
+    if options.type_header:
+        headers[options.type_header] = event_type or SAMPLE_TYPES[0]
+    return headers
+
+
+def normalize(delivery: Delivery) -> list[Emitted]:
+    """Passed through as `<vendor>.<type>`: the JSON payload, or the body's text for senders that
+    post form fields or plain text. A body that is not even UTF-8 fails (stored, replayable)."""
+    try:
+        payload: Any = parse_json(delivery.body)
+    except MalformedRequestError:
+        try:
+            payload = delivery.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("body is neither JSON nor UTF-8 text") from None
+    return [passthrough(delivery, payload)]
+
+
+__all__ = [
+    "DEFAULT_TYPE",
+    "SAMPLE_TYPES",
+    "ExtractionOptions",
+    "header_name",
+    "identify",
+    "json_path",
+    "lookup",
+    "normalize",
+    "sample",
+    "sample_headers",
+    "wire_bytes",
+]

@@ -1,0 +1,140 @@
+"""Any sender that authenticates with HTTP Basic auth (`https://user:password@host/…` in its
+webhook settings, as Postmark and Mixpanel do): `Authorization: Basic base64(user:password)`.
+
+Nothing is signed, so nothing binds the credentials to the body or to a time: pair this with
+`ip_allowlist` where the sender publishes its addresses. Ids and types come from headers or JSON
+paths (`handlers._extraction`). The `authorization` header is redacted in the inbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from handlers import _extraction
+from handlers._extraction import SAMPLE_TYPES, ExtractionOptions
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MissingCredentialsError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+
+HEADER = "authorization"
+MAX_HEADER_LENGTH = 4096
+
+
+class Credential(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: Annotated[str, Field(min_length=1, max_length=255)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+    @field_validator("username")
+    @classmethod
+    def _no_colon(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError("a Basic auth username cannot contain ':' (RFC 7617)")
+        return value
+
+
+class BasicAuthOptions(ExtractionOptions):
+    basic_auth: Annotated[tuple[Credential, ...], Field(min_length=1)]
+    """Accepted username/password pairs; several while the sender's settings are changed."""
+
+
+def _digest(value: bytes) -> bytes:
+    """Compared as SHA-256 digests: equal lengths, so the comparison leaks no length either."""
+    return hashlib.sha256(value).digest()
+
+
+class BasicAuthHandler(BaseHandler):
+    vendor: ClassVar[str] = "basic-auth"
+    summary: ClassVar[str] = "Authorization: Basic user:password from a configured list (unsigned)"
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
+    options_model: ClassVar[type[BaseModel]] = BasicAuthOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if source.secrets:
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
+                "'basic_auth' (username/password pairs), not 'secrets'"
+            )
+        if source.tolerance_seconds is not None:
+            raise ConfigError(
+                f"source {source.name!r}: tolerance_seconds has no effect for vendor "
+                f"{self.vendor}: nothing is signed, so there is no timestamp to check"
+            )
+        return super().check_config(source)
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        header = request.headers.get(HEADER, "").strip()
+        if not header:
+            raise MissingCredentialsError("Authorization header is missing")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic" or len(header) > MAX_HEADER_LENGTH:
+            raise InvalidCredentialsError("Authorization is not Basic credentials")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidCredentialsError("Basic credentials are not base64") from None
+        username, colon, password = decoded.partition(b":")
+        if not colon:
+            raise InvalidCredentialsError("Basic credentials are not user:password")
+        presented_user, presented_password = _digest(username), _digest(password)
+        options = self.options(source, BasicAuthOptions)
+        for index, credential in enumerate(options.basic_auth):
+            # Both halves always compared: no early exit tells a valid username apart.
+            user_ok = hmac.compare_digest(presented_user, _digest(credential.username.encode()))
+            password_ok = hmac.compare_digest(
+                presented_password, _digest(credential.password.encode())
+            )
+            if user_ok & password_ok:
+                return Verdict(secret_index=index)
+        raise InvalidCredentialsError("Basic credentials match no configured pair")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        return _extraction.identify(request, self.options(source, BasicAuthOptions))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        return _extraction.normalize(delivery)
+
+    def sample(self, event_type: str | None) -> bytes:
+        return _extraction.sample(event_type)
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """With the first configured pair (the one a sender would be set up with)."""
+        options = self.options(context.source, BasicAuthOptions)
+        credential = options.basic_auth[0]
+        token = base64.b64encode(f"{credential.username}:{credential.password}".encode())
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Basic {token.decode('ascii')}",
+            **_extraction.sample_headers(options, event_type),
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)

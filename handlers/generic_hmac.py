@@ -1,0 +1,267 @@
+"""Any sender that signs with an HMAC: the source says which header, algorithm, encoding and
+prefix, and what was signed (`signed_content`, a template over `{body}`, `{timestamp}`, `{id}` and
+`{url}`). Ids and types come from headers or JSON paths (`handlers._extraction`).
+
+The configuration fails closed where a mistake would quietly weaken verification: the template
+must cover the body; a configured timestamp must be signed (an unsigned one proves nothing about
+replay); `tolerance_seconds` without a timestamp is refused rather than ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, field_validator, model_validator
+
+from handlers import _extraction
+from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    MissingSignatureError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+    check_tolerance,
+    parse_unix_timestamp,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+
+MAX_HEADER_LENGTH = 4096
+MAX_SIGNATURES = 16
+PLACEHOLDER = re.compile(r"\{(body|timestamp|id|url)\}")
+HEX = re.compile(r"[0-9A-Fa-f]+")
+DIGESTS: Mapping[str, Any] = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+}
+
+
+class GenericHmacOptions(ExtractionOptions):
+    header: str
+    """The header carrying the signature, e.g. `x-signature`."""
+    algorithm: Literal["sha1", "sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    """How the MAC is written: hex (either case) or standard base64 with padding."""
+    prefix: str = ""
+    """Text before the encoded MAC, e.g. `sha256=` (GitHub) or `v1=` (Stripe)."""
+    signed_content: str = "{body}"
+    """What was signed: `{body}` (the raw bytes), `{timestamp}`, `{id}` (from `id_header`) and
+    `{url}` (the full URL the sender posted to), with any literal text between them."""
+    timestamp_header: str | None = None
+    """Header carrying the Unix time (seconds) the sender signed; checked both ways."""
+    timestamp_prefix: str | None = None
+    """Or: the timestamp is an element of the signature header with this prefix (Stripe's
+    `t=`); needs `multiple_signatures_separator`."""
+    multiple_signatures_separator: str | None = None
+    """For headers carrying several elements, e.g. `,` or ` `: any element that has `prefix` and
+    matches verifies; elements without it are ignored."""
+
+    @field_validator("header", "timestamp_header")
+    @classmethod
+    def _signature_header_names(cls, value: str | None) -> str | None:
+        return header_name(value)
+
+    @field_validator("prefix", "timestamp_prefix", "multiple_signatures_separator")
+    @classmethod
+    def _short(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 50 or not value.isprintable()):
+            raise ValueError("must be at most 50 printable characters")
+        return value
+
+    @field_validator("signed_content")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if "{body}" not in value:
+            raise ValueError("must include {body}: otherwise the body is not signed")
+        if "{" in PLACEHOLDER.sub("", value) or "}" in PLACEHOLDER.sub("", value):
+            raise ValueError("placeholders are {body}, {timestamp}, {id} and {url}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        separator = self.multiple_signatures_separator
+        has_timestamp = self.timestamp_header is not None or self.timestamp_prefix is not None
+        if self.timestamp_header and self.timestamp_prefix:
+            raise ValueError("set timestamp_header or timestamp_prefix, not both")
+        if self.timestamp_prefix is not None and not separator:
+            raise ValueError("timestamp_prefix needs multiple_signatures_separator")
+        if separator == "":
+            raise ValueError("multiple_signatures_separator must not be empty")
+        if separator and (separator in self.prefix or separator in (self.timestamp_prefix or "")):
+            raise ValueError("prefixes must not contain multiple_signatures_separator")
+        if "{timestamp}" in self.signed_content and not has_timestamp:
+            raise ValueError("{timestamp} needs timestamp_header or timestamp_prefix")
+        if has_timestamp and "{timestamp}" not in self.signed_content:
+            raise ValueError(
+                "signed_content must include {timestamp} when a timestamp is configured: "
+                "an unsigned timestamp cannot stop replays"
+            )
+        if "{id}" in self.signed_content and not self.id_header:
+            raise ValueError("{id} needs id_header")
+        return self
+
+    @property
+    def has_timestamp(self) -> bool:
+        return self.timestamp_header is not None or self.timestamp_prefix is not None
+
+
+def _decode_mac(encoded: str, encoding: str) -> bytes | None:
+    if encoding == "hex":
+        if not HEX.fullmatch(encoded) or len(encoded) % 2:
+            return None
+        return bytes.fromhex(encoded)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _encode_mac(mac: bytes, encoding: str) -> str:
+    return mac.hex() if encoding == "hex" else base64.b64encode(mac).decode("ascii")
+
+
+def _content(template: str, values: Mapping[str, bytes]) -> bytes:
+    """The template with its placeholders replaced by bytes: never `str.format`, which would let
+    a template reach attributes, and which would force the body through a text decoding."""
+    parts: list[bytes] = []
+    position = 0
+    for match in PLACEHOLDER.finditer(template):
+        parts.append(template[position : match.start()].encode())
+        parts.append(values[match.group(1)])
+        position = match.end()
+    parts.append(template[position:].encode())
+    return b"".join(parts)
+
+
+class GenericHmacHandler(BaseHandler):
+    vendor: ClassVar[str] = "generic-hmac"
+    summary: ClassVar[str] = (
+        "configurable HMAC-SHA1/256/512 (hex or base64, optional prefix) over a template of "
+        "{body}, {timestamp}, {id}, {url}"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ()  # per source: the `header` option
+    options_model: ClassVar[type[BaseModel]] = GenericHmacOptions
+    # Applies only to sources that configure a timestamp.
+    default_tolerance_seconds: ClassVar[int | None] = 300
+    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        source = super().check_config(source)
+        options = self.options(source, GenericHmacOptions)
+        if source.tolerance_seconds is not None and not options.has_timestamp:
+            raise ConfigError(
+                f"source {source.name!r}: tolerance_seconds needs timestamp_header or "
+                "timestamp_prefix (without a signed timestamp there is nothing to check)"
+            )
+        return source
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        options = self.options(source, GenericHmacOptions)
+        header = request.headers.get(options.header)
+        if not header:
+            raise MissingSignatureError(f"{options.header} header is missing")
+        if len(header) > MAX_HEADER_LENGTH:
+            raise InvalidSignatureError(f"{options.header} header is too long")
+        candidates, raw_timestamp = self._parse(header, options, request.headers)
+        digest_size = DIGESTS[options.algorithm]().digest_size
+        candidates = [c for c in candidates if len(c) == digest_size]
+        if not candidates:
+            raise InvalidSignatureError(f"{options.header} has no well-formed signature")
+        signed_at: int | None = None
+        values = {"body": request.body, "url": wire_bytes(request.url)}
+        if options.has_timestamp:
+            signed_at = parse_unix_timestamp(raw_timestamp)
+            values["timestamp"] = wire_bytes((raw_timestamp or "").strip())
+        if options.id_header and "{id}" in options.signed_content:
+            msg_id = request.headers.get(options.id_header, "").strip()
+            if not msg_id or len(msg_id) > 255:
+                raise InvalidSignatureError(f"{options.id_header} header (signed) is missing")
+            values["id"] = wire_bytes(msg_id)
+        content = _content(options.signed_content, values)
+        for index, secret in enumerate(source.secrets):
+            expected = hmac.new(secret.encode(), content, DIGESTS[options.algorithm]).digest()
+            if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+                if signed_at is not None:
+                    check_tolerance(signed_at, now, self.tolerance(source))
+                return Verdict(secret_index=index, signed_at=signed_at)
+        raise InvalidSignatureError(f"no {options.header} signature matches a configured secret")
+
+    @staticmethod
+    def _parse(
+        header: str, options: GenericHmacOptions, headers: Mapping[str, str]
+    ) -> tuple[list[bytes], str | None]:
+        """The decoded MACs the header offers, and the raw timestamp (None when absent)."""
+        separator = options.multiple_signatures_separator
+        elements = [header] if separator is None else header.split(separator)
+        timestamp = headers.get(options.timestamp_header) if options.timestamp_header else None
+        candidates: list[bytes] = []
+        for element in (e.strip() for e in elements):
+            if options.timestamp_prefix is not None and element.startswith(
+                options.timestamp_prefix
+            ):
+                timestamp = element[len(options.timestamp_prefix) :]
+            elif element.startswith(options.prefix) and len(candidates) < MAX_SIGNATURES:
+                mac = _decode_mac(element[len(options.prefix) :].strip(), options.encoding)
+                if mac is not None:
+                    candidates.append(mac)
+        return candidates, timestamp
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        return _extraction.identify(request, self.options(source, GenericHmacOptions))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        return _extraction.normalize(delivery)
+
+    def sample(self, event_type: str | None) -> bytes:
+        return _extraction.sample(event_type)
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        options = self.options(context.source, GenericHmacOptions)
+        if not context.secret:
+            raise ConfigError(f"source {context.source.name!r}: no secret to sign with")
+        headers = {
+            "Content-Type": "application/json",
+            **_extraction.sample_headers(options, event_type),
+        }
+        values = {"body": body, "url": context.url.encode()}
+        timestamp = str(int(now))
+        if options.has_timestamp:
+            values["timestamp"] = timestamp.encode()
+        if options.timestamp_header:
+            headers[options.timestamp_header] = timestamp
+        if options.id_header:
+            values["id"] = headers[options.id_header].encode()
+        mac = hmac.new(
+            context.secret.encode(),
+            _content(options.signed_content, values),
+            DIGESTS[options.algorithm],
+        ).digest()
+        signature = options.prefix + _encode_mac(mac, options.encoding)
+        if options.timestamp_prefix is not None and options.multiple_signatures_separator:
+            signature = (
+                f"{options.timestamp_prefix}{timestamp}"
+                f"{options.multiple_signatures_separator}{signature}"
+            )
+        headers[options.header] = signature
+        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -1,0 +1,151 @@
+"""Any sender that authenticates with a static token in a header (Okta event hooks, Auth0 log
+streams, Hugging Face's `X-Webhook-Secret`, GitLab's `X-Gitlab-Token`): the header's value must
+equal a configured token; for `authorization`, `Bearer <token>` is accepted too.
+
+Nothing is signed, so nothing binds the token to the body or to a time: pair this with
+`ip_allowlist` where the sender publishes its addresses. Ids and types come from headers or JSON
+paths (`handlers._extraction`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, Field, field_validator
+
+from handlers import _extraction
+from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
+from handlers.base import (
+    BaseHandler,
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidCredentialsError,
+    MissingCredentialsError,
+    SignedRequest,
+    SigningContext,
+    Verdict,
+)
+from ingest.errors import ConfigError
+from ingest.sources import SourceConfig
+
+AUTHORIZATION = "authorization"
+MAX_HEADER_LENGTH = 4096
+
+
+class HeaderTokenOptions(ExtractionOptions):
+    header: str = AUTHORIZATION
+    """The header carrying the token, e.g. `x-gitlab-token`."""
+    tokens: Annotated[
+        tuple[Annotated[str, Field(min_length=1, max_length=1024)], ...], Field(min_length=1)
+    ]
+    """Accepted tokens; several while the sender's settings are changed."""
+
+    @field_validator("header")
+    @classmethod
+    def _token_header_name(cls, value: str) -> str:
+        return header_name(value) or AUTHORIZATION
+
+    @field_validator("tokens")
+    @classmethod
+    def _sendable(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        for token in tokens:
+            # HTTP strips surrounding whitespace and forbids control characters in values: such
+            # a token could never be presented, so it is a typo.
+            if token != token.strip() or not token.isprintable():
+                raise ValueError("tokens cannot have surrounding spaces or control characters")
+        return tokens
+
+
+def _digest(value: bytes) -> bytes:
+    """Compared as SHA-256 digests: equal lengths, so the comparison leaks no length either."""
+    return hashlib.sha256(value).digest()
+
+
+class HeaderTokenHandler(BaseHandler):
+    vendor: ClassVar[str] = "header-token"
+    summary: ClassVar[str] = (
+        "a configured header (default Authorization, Bearer accepted) equals a token (unsigned)"
+    )
+    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)  # or the `header` option
+    options_model: ClassVar[type[BaseModel]] = HeaderTokenOptions
+    requires_secrets: ClassVar[bool] = False
+    default_tolerance_seconds: ClassVar[int | None] = None
+    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
+
+    def check_config(self, source: SourceConfig) -> SourceConfig:
+        if source.secrets:
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
+                "'tokens', not 'secrets'"
+            )
+        if source.tolerance_seconds is not None:
+            raise ConfigError(
+                f"source {source.name!r}: tolerance_seconds has no effect for vendor "
+                f"{self.vendor}: nothing is signed, so there is no timestamp to check"
+            )
+        source = super().check_config(source)
+        header = self.options(source, HeaderTokenOptions).header
+        # Imported here: ingest.ingestion imports handlers.base, whose package imports this
+        # module during discovery; by the time sources are checked, both are loaded.
+        from ingest.ingestion import REDACTED, redact_headers  # noqa: PLC0415
+
+        if redact_headers({header: "token"})[header] != REDACTED:
+            raise ConfigError(
+                f"source {source.name!r}: header {header!r} would be stored unredacted in the "
+                "inbox with the token in it; use a header whose name contains 'token' or "
+                "'secret', or authorization / x-api-key"
+            )
+        return source
+
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        options = self.options(source, HeaderTokenOptions)
+        value = request.headers.get(options.header, "").strip()
+        if not value:
+            raise MissingCredentialsError(f"{options.header} header is missing")
+        if len(value) > MAX_HEADER_LENGTH:
+            raise InvalidCredentialsError(f"{options.header} header is too long")
+        presented = [_digest(wire_bytes(value))]
+        if options.header == AUTHORIZATION:
+            scheme, _, credentials = value.partition(" ")
+            if scheme.lower() == "bearer":
+                presented.append(_digest(wire_bytes(credentials.strip())))
+        for index, token in enumerate(options.tokens):
+            expected = _digest(token.encode())
+            # Every form is compared (no short-circuit), so timing says nothing of which.
+            matches = [hmac.compare_digest(expected, candidate) for candidate in presented]
+            if any(matches):
+                return Verdict(secret_index=index)
+        raise InvalidCredentialsError(f"{options.header} matches no configured token")
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        return _extraction.identify(request, self.options(source, HeaderTokenOptions))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        return _extraction.normalize(delivery)
+
+    def sample(self, event_type: str | None) -> bytes:
+        return _extraction.sample(event_type)
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """With the first configured token; as a Bearer token when the header is Authorization."""
+        options = self.options(context.source, HeaderTokenOptions)
+        token = options.tokens[0]
+        headers = {
+            "Content-Type": "application/json",
+            options.header: f"Bearer {token}" if options.header == AUTHORIZATION else token,
+            **_extraction.sample_headers(options, event_type),
+        }
+        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -1,0 +1,250 @@
+"""Property tests: whatever arrives in the signature headers and body, verification and
+identification answer with a rejection (a 4xx), never another exception (a 500).
+
+Each case starts from a correctly signed request and replaces any subset of its credential
+headers with arbitrary text (non-ASCII, control characters, huge values, near-miss formats), so
+the examples get past the first checks and reach the parsing that could crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from handlers.base import BaseHandler, RejectedRequestError, SigningContext, VendorHandler
+from handlers.basic_auth import BasicAuthHandler
+from handlers.generic_hmac import GenericHmacHandler
+from handlers.github import GitHubHandler
+from handlers.header_token import HeaderTokenHandler
+from handlers.standard_webhooks import StandardWebhooksHandler
+from handlers.stripe import StripeHandler
+from ingest.sources import SourceConfig
+from tests.handlers.contract import HOSTILE_VALUES
+from tests.handlers.kit import URL, request
+
+NOW = 1_700_000_000
+# Public key of the v1a vector in test_standard_webhooks (any valid whpk_ key would do).
+PUBLIC_KEY = "whpk_wuzPrKxPfWpJSsXgyg/MEoMGvjs5SjDO4ad6X4ZYqqg="
+PROPERTY_SETTINGS = settings(max_examples=300, deadline=None)
+
+
+@dataclass(frozen=True)
+class Case:
+    handler: VendorHandler
+    source: SourceConfig
+    headers: tuple[str, ...]
+    """The headers whose values are replaced; names lower-case, as the service passes them."""
+    body: bytes
+
+    def signed(self) -> dict[str, str]:
+        secret = self.source.secrets[0] if self.source.secrets else None
+        context = SigningContext(source=self.source, url=URL, secret=secret)
+        signed = self.handler.sign(self.body, context, NOW)
+        return {name.lower(): value for name, value in signed.headers.items()}
+
+
+def _case(handler: BaseHandler, *secrets: str, headers: tuple[str, ...], **options: object) -> Case:
+    source = handler.check_config(
+        SourceConfig(name="p", vendor=handler.vendor, secrets=secrets, options=options)
+    )
+    return Case(handler, source, headers, handler.sample(None))
+
+
+CASES: dict[str, Callable[[], Case]] = {
+    "stripe": lambda: _case(StripeHandler(), "whsec_p", headers=("stripe-signature",)),
+    "github": lambda: _case(
+        GitHubHandler(),
+        "gh",
+        headers=("x-hub-signature-256", "x-github-delivery", "x-github-event"),
+    ),
+    "standard-webhooks": lambda: _case(
+        StandardWebhooksHandler(),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        headers=("webhook-id", "webhook-timestamp", "webhook-signature", "svix-signature"),
+        public_keys=[PUBLIC_KEY],
+    ),
+    "generic-hmac": lambda: _case(
+        GenericHmacHandler(),
+        "g",
+        headers=("x-sig", "x-ts", "x-id", "x-type"),
+        header="x-sig",
+        prefix="v1=",
+        multiple_signatures_separator=",",
+        timestamp_header="x-ts",
+        id_header="x-id",
+        type_header="x-type",
+        signed_content="{id}.{timestamp}.{url}.{body}",
+    ),
+    "generic-hmac-base64": lambda: _case(
+        GenericHmacHandler(),
+        "g",
+        headers=("x-sig",),
+        header="x-sig",
+        encoding="base64",
+        algorithm="sha512",
+        multiple_signatures_separator=" ",
+        timestamp_prefix="t=",
+        signed_content="{timestamp}:{body}",
+        id_json_path="data.id",
+        type_json_path="type",
+    ),
+    "basic-auth": lambda: _case(
+        BasicAuthHandler(),
+        headers=("authorization", "x-request-id"),
+        basic_auth=[{"username": "u", "password": "p"}, {"username": "ü", "password": "ß:ß"}],
+        id_header="x-request-id",
+    ),
+    "header-token": lambda: _case(
+        HeaderTokenHandler(), headers=("authorization",), tokens=["t0k3n", "jéton"]
+    ),
+    "header-token-custom": lambda: _case(
+        HeaderTokenHandler(),
+        headers=("x-webhook-token",),
+        header="x-webhook-token",
+        tokens=["t0k3n"],
+        type_json_path="type",
+    ),
+}
+
+NEAR_MISS_PREFIXES = [
+    "v1,",
+    "v1a,",
+    "v1=",
+    "t=",
+    "sha256=",
+    "Basic ",
+    "Bearer ",
+    "bearer ",
+    f"t={NOW},v1=",
+    f"{NOW}",
+]
+
+
+def _header_values(characters: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.text(alphabet=characters),
+        st.sampled_from(HOSTILE_VALUES),
+        st.builds(str.__add__, st.sampled_from(NEAR_MISS_PREFIXES), st.text(alphabet=characters)),
+        st.builds(
+            str.__add__,
+            st.sampled_from(NEAR_MISS_PREFIXES),
+            st.binary(max_size=80).map(lambda b: base64.b64encode(b).decode()),
+        ),
+        st.builds(
+            str.__add__,
+            st.sampled_from(NEAR_MISS_PREFIXES),
+            st.text(alphabet=string.hexdigits, max_size=140),
+        ),
+        st.text(alphabet=st.characters(codec="latin-1"), min_size=4000, max_size=9000),
+    )
+
+
+# What Starlette can hand a handler: it decodes header bytes as latin-1.
+latin1_header_values = _header_values(st.characters(codec="latin-1"))
+# Any code point, lone surrogates included: never off the wire, but the contract is "never
+# anything but a rejection", whoever calls.
+header_values = st.one_of(
+    latin1_header_values,
+    _header_values(st.characters()),
+    _header_values(st.characters(exclude_categories=())),
+)
+# Vendors that still crash on a header value beyond latin-1 (unreachable over HTTP, but a
+# contract breach): checked with latin-1 values only until fixed; see the strict xfail below.
+BEYOND_LATIN1_CRASHES = frozenset({"github"})
+
+
+@pytest.mark.parametrize("vendor", sorted(CASES))
+@PROPERTY_SETTINGS
+@given(data=st.data(), body=st.one_of(st.binary(), st.just(None)))
+def test_any_headers_and_body_only_ever_raise_rejections(
+    vendor: str, data: st.DataObject, body: bytes | None
+) -> None:
+    case = CASES[vendor]()
+    headers = case.signed()
+    for name in case.headers:
+        action = data.draw(st.sampled_from(["keep", "drop", "replace"]), label=name)
+        if action == "drop":
+            headers.pop(name, None)
+        elif action == "replace":
+            values = latin1_header_values if vendor in BEYOND_LATIN1_CRASHES else header_values
+            headers[name] = data.draw(values, label=f"{name} value")
+    inbound = request(case.body if body is None else body, headers)
+    for call in (
+        lambda: case.handler.verify(inbound, case.source, NOW, {}),
+        lambda: case.handler.identify(inbound, case.source),
+    ):
+        rejection = _rejection(call)  # anything else propagates and fails the test
+        assert rejection is None or (400 <= rejection.status < 500 and rejection.message)
+
+
+def _rejection(call: Callable[[], object]) -> RejectedRequestError | None:
+    try:
+        call()
+    except RejectedRequestError as exc:
+        return exc
+    return None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeEncodeError,
+    reason="handlers/github.py encodes X-Hub-Signature-256 as latin-1 without catching "
+    "UnicodeEncodeError (found by the property above); when fixed, remove this mark and "
+    "github from BEYOND_LATIN1_CRASHES",
+)
+def test_github_rejects_a_signature_beyond_latin1() -> None:
+    case = CASES["github"]()
+    headers = {**case.signed(), "x-hub-signature-256": "sha256=\u0100"}
+    with pytest.raises(RejectedRequestError):
+        case.handler.verify(request(case.body, headers), case.source, NOW, {})
+
+
+@pytest.mark.parametrize(
+    "vendor", ["generic-hmac", "generic-hmac-base64", "basic-auth", "header-token-custom"]
+)
+@PROPERTY_SETTINGS
+@given(body=st.binary(max_size=2000))
+def test_what_sign_makes_verifies_for_any_body(vendor: str, body: bytes) -> None:
+    """Byte-exact: the configurable vendors verify any body, JSON, text or binary."""
+    case = CASES[vendor]()
+    case = Case(case.handler, case.source, case.headers, body)
+    assert case.handler.verify(request(body, case.signed()), case.source, NOW, {}).secret_index == 0
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(max_size=2000))
+def test_standard_webhooks_verifies_any_utf8_body(text: str) -> None:
+    case = CASES["standard-webhooks"]()
+    body = text.encode()
+    case = Case(case.handler, case.source, case.headers, body)
+    assert case.handler.verify(request(body, case.signed()), case.source, NOW, {})
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("keys")
+    StandardWebhooksHandler().generate_keys(directory)
+    return directory
+
+
+@PROPERTY_SETTINGS
+@given(text=st.text(max_size=2000))
+def test_standard_webhooks_v1a_verifies_any_utf8_body(key_dir: Path, text: str) -> None:
+    handler = StandardWebhooksHandler()
+    generated = (key_dir / "standard-webhooks" / "public.whpk").read_text().strip()
+    source = handler.check_config(
+        SourceConfig(
+            name="p", vendor=handler.vendor, options={"public_keys": [PUBLIC_KEY, generated]}
+        )
+    )
+    body = text.encode()
+    signed = handler.sign(body, SigningContext(source=source, url=URL, key_dir=key_dir), NOW)
+    assert signed.headers["webhook-signature"].startswith("v1a,")
+    assert handler.verify(request(body, signed.headers), source, NOW, {}).secret_index == 1
