@@ -269,6 +269,8 @@ class BaseHandler:
     signature_headers: ClassVar[tuple[str, ...]] = ()
     options_model: ClassVar[type[BaseModel]] = NoOptions
     requires_secrets: ClassVar[bool] = True
+    secrets_usage: ClassVar[str | None] = None
+    """How `ingest vendors` describes `secrets` when neither "required" nor "not used" fits."""
     default_tolerance_seconds: ClassVar[int | None] = None
     sample_types: ClassVar[tuple[str, ...]] = ()
     mapped_types: ClassVar[Mapping[str, str]] = {}
@@ -380,6 +382,9 @@ def bounded_id(value: Any, what: str) -> str:
         value = str(value)
     if not isinstance(value, str) or not value.strip() or len(value) > 255:
         raise MalformedRequestError(f"{what} is missing or not a short string")
+    # PostgreSQL cannot store NUL, and a surrogate cannot be encoded: neither makes a usable key.
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise MalformedRequestError(f"{what} contains control characters")
     return value
 
 

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -33,6 +34,7 @@ from handlers.base import (
     passthrough,
 )
 from handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 from schemas.identity import (
     IdentityEvent,
@@ -92,6 +94,7 @@ class ClerkHandler(StandardWebhooksHandler):
     # and a source without secrets is a configuration error rather than one that rejects all.
     options_model: ClassVar[type[BaseModel]] = NoOptions
     requires_secrets: ClassVar[bool] = True
+    secrets_usage: ClassVar[str | None] = None
     sample_types: ClassVar[tuple[str, ...]] = (
         "user.created",
         "user.updated",
@@ -107,6 +110,9 @@ class ClerkHandler(StandardWebhooksHandler):
         **dict.fromkeys(sorted(SESSION_STARTED), SessionStarted.event_type),
         **dict.fromkeys(sorted(SESSION_ENDED), SessionEnded.event_type),
     }
+
+    def generate_keys(self, key_dir: Path) -> str:
+        raise ConfigError("vendor clerk signs with a shared secret (whsec_…); there are no keys")
 
     def verify(
         self,

@@ -85,7 +85,10 @@ class GitHubHandler(BaseHandler):
         if not header.startswith(PREFIX):
             raise InvalidSignatureError("X-Hub-Signature-256 must start with sha256=")
         # Starlette decodes header bytes as latin-1; encoding back gives the bytes that were sent.
-        provided = header[len(PREFIX) :].strip().encode("latin-1")
+        try:
+            provided = header[len(PREFIX) :].strip().encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidSignatureError("X-Hub-Signature-256 is not a hex digest") from None
         for index, secret in enumerate(source.secrets):
             expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest().encode()
             if hmac.compare_digest(expected, provided.lower()):

@@ -503,10 +503,12 @@ class PayPalHandler(BaseHandler):
         )
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         return (
-            "# A local stand-in for PayPal's certificate, for `ingest send`: not for production\n"
-            f"webhook_id: {LOCAL_WEBHOOK_ID}  # your webhook's id from PayPal in production\n"
-            "certificates:\n"
-            f'  "{LOCAL_CERT_URL}": "{cert_path.resolve()}"\n'
+            f"# key and self-signed certificate written to {key_dir / self.vendor}; a local\n"
+            "# stand-in for PayPal's certificate, for `ingest send`. In sources.yaml:\n"
+            "    vendor: paypal\n"
+            f"    webhook_id: {LOCAL_WEBHOOK_ID}  # your webhook's id from PayPal in production\n"
+            "    certificates:\n"
+            f'      "{LOCAL_CERT_URL}": "{cert_path.resolve()}"\n'
         )
 
     def sign(

@@ -182,6 +182,7 @@ class StandardWebhooksHandler(BaseHandler):
     options_model: ClassVar[type[BaseModel]] = StandardWebhooksOptions
     # Secrets (v1) or public keys (v1a) or both: check_config insists on at least one.
     requires_secrets: ClassVar[bool] = False
+    secrets_usage: ClassVar[str | None] = "secrets (v1) and/or public_keys (v1a)"
     default_tolerance_seconds: ClassVar[int | None] = 300
     sample_types: ClassVar[tuple[str, ...]] = ("user.created", "user.updated", "user.deleted")
 

@@ -18,7 +18,7 @@ class VendorEntry:
     vendor: str
     scheme: str
     headers: list[str]
-    needs_secrets: bool
+    secrets: str
     config_keys: list[str]
     tolerance_seconds: int | None
     mapped_types: dict[str, str]
@@ -31,7 +31,9 @@ class VendorEntry:
             vendor=vendor,
             scheme=handler.summary,
             headers=list(handler.signature_headers),
-            needs_secrets=handler.requires_secrets,
+            secrets="required"
+            if handler.requires_secrets
+            else (getattr(handler, "secrets_usage", None) or "not used"),
             config_keys=sorted(handler.options_model.model_fields),
             tolerance_seconds=handler.default_tolerance_seconds,
             mapped_types=dict(handler.mapped_types),
@@ -42,17 +44,16 @@ class VendorEntry:
 def markdown_table(entries: list[VendorEntry]) -> str:
     """The catalog table in docs/vendors.md (a test keeps it in step with the code)."""
     lines = [
-        "| vendor | authenticity | config keys beyond `secrets` | tolerance | mapped types |",
-        "|---|---|---|---|---|",
+        "| vendor | authenticity | `secrets` | other config keys | tolerance | mapped types |",
+        "|---|---|---|---|---|---|",
     ]
     for entry in entries:
         keys = ", ".join(f"`{key}`" for key in entry.config_keys) or "—"
-        if not entry.needs_secrets:
-            keys += " (no `secrets`)"
         tolerance = f"{entry.tolerance_seconds} s" if entry.tolerance_seconds else "—"
         link = f"[`{entry.vendor}`](vendors/{entry.vendor}.md)"
         lines.append(
-            f"| {link} | {entry.scheme} | {keys} | {tolerance} | {len(entry.mapped_types)} |"
+            f"| {link} | {entry.scheme} | {entry.secrets} | {keys} | {tolerance} "
+            f"| {len(entry.mapped_types)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -98,7 +99,7 @@ def vendors(vendor: str | None, as_json: bool, markdown: bool, update_docs: Path
     tolerance = f"{entry.tolerance_seconds} s" if entry.tolerance_seconds else "none"
     click.echo(f"{entry.vendor}: {entry.scheme}")
     click.echo(f"  headers:      {', '.join(entry.headers) or '-'}")
-    click.echo(f"  secrets:      {'required' if entry.needs_secrets else 'not used'}")
+    click.echo(f"  secrets:      {entry.secrets}")
     click.echo(f"  config keys:  {', '.join(entry.config_keys) or '-'}")
     click.echo(f"  tolerance:    {tolerance}")
     click.echo(f"  samples:      {', '.join(entry.sample_types) or '-'}")

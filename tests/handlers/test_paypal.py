@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import textwrap
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -524,7 +525,8 @@ def test_pinned_certificates_must_be_paypal_urls_and_readable_pem(tmp_path: Path
 
 def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
     snippet = handler.generate_keys(tmp_path)
-    options = yaml.safe_load(snippet)
+    options = yaml.safe_load(textwrap.dedent(snippet))
+    assert options.pop("vendor") == "paypal"
     assert options["certificates"] == {LOCAL_CERT_URL: str(tmp_path.resolve() / "paypal/cert.pem")}
     assert (tmp_path / "paypal/key.pem").stat().st_mode & 0o077 == 0
     config = handler.check_config(SourceConfig(name="paypal", vendor="paypal", options=options))
