@@ -4,20 +4,18 @@ them: consumers in any language can rely on the files."""
 from __future__ import annotations
 
 import json
-import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from jsonschema import Draft202012Validator
 
 from handlers import HANDLERS
 from handlers.base import Delivery, Emitted, InboundRequest, SigningContext, lower_headers
 from ingest import schema_export
-from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
+from tests import catalog
 
 
 def test_checked_in_files_are_up_to_date() -> None:
@@ -42,45 +40,15 @@ def test_every_schema_is_valid_json_schema() -> None:
             Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
-# Valid for every shared-secret scheme, including Standard Webhooks' base64 keys.
-SECRET = "whsec_dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="
-
-# What a user would add to a source for vendors configured by more than a shared secret.
-OPTIONS: dict[str, dict[str, object]] = {
-    "square": {"notification_url": "https://i.test/webhooks/s"},
-    "postmark": {"basic_auth": [{"username": "user", "password": "a-long-enough-password"}]},
-    "basic-auth": {"basic_auth": [{"username": "user", "password": "a-long-enough-password"}]},
-    "header-token": {"tokens": ["a-long-enough-token-value"]},
-    "generic-hmac": {"header": "x-signature"},
-    "auth0": {"tokens": ["a-long-enough-token-value"]},
-    "okta": {"tokens": ["a-long-enough-token-value"]},
-    "datadog": {"tokens": ["a-long-enough-token-value"]},
-    "mixpanel": {"basic_auth": [{"username": "user", "password": "a-long-enough-password"}]},
-    "pusher": {"app_key": "app-key-1"},
-}
-
-
 def _source(vendor: str, key_dir: Path) -> SourceConfig:
-    """The source a user would configure: options above plus what `ingest keys generate` prints."""
-    handler = HANDLERS[vendor]
-    options: dict[str, object] = dict(OPTIONS.get(vendor, {}))
-    try:
-        snippet = handler.generate_keys(key_dir)
-    except ConfigError:  # a shared-secret vendor: nothing to generate
-        pass
-    else:
-        generated = yaml.safe_load(textwrap.dedent(snippet)) or {}
-        options.update({k: v for k, v in generated.items() if k != "vendor"})
-    uses_secrets = handler.requires_secrets or vendor in OPTIONS_WITH_SECRETS
-    secret = ABLY_KEY if vendor == "ably" else SECRET
+    raw = catalog.source_document(vendor, key_dir)
     source = SourceConfig(
-        name="s", vendor=vendor, secrets=(secret,) if uses_secrets else (), options=options
+        name="s",
+        vendor=vendor,
+        secrets=tuple(raw.get("secrets", ())),
+        options={k: v for k, v in raw.items() if k not in {"vendor", "secrets"}},
     )
-    return handler.check_config(source)
-
-
-OPTIONS_WITH_SECRETS = frozenset({"generic-hmac"})
-ABLY_KEY = "appId.keyId:a-long-key-secret"
+    return HANDLERS[vendor].check_config(source)
 
 
 def _sign_and_normalize(vendor: str, event_type: str, key_dir: Path) -> list[Emitted]:

@@ -1,0 +1,50 @@
+"""A source for every vendor in the catalog, configured as a user would: the keys each vendor
+needs beyond a shared secret, plus what `ingest keys generate` prints for asymmetric schemes."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handlers import HANDLERS
+from ingest.errors import ConfigError
+
+# Valid for every shared-secret scheme, including Standard Webhooks' base64 keys.
+SECRET = "whsec_dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="
+ABLY_KEY = "appId.keyId:a-long-key-secret"  # Ably's secrets are whole API keys
+PASSWORD = {"username": "user", "password": "a-long-enough-password"}
+TOKEN = "a-long-enough-token-value"
+
+OPTIONS: dict[str, dict[str, Any]] = {
+    "square": {"notification_url": "https://i.test/webhooks/square"},
+    "postmark": {"basic_auth": [PASSWORD]},
+    "basic-auth": {"basic_auth": [PASSWORD]},
+    "mixpanel": {"basic_auth": [PASSWORD]},
+    "header-token": {"tokens": [TOKEN]},
+    "auth0": {"tokens": [TOKEN]},
+    "okta": {"tokens": [TOKEN]},
+    "datadog": {"tokens": [TOKEN]},
+    "generic-hmac": {"header": "x-signature"},
+    "pusher": {"app_key": "app-key-1"},
+}
+# Vendors whose secrets are optional but used by their samples.
+USES_SECRETS = frozenset({"generic-hmac", "standard-webhooks", "anthropic", "r2", "openai"})
+
+
+def source_document(vendor: str, key_dir: Path) -> dict[str, Any]:
+    """The mapping under `sources.<name>` in sources.yaml for `vendor`."""
+    handler = HANDLERS[vendor]
+    document: dict[str, Any] = {"vendor": vendor, **OPTIONS.get(vendor, {})}
+    try:
+        snippet = handler.generate_keys(key_dir)
+    except ConfigError:  # a shared-secret vendor: nothing to generate
+        pass
+    else:
+        generated = yaml.safe_load(textwrap.dedent(snippet)) or {}
+        document.update({k: v for k, v in generated.items() if k != "vendor"})
+    if handler.requires_secrets or vendor in USES_SECRETS:
+        document["secrets"] = [ABLY_KEY if vendor == "ably" else SECRET]
+    return document
