@@ -1,14 +1,17 @@
-"""Static credentials for vendors that sign nothing: HTTP Basic auth and shared tokens in a header.
+"""Static credentials for senders that sign nothing: HTTP Basic auth and tokens in a header.
 
-Shared by the Mixpanel and Datadog handlers (a private module: handler discovery skips names
-starting with `_`). Everything here compares bytes with `hmac.compare_digest` and turns any
-malformed header into a rejection, never a ValueError or UnicodeError.
+One implementation for every such vendor (Postmark, Mixpanel, Datadog, Auth0, Okta, Hugging
+Face, basic-auth, header-token). A private module: handler discovery skips names starting
+with `_`. Values are compared as SHA-256 digests with `hmac.compare_digest` (equal lengths, so
+no length leaks either), every configured value is compared (no early exit), and any malformed
+header becomes a rejection, never a ValueError or UnicodeError.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
@@ -23,7 +26,7 @@ MAX_CREDENTIAL_HEADER_LENGTH = 4096
 def _no_colon(value: str) -> str:
     # RFC 7617: the user-id ends at the first colon, so a username with one could never match.
     if ":" in value:
-        raise ValueError("a Basic auth username cannot contain ':'")
+        raise ValueError("a Basic auth username cannot contain ':' (RFC 7617)")
     return value
 
 
@@ -32,8 +35,14 @@ class BasicCredential(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    username: Annotated[str, StringConstraints(min_length=1), AfterValidator(_no_colon)]
-    password: Annotated[str, StringConstraints(min_length=1)]
+    username: Annotated[
+        str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_colon)
+    ]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
 
 
 def header_bytes(value: str, what: str) -> bytes:
@@ -47,16 +56,21 @@ def header_bytes(value: str, what: str) -> bytes:
         raise InvalidCredentialsError(f"{what} is not a valid header value") from None
 
 
+def _present(value: str | None, what: str) -> str:
+    if value is None or not value.strip():
+        raise MissingCredentialsError(f"{what} header is missing")
+    if len(value) > MAX_CREDENTIAL_HEADER_LENGTH:
+        raise InvalidCredentialsError(f"{what} header is too long")
+    return value.strip()
+
+
 def match_basic(header: str | None, credentials: Sequence[BasicCredential]) -> int:
     """Index of the configured credential that `Authorization: Basic …` presents.
 
-    Every configured pair is compared (no early exit), username and password both in constant
-    time, so neither timing nor the error says which part was wrong."""
-    if not header:
-        raise MissingCredentialsError("Authorization header is missing")
-    if len(header) > MAX_CREDENTIAL_HEADER_LENGTH:
-        raise InvalidCredentialsError("Authorization header is too long")
-    scheme, _, encoded = header.strip().partition(" ")
+    Username and password are both compared for every pair, so neither timing nor the error
+    says which part was wrong."""
+    value = _present(header, "Authorization")
+    scheme, _, encoded = value.partition(" ")
     if scheme.lower() != "basic":
         raise InvalidCredentialsError("Authorization must use the Basic scheme")
     try:
@@ -66,10 +80,11 @@ def match_basic(header: str | None, credentials: Sequence[BasicCredential]) -> i
     username, colon, password = decoded.partition(b":")
     if not colon:
         raise InvalidCredentialsError("Basic credentials must be 'username:password'")
+    presented_user, presented_password = _digest(username), _digest(password)
     matched: int | None = None
     for index, credential in enumerate(credentials):
-        user_ok = hmac.compare_digest(username, credential.username.encode())
-        password_ok = hmac.compare_digest(password, credential.password.encode())
+        user_ok = hmac.compare_digest(presented_user, _digest(credential.username.encode()))
+        password_ok = hmac.compare_digest(presented_password, _digest(credential.password.encode()))
         if user_ok and password_ok and matched is None:
             matched = index
     if matched is None:
@@ -77,17 +92,30 @@ def match_basic(header: str | None, credentials: Sequence[BasicCredential]) -> i
     return matched
 
 
-def match_token(value: str | None, tokens: Sequence[str], what: str) -> int:
-    """Index of the configured token that a header presents verbatim (constant-time)."""
-    if not value:
-        raise MissingCredentialsError(f"{what} header is missing")
-    if len(value) > MAX_CREDENTIAL_HEADER_LENGTH:
-        raise InvalidCredentialsError(f"{what} header is too long")
-    presented = header_bytes(value.strip(), what)
+def match_token(
+    value: str | None, tokens: Sequence[str], what: str, *, bearer: bool = False
+) -> int:
+    """Index of the configured token a header presents.
+
+    With `bearer`, both the header as sent and the token after a `Bearer ` scheme are candidates:
+    senders such as Auth0 send whatever the user typed, so `tokens: [abc]` must accept
+    `Bearer abc`, and `tokens: ["Bearer abc"]` must too."""
+    presented = _present(value, what)
+    candidates = [_digest(header_bytes(presented, what))]
+    scheme, _, rest = presented.partition(" ")
+    if bearer and scheme.lower() == "bearer" and rest.strip():
+        candidates.append(_digest(header_bytes(rest.strip(), what)))
+    matched: int | None = None
     for index, token in enumerate(tokens):
-        if hmac.compare_digest(presented, token.encode()):
-            return index
-    raise InvalidCredentialsError(f"{what} matches no configured token")
+        expected = _digest(token.encode("utf-8", "surrogatepass"))
+        hit = False
+        for candidate in candidates:
+            hit |= hmac.compare_digest(expected, candidate)
+        if hit and matched is None:
+            matched = index
+    if matched is None:
+        raise InvalidCredentialsError(f"{what} matches no configured token")
+    return matched
 
 
 def basic_authorization(credential: BasicCredential) -> str:

@@ -20,24 +20,22 @@ Two body shapes arrive on the same endpoint:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from handlers._credentials import match_token
 from handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
-    InvalidCredentialsError,
     MalformedRequestError,
-    MissingCredentialsError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -58,7 +56,6 @@ from schemas.identity import (
 from schemas.passthrough import VendorPassthrough
 
 AUTHORIZATION = "authorization"
-MAX_HEADER_LENGTH = 4096
 LOG_STREAM = "log_stream"
 """The vendor event type of a log stream delivery (its logs have their own codes)."""
 CLOUDEVENT_TYPE_PREFIX = "com.auth0."
@@ -95,46 +92,6 @@ class TokenOptions(BaseModel):
         if any(not token.strip() for token in tokens):
             raise ValueError("every token must be a non-empty string")
         return tokens
-
-
-def _fingerprint(value: str) -> bytes:
-    # Hashing both sides makes the comparison fixed-length (no length leak) and turns any str,
-    # non-ASCII or not, into bytes that hmac.compare_digest accepts.
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
-
-
-def match_token(presented: Sequence[str], tokens: Sequence[str]) -> int | None:
-    """Index of the first configured token equal to any presented value, in constant time.
-
-    Every pair is compared (no early exit), so timing tells nothing about which token matched."""
-    candidates = [_fingerprint(value) for value in presented]
-    matched: int | None = None
-    for index, token in enumerate(tokens):
-        expected = _fingerprint(token)
-        hit = False
-        for candidate in candidates:
-            hit |= hmac.compare_digest(expected, candidate)
-        if hit and matched is None:
-            matched = index
-    return matched
-
-
-def presented_credentials(
-    header: str | None, *, header_name: str = "Authorization", bearer: bool = True
-) -> list[str]:
-    """The header as sent and (with `bearer`) the token after a `Bearer ` scheme; or a rejection.
-
-    Both forms are candidates because Auth0 sends whatever the user typed as the stream's token:
-    configuring `tokens: [abc]` must accept `Bearer abc`, and `tokens: ["Bearer abc"]` too."""
-    if header is None or not header.strip():
-        raise MissingCredentialsError(f"{header_name} header is missing")
-    if len(header) > MAX_HEADER_LENGTH:
-        raise InvalidCredentialsError(f"{header_name} header is too long")
-    value = header.strip()
-    scheme, _, rest = value.partition(" ")
-    if bearer and scheme.lower() == "bearer" and rest.strip():
-        return [value, rest.strip()]
-    return [value]
 
 
 def _records(body: bytes) -> tuple[str, Any]:
@@ -219,10 +176,9 @@ class Auth0Handler(BaseHandler):
         documents: Mapping[str, bytes],
     ) -> Verdict:
         options = self.options(source, TokenOptions)
-        presented = presented_credentials(request.headers.get(AUTHORIZATION))
-        index = match_token(presented, options.tokens)
-        if index is None:
-            raise InvalidCredentialsError("Authorization header matches no configured token")
+        index = match_token(
+            request.headers.get(AUTHORIZATION), options.tokens, "Authorization", bearer=True
+        )
         return Verdict(secret_index=index)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:

@@ -9,15 +9,13 @@ paths (`handlers._extraction`). The `authorization` header is redacted in the in
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
 from handlers import _extraction
+from handlers._credentials import BasicCredential, match_basic
 from handlers._extraction import SAMPLE_TYPES, ExtractionOptions
 from handlers.base import (
     BaseHandler,
@@ -25,8 +23,6 @@ from handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    InvalidCredentialsError,
-    MissingCredentialsError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -35,31 +31,11 @@ from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 
 HEADER = "authorization"
-MAX_HEADER_LENGTH = 4096
-
-
-class Credential(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    username: Annotated[str, Field(min_length=1, max_length=255)]
-    password: Annotated[str, Field(min_length=1, max_length=1024)]
-
-    @field_validator("username")
-    @classmethod
-    def _no_colon(cls, value: str) -> str:
-        if ":" in value:
-            raise ValueError("a Basic auth username cannot contain ':' (RFC 7617)")
-        return value
 
 
 class BasicAuthOptions(ExtractionOptions):
-    basic_auth: Annotated[tuple[Credential, ...], Field(min_length=1)]
+    basic_auth: Annotated[tuple[BasicCredential, ...], Field(min_length=1)]
     """Accepted username/password pairs; several while the sender's settings are changed."""
-
-
-def _digest(value: bytes) -> bytes:
-    """Compared as SHA-256 digests: equal lengths, so the comparison leaks no length either."""
-    return hashlib.sha256(value).digest()
 
 
 class BasicAuthHandler(BaseHandler):
@@ -91,30 +67,8 @@ class BasicAuthHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = request.headers.get(HEADER, "").strip()
-        if not header:
-            raise MissingCredentialsError("Authorization header is missing")
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() != "basic" or len(header) > MAX_HEADER_LENGTH:
-            raise InvalidCredentialsError("Authorization is not Basic credentials")
-        try:
-            decoded = base64.b64decode(encoded.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidCredentialsError("Basic credentials are not base64") from None
-        username, colon, password = decoded.partition(b":")
-        if not colon:
-            raise InvalidCredentialsError("Basic credentials are not user:password")
-        presented_user, presented_password = _digest(username), _digest(password)
         options = self.options(source, BasicAuthOptions)
-        for index, credential in enumerate(options.basic_auth):
-            # Both halves always compared: no early exit tells a valid username apart.
-            user_ok = hmac.compare_digest(presented_user, _digest(credential.username.encode()))
-            password_ok = hmac.compare_digest(
-                presented_password, _digest(credential.password.encode())
-            )
-            if user_ok & password_ok:
-                return Verdict(secret_index=index)
-        raise InvalidCredentialsError("Basic credentials match no configured pair")
+        return Verdict(secret_index=match_basic(request.headers.get(HEADER), options.basic_auth))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         return _extraction.identify(request, self.options(source, BasicAuthOptions))

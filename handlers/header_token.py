@@ -9,23 +9,20 @@ paths (`handlers._extraction`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from handlers import _extraction
-from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
+from handlers._credentials import match_token
+from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name
 from handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
-    InvalidCredentialsError,
-    MissingCredentialsError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -34,7 +31,6 @@ from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 
 AUTHORIZATION = "authorization"
-MAX_HEADER_LENGTH = 4096
 
 
 class HeaderTokenOptions(ExtractionOptions):
@@ -59,11 +55,6 @@ class HeaderTokenOptions(ExtractionOptions):
             if token != token.strip() or not token.isprintable():
                 raise ValueError("tokens cannot have surrounding spaces or control characters")
         return tokens
-
-
-def _digest(value: bytes) -> bytes:
-    """Compared as SHA-256 digests: equal lengths, so the comparison leaks no length either."""
-    return hashlib.sha256(value).digest()
 
 
 class HeaderTokenHandler(BaseHandler):
@@ -110,23 +101,13 @@ class HeaderTokenHandler(BaseHandler):
         documents: Mapping[str, bytes],
     ) -> Verdict:
         options = self.options(source, HeaderTokenOptions)
-        value = request.headers.get(options.header, "").strip()
-        if not value:
-            raise MissingCredentialsError(f"{options.header} header is missing")
-        if len(value) > MAX_HEADER_LENGTH:
-            raise InvalidCredentialsError(f"{options.header} header is too long")
-        presented = [_digest(wire_bytes(value))]
-        if options.header == AUTHORIZATION:
-            scheme, _, credentials = value.partition(" ")
-            if scheme.lower() == "bearer":
-                presented.append(_digest(wire_bytes(credentials.strip())))
-        for index, token in enumerate(options.tokens):
-            expected = _digest(token.encode())
-            # Every form is compared (no short-circuit), so timing says nothing of which.
-            matches = [hmac.compare_digest(expected, candidate) for candidate in presented]
-            if any(matches):
-                return Verdict(secret_index=index)
-        raise InvalidCredentialsError(f"{options.header} matches no configured token")
+        index = match_token(
+            request.headers.get(options.header),
+            options.tokens,
+            options.header,
+            bearer=options.header == AUTHORIZATION,
+        )
+        return Verdict(secret_index=index)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         return _extraction.identify(request, self.options(source, HeaderTokenOptions))

@@ -28,14 +28,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from handlers.auth0 import match_token, presented_credentials
+from handlers._credentials import match_token
 from handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
-    InvalidCredentialsError,
     MalformedRequestError,
     Reply,
     SignedRequest,
@@ -156,13 +155,7 @@ class OktaHandler(BaseHandler):
     def _authenticate(self, request: InboundRequest, source: SourceConfig) -> int:
         options = self.options(source, OktaOptions)
         # Okta sends the configured value verbatim: no scheme is stripped.
-        presented = presented_credentials(
-            request.headers.get(options.header), header_name=options.header, bearer=False
-        )
-        index = match_token(presented, options.tokens)
-        if index is None:
-            raise InvalidCredentialsError(f"{options.header} header matches no configured token")
-        return index
+        return match_token(request.headers.get(options.header), options.tokens, options.header)
 
     def verify(
         self,

@@ -10,9 +10,7 @@ record: `RecordType` + `MessageID` + recipient, plus the time for records that l
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import hmac
 import json
 import secrets
 import uuid
@@ -22,15 +20,14 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handlers._credentials import BasicCredential, match_basic
 from handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
-    InvalidCredentialsError,
     MalformedRequestError,
-    MissingCredentialsError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -48,8 +45,6 @@ from schemas.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-
-MAX_AUTHORIZATION_LENGTH = 4096
 
 # Postmark bounce `Type`s (https://postmarkapp.com/developer/api/bounce-api#bounce-types) that mean
 # the address will never accept mail; the transient ones are soft, the rest undetermined.
@@ -76,36 +71,11 @@ TIME_FIELDS = {
 }
 
 
-class Credential(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    username: Annotated[str, Field(min_length=1)]
-    password: Annotated[str, Field(min_length=1)]
-
-
 class PostmarkOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    basic_auth: Annotated[list[Credential], Field(min_length=1)]
+    basic_auth: Annotated[list[BasicCredential], Field(min_length=1)]
     """Accepted credentials; several during a rotation (`secret_index` says which matched)."""
-
-
-def _credentials(header: str | None) -> tuple[bytes, bytes]:
-    if not header:
-        raise MissingCredentialsError("Authorization header is missing")
-    if len(header) > MAX_AUTHORIZATION_LENGTH:
-        raise InvalidCredentialsError("Authorization header is too long")
-    scheme, _, encoded = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not encoded.strip():
-        raise InvalidCredentialsError("Authorization is not HTTP Basic")
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidCredentialsError("Basic credentials are not base64") from None
-    username, colon, password = decoded.partition(b":")
-    if not colon:
-        raise InvalidCredentialsError("Basic credentials have no ':'")
-    return username, password
 
 
 def _time(raw: Any) -> datetime | None:
@@ -172,18 +142,10 @@ class PostmarkHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        username, password = _credentials(request.headers.get("authorization"))
-        matched: int | None = None
-        # Every credential is compared, each in constant time, so timing says nothing about which
-        # (if any) configured username was close.
-        for index, credential in enumerate(self.options(source, PostmarkOptions).basic_auth):
-            user_ok = hmac.compare_digest(credential.username.encode(), username)
-            password_ok = hmac.compare_digest(credential.password.encode(), password)
-            if user_ok and password_ok and matched is None:
-                matched = index
-        if matched is None:
-            raise InvalidCredentialsError("Basic credentials match no configured credential")
-        return Verdict(secret_index=matched)
+        options = self.options(source, PostmarkOptions)
+        return Verdict(
+            secret_index=match_basic(request.headers.get("authorization"), options.basic_auth)
+        )
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         record = json_object(request.body)

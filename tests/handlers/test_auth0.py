@@ -233,13 +233,21 @@ def test_wrong_credentials(header: str) -> None:
         verify(handler, BATCH, auth(header), source, NOW)
 
 
+def on_the_wire(value: str) -> str:
+    """A header as the service sees it: UTF-8 bytes on the wire, decoded as latin-1 by Starlette."""
+    return value.encode("utf-8").decode("latin-1")
+
+
 def test_non_ascii_credentials_are_compared_not_crashed() -> None:
     unicode_source = handler.check_config(
         SourceConfig(name="a", vendor="auth0", options={"tokens": ["clé-secrète"]})
     )
-    assert verify(handler, BATCH, auth("clé-secrète"), unicode_source, NOW).secret_index == 0
+    presented = auth(on_the_wire("clé-secrète"))
+    assert verify(handler, BATCH, presented, unicode_source, NOW).secret_index == 0
     with pytest.raises(InvalidCredentialsError):
-        verify(handler, BATCH, auth("clé-secrète!"), unicode_source, NOW)
+        verify(handler, BATCH, auth(on_the_wire("clé-secrète!")), unicode_source, NOW)
+    with pytest.raises(InvalidCredentialsError):  # not latin-1: cannot have come over HTTP
+        verify(handler, BATCH, auth("clé-secrète\u0100"), unicode_source, NOW)
 
 
 CREDENTIAL_CODES = {"missing_credentials", "invalid_credentials", "malformed_request"}
