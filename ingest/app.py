@@ -137,20 +137,29 @@ async def receive_webhook(request: Request) -> Response:
 
 
 def confirmer(
-    outbound: OutboundClient,
+    outbound: OutboundClient, pending: set[asyncio.Task[None]]
 ) -> Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]:
-    """Subscription confirmations (AWS SNS): a GET to the vendor's own host, after the commit."""
+    """Subscription confirmations (AWS SNS): a GET to the vendor's own host, after the commit.
+
+    In the background: the confirmation is stored already, and with retries the GET can take
+    longer than the vendor waits for our answer. A failure is logged; `ingest sns confirm`
+    retries it by hand."""
+
+    async def get(url: str, handler: VendorHandler) -> None:
+        try:
+            await outbound.get(url, allowed_hosts=handler.document_hosts)
+        except OutboundError as exc:
+            log.warning("webhook.confirmation_failed", error=str(exc), hint="ingest sns confirm")
+            return
+        log.info("webhook.subscription_confirmed")
 
     async def confirm(url: str, handler: VendorHandler, source: SourceConfig) -> None:
         if not getattr(source.options, "auto_confirm", True):
             log.info("webhook.confirmation_pending", hint="ingest sns confirm")
             return
-        try:
-            await outbound.get(url, allowed_hosts=handler.document_hosts)
-        except OutboundError as exc:
-            log.warning("webhook.confirmation_failed", error=str(exc))
-            return
-        log.info("webhook.subscription_confirmed")
+        task = asyncio.create_task(get(url, handler))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     return confirm
 
@@ -215,13 +224,14 @@ def create_app(
             else None
         )
         client = outbound or OutboundClient()
+        confirmations: set[asyncio.Task[None]] = set()
         ingestor = Ingestor(
             config,
             database.store,
             HANDLERS,
             DocumentResolver(client),
             on_commit=relay.wake if relay else None,
-            confirm=confirmer(client),
+            confirm=confirmer(client, confirmations),
         )
         app.state.services = Services(settings, database, ingestor, sink, relay, client)
         stop = asyncio.Event()
@@ -239,6 +249,8 @@ def create_app(
             if relay_task is not None:
                 await relay_task
             await sink.stop()
+            if confirmations:  # let confirmations under way finish, briefly
+                await asyncio.wait(confirmations, timeout=10)
             await client.close()
             await database.close()
             log.info("server.stopped")

@@ -3,6 +3,7 @@ subscription confirmed once (or left to `ingest sns confirm`), handshakes never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -84,6 +85,9 @@ async def test_subscription_confirmation_is_confirmed_once_and_not_published(
         accepted = await post(app, body)
         assert accepted["status"] == "accepted"
         subscribe_url = json.loads(body)["SubscribeURL"]
+        async with asyncio.timeout(5):  # confirmed in the background, after the answer
+            while sns.confirmations() < 1:
+                await asyncio.sleep(0.01)
         assert sns.urls() == [LOCAL_CERT_URL, subscribe_url]
         stored = await app.store.get_event(int(str(accepted["id"])))
         assert stored is not None
