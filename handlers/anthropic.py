@@ -30,8 +30,10 @@ from handlers.base import (
     MalformedRequestError,
     Verdict,
     bounded_id,
+    iso_time,
     json_object,
     passthrough,
+    text_or_none,
 )
 from handlers.openai import ascii_timestamp
 from handlers.standard_webhooks import StandardWebhooksHandler, _header
@@ -61,17 +63,6 @@ def _data(document: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise MalformedRequestError("payload has no 'data' object")
     return data
-
-
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw else None
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class AnthropicHandler(StandardWebhooksHandler):
@@ -121,18 +112,18 @@ class AnthropicHandler(StandardWebhooksHandler):
         data = _data(document)
         model = SESSION_OUTCOMES.get(delivery.event_type)
         if model is None:
-            return [passthrough(delivery, document, key=_text(data.get("id")))]
+            return [passthrough(delivery, document, key=text_or_none(data.get("id")))]
         session_id = data["id"]
         if not isinstance(session_id, str) or not session_id:
             raise ValueError("data.id is not a session id")
-        occurred_at = _time(document.get("created_at"))
+        occurred_at = iso_time(document.get("created_at"))
         event = model(
             provider="anthropic",
             session_id=session_id,
             status=STATUS[delivery.event_type],
             provider_event_id=delivery.event_id,
-            organization_id=_text(data.get("organization_id")),
-            workspace_id=_text(data.get("workspace_id")),
+            organization_id=text_or_none(data.get("organization_id")),
+            workspace_id=text_or_none(data.get("workspace_id")),
             occurred_at=occurred_at,
         )
         # Per session, in order (Anthropic does not order deliveries; created_at is the truth).

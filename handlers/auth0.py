@@ -40,7 +40,9 @@ from handlers.base import (
     SigningContext,
     Verdict,
     bounded_id,
+    iso_time,
     parse_json,
+    text_or_none,
 )
 from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
@@ -114,19 +116,6 @@ def _records(body: bytes) -> tuple[str, Any]:
     if isinstance(document, list):
         return "logs", document
     raise MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
-
-
-def _text(raw: Any) -> str | None:
-    """Auth0 writes "" for absent values (a failed login's unknown user_id)."""
-    return raw if isinstance(raw, str) and raw.strip() else None
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    # A zone-less time is UTC by Auth0's convention, never the server's local time.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Auth0Handler(BaseHandler):
@@ -213,8 +202,8 @@ class Auth0Handler(BaseHandler):
                 key=delivery.event_id,
             )
         occurred_at = (
-            _time(event.get("time"))
-            or _time(user.get("deleted_at") if model is UserDeleted else user.get("updated_at"))
+            iso_time(event.get("time"))
+            or iso_time(user.get("deleted_at") if model is UserDeleted else user.get("updated_at"))
             or delivery.received_at
         )
         user_id = user["user_id"]
@@ -222,9 +211,9 @@ class Auth0Handler(BaseHandler):
             provider="auth0",
             provider_event_id=delivery.event_id,
             user_id=user_id,
-            email=_text(user.get("email")),
-            username=_text(user.get("username")),
-            name=_text(user.get("name")),
+            email=text_or_none(user.get("email")),
+            username=text_or_none(user.get("username")),
+            name=text_or_none(user.get("name")),
             occurred_at=occurred_at,
         )
         return Emitted(
@@ -238,43 +227,47 @@ class Auth0Handler(BaseHandler):
         # Streams wrap each log as {"log_id", "data"}; the Management API's shape is the bare log.
         wrapped = record.get("data")
         log: dict[str, Any] = wrapped if isinstance(wrapped, dict) else record
-        log_id = _text(record.get("log_id")) or _text(log.get("log_id")) or _text(log.get("_id"))
+        log_id = (
+            text_or_none(record.get("log_id"))
+            or text_or_none(log.get("log_id"))
+            or text_or_none(log.get("_id"))
+        )
         if log_id is None:
             raise ValueError("Auth0 log event has no log_id")
         code = log.get("type")
         if not isinstance(code, str) or not code:
             raise ValueError("Auth0 log event has no type code")
-        occurred_at = _time(log.get("date"))
+        occurred_at = iso_time(log.get("date"))
         if occurred_at is None:
             raise ValueError("Auth0 log event has no date")
         raw_details = log.get("details")
         details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
-        user_id = _text(log.get("user_id"))
+        user_id = text_or_none(log.get("user_id"))
         common: dict[str, Any] = {
             "provider": "auth0",
             "provider_event_id": log_id,
             "user_id": user_id,
-            "username": _text(log.get("user_name")),
+            "username": text_or_none(log.get("user_name")),
             "occurred_at": occurred_at,
-            "ip": _text(log.get("ip")),
-            "user_agent": _text(log.get("user_agent")),
+            "ip": text_or_none(log.get("ip")),
+            "user_agent": text_or_none(log.get("user_agent")),
         }
-        session_id = _text(details.get("session_id"))
+        session_id = text_or_none(details.get("session_id"))
         data: IdentityEvent
         if code in LOGIN_SUCCEEDED_CODES:
             data = LoginSucceeded(
                 **common,
                 session_id=session_id,
-                application=_text(log.get("client_name")),
-                connection=_text(log.get("connection")),
+                application=text_or_none(log.get("client_name")),
+                connection=text_or_none(log.get("connection")),
             )
         elif code in LOGIN_FAILED_CODES:
             data = LoginFailed(
                 **common,
-                reason=_text(log.get("description")),
+                reason=text_or_none(log.get("description")),
                 failure_code=code,
-                application=_text(log.get("client_name")),
-                connection=_text(log.get("connection")),
+                application=text_or_none(log.get("client_name")),
+                connection=text_or_none(log.get("connection")),
             )
         elif code in USER_CREATED_CODES:
             data = UserCreated(**common)

@@ -62,6 +62,7 @@ from handlers.base import (
     check_tolerance,
     json_object,
     passthrough,
+    text_or_none,
 )
 from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
@@ -175,10 +176,6 @@ def _timestamp(raw: Any) -> datetime | None:
     except ValueError:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw else None
 
 
 class AwsSnsHandler(BaseHandler):
@@ -537,7 +534,7 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
     ) or delivery.received_at
     common: dict[str, Any] = {
         "provider": "ses",
-        "message_id": _text(mail.get("messageId")),
+        "message_id": text_or_none(mail.get("messageId")),
         "occurred_at": occurred_at,
         "tags": _ses_tags(mail),
     }
@@ -547,7 +544,7 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
         case "Delivery":
             events = [
                 EmailDelivered(
-                    **common, recipient=r, smtp_response=_text(detail.get("smtpResponse"))
+                    **common, recipient=r, smtp_response=text_or_none(detail.get("smtpResponse"))
                 )
                 for r in detail.get("recipients") or destination
             ]
@@ -557,11 +554,12 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                 EmailBounced(
                     **common,
                     recipient=r["emailAddress"],
-                    event_id=_text(detail.get("feedbackId")),
+                    event_id=text_or_none(detail.get("feedbackId")),
                     bounce_type=SES_BOUNCE_TYPES.get(bounce_type, "undetermined"),
                     vendor_bounce_type=f"{bounce_type}/{detail.get('bounceSubType')}",
-                    reason=_text(detail.get("bounceSubType")),
-                    diagnostic=_text(r.get("diagnosticCode")) or _text(r.get("status")),
+                    reason=text_or_none(detail.get("bounceSubType")),
+                    diagnostic=text_or_none(r.get("diagnosticCode"))
+                    or text_or_none(r.get("status")),
                 )
                 for r in detail.get("bouncedRecipients") or []
             ]
@@ -570,14 +568,14 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                 EmailComplained(
                     **common,
                     recipient=r["emailAddress"],
-                    event_id=_text(detail.get("feedbackId")),
-                    feedback_type=_text(detail.get("complaintFeedbackType")),
+                    event_id=text_or_none(detail.get("feedbackId")),
+                    feedback_type=text_or_none(detail.get("complaintFeedbackType")),
                 )
                 for r in detail.get("complainedRecipients") or []
             ]
         case "Reject":
             events = [
-                EmailDropped(**common, recipient=r, reason=_text(detail.get("reason")))
+                EmailDropped(**common, recipient=r, reason=text_or_none(detail.get("reason")))
                 for r in destination
             ]
         case "DeliveryDelay":
@@ -585,8 +583,9 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                 EmailDeferred(
                     **common,
                     recipient=r["emailAddress"],
-                    reason=_text(detail.get("delayType")),
-                    diagnostic=_text(r.get("diagnosticCode")) or _text(r.get("status")),
+                    reason=text_or_none(detail.get("delayType")),
+                    diagnostic=text_or_none(r.get("diagnosticCode"))
+                    or text_or_none(r.get("status")),
                 )
                 for r in detail.get("delayedRecipients") or []
             ]
@@ -595,8 +594,8 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                 EmailOpened(
                     **common,
                     recipient=r,
-                    user_agent=_text(detail.get("userAgent")),
-                    ip=_text(detail.get("ipAddress")),
+                    user_agent=text_or_none(detail.get("userAgent")),
+                    ip=text_or_none(detail.get("ipAddress")),
                 )
                 for r in destination
             ]
@@ -606,8 +605,8 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                     **common,
                     recipient=r,
                     url=detail["link"],
-                    user_agent=_text(detail.get("userAgent")),
-                    ip=_text(detail.get("ipAddress")),
+                    user_agent=text_or_none(detail.get("userAgent")),
+                    ip=text_or_none(detail.get("ipAddress")),
                 )
                 for r in destination
             ]
@@ -651,8 +650,8 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
             "occurred_at": occurred_at,
             "action": name,
             "size": obj.get("size") if isinstance(obj.get("size"), int) else None,
-            "etag": _text(obj.get("eTag")),
-            "version": _text(obj.get("versionId")),
+            "etag": text_or_none(obj.get("eTag")),
+            "version": text_or_none(obj.get("versionId")),
         }
         data: StorageObjectEvent
         if name.startswith(S3_CREATED):

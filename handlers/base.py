@@ -405,5 +405,30 @@ def from_unix(seconds: int | float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def iso_time(raw: Any) -> datetime | None:
+    """An ISO 8601 / RFC 3339 time as vendors write it, in UTC; None when absent or unreadable
+    (normalization then falls back to the receive time rather than failing the event).
+
+    `Z` means UTC; a time without an offset is taken as UTC, never the server's local time;
+    fractions finer than microseconds (.NET ticks, nanoseconds) are cut, as Python 3.11's
+    `fromisoformat` refuses them."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 64:
+        return None
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6], raw.strip().replace("Z", "+00:00"), 1)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def text_or_none(raw: Any) -> str | None:
+    """A non-blank string, else None: vendors write "" or null for values that do not apply."""
+    return raw if isinstance(raw, str) and raw.strip() else None
+
+
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}

@@ -32,6 +32,7 @@ from handlers.base import (
     Verdict,
     json_object,
     passthrough,
+    text_or_none,
 )
 from handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.errors import ConfigError
@@ -63,10 +64,6 @@ def _time(raw: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw.strip() else None
-
-
 def _object(raw: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
@@ -77,12 +74,12 @@ def _primary_email(user: dict[str, Any]) -> str | None:
     addresses = user.get("email_addresses")
     for address in addresses if isinstance(addresses, list) else []:
         if isinstance(address, dict) and address.get("id") == primary:
-            return _text(address.get("email_address"))
+            return text_or_none(address.get("email_address"))
     return None
 
 
 def _name(user: dict[str, Any]) -> str | None:
-    parts = [_text(user.get("first_name")), _text(user.get("last_name"))]
+    parts = [text_or_none(user.get("first_name")), text_or_none(user.get("last_name"))]
     return " ".join(part for part in parts if part) or None
 
 
@@ -140,8 +137,8 @@ class ClerkHandler(StandardWebhooksHandler):
             "occurred_at": _time(event.get("timestamp"))
             or _time(data.get("updated_at"))
             or delivery.received_at,
-            "ip": _text(request.get("client_ip")),
-            "user_agent": _text(request.get("user_agent")),
+            "ip": text_or_none(request.get("client_ip")),
+            "user_agent": text_or_none(request.get("user_agent")),
         }
         identity: IdentityEvent
         if delivery.event_type in USER_EVENTS:
@@ -149,7 +146,7 @@ class ClerkHandler(StandardWebhooksHandler):
                 **common,
                 user_id=data["id"],
                 email=_primary_email(data),
-                username=_text(data.get("username")),
+                username=text_or_none(data.get("username")),
                 name=_name(data),
             )
         elif delivery.event_type in SESSION_STARTED | SESSION_ENDED:
@@ -157,7 +154,7 @@ class ClerkHandler(StandardWebhooksHandler):
             person = {
                 "user_id": data["user_id"],
                 "email": _primary_email(user),
-                "username": _text(user.get("username")),
+                "username": text_or_none(user.get("username")),
                 "name": _name(user),
             }
             if delivery.event_type in SESSION_STARTED:
@@ -171,7 +168,7 @@ class ClerkHandler(StandardWebhooksHandler):
                 )
         else:
             # Emails and SMS name their user; keep them on that user's partition too.
-            return [passthrough(delivery, event, key=_text(data.get("user_id")))]
+            return [passthrough(delivery, event, key=text_or_none(data.get("user_id")))]
         return [
             Emitted(
                 type=type(identity).event_type,

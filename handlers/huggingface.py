@@ -33,6 +33,7 @@ from handlers.base import (
     Verdict,
     json_object,
     passthrough,
+    text_or_none,
 )
 from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
@@ -55,15 +56,13 @@ def _event_type(document: Mapping[str, Any]) -> str:
     return f"{scope}.{action}"
 
 
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw else None
-
-
 def _ref(raw: Any) -> RepoRefUpdate:
     if not isinstance(raw, dict) or not isinstance(raw.get("ref"), str):
         raise ValueError("an updatedRefs entry has no 'ref'")
     return RepoRefUpdate(
-        ref=raw["ref"], old_sha=_text(raw.get("oldSha")), new_sha=_text(raw.get("newSha"))
+        ref=raw["ref"],
+        old_sha=text_or_none(raw.get("oldSha")),
+        new_sha=text_or_none(raw.get("newSha")),
     )
 
 
@@ -107,12 +106,12 @@ class HuggingFaceHandler(BaseHandler):
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         document = json_object(delivery.body)
         repo = document.get("repo")
-        repo_name = _text(repo.get("name")) if isinstance(repo, dict) else None
+        repo_name = text_or_none(repo.get("name")) if isinstance(repo, dict) else None
         if delivery.event_type not in REPO_UPDATES:
             return [passthrough(delivery, document, key=repo_name)]
         if not isinstance(repo, dict) or repo_name is None:
             raise ValueError("repo.content event without repo.name")
-        repo_type = _text(repo.get("type"))
+        repo_type = text_or_none(repo.get("type"))
         if repo_type is None:
             raise ValueError("repo.content event without repo.type")
         url = repo.get("url")
@@ -124,10 +123,10 @@ class HuggingFaceHandler(BaseHandler):
             provider="huggingface",
             repo_type=repo_type,
             repo_name=repo_name,
-            repo_id=_text(repo.get("id")),
-            head_sha=_text(repo.get("headSha")),
+            repo_id=text_or_none(repo.get("id")),
+            head_sha=text_or_none(repo.get("headSha")),
             private=private if isinstance(private, bool) else None,
-            url=_text(url.get("web")) if isinstance(url, dict) else None,
+            url=text_or_none(url.get("web")) if isinstance(url, dict) else None,
             updated_refs=[_ref(ref) for ref in refs],
         )
         # Per repository, in order; "model/owner/name" so a model and a dataset never share a key.

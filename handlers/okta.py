@@ -41,7 +41,9 @@ from handlers.base import (
     SigningContext,
     Verdict,
     bounded_id,
+    iso_time,
     json_object,
+    text_or_none,
 )
 from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
@@ -96,17 +98,6 @@ class OktaOptions(BaseModel):
             raise ValueError("header must be an HTTP header name such as Authorization")
         # Requests reach handlers with lower-case header names.
         return header.lower()
-
-
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw.strip() else None
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _object(raw: Any) -> dict[str, Any]:
@@ -201,11 +192,11 @@ class OktaHandler(BaseHandler):
     def _event(event: Any) -> Emitted:
         if not isinstance(event, dict):
             raise ValueError("Okta event is not a JSON object")
-        item_id = _text(event.get("uuid"))
-        event_type = _text(event.get("eventType"))
+        item_id = text_or_none(event.get("uuid"))
+        event_type = text_or_none(event.get("eventType"))
         if item_id is None or event_type is None:
             raise ValueError("Okta event has no uuid or eventType")
-        occurred_at = _time(event.get("published"))
+        occurred_at = iso_time(event.get("published"))
         if occurred_at is None:
             raise ValueError("Okta event has no published time")
         client = _object(event.get("client"))
@@ -216,8 +207,8 @@ class OktaHandler(BaseHandler):
             "provider": "okta",
             "provider_event_id": item_id,
             "occurred_at": occurred_at,
-            "ip": _text(client.get("ipAddress")),
-            "user_agent": _text(_object(client.get("userAgent")).get("rawUserAgent")),
+            "ip": text_or_none(client.get("ipAddress")),
+            "user_agent": text_or_none(_object(client.get("userAgent")).get("rawUserAgent")),
         }
         result = outcome.get("result")
         data: IdentityEvent | None = None
@@ -226,19 +217,19 @@ class OktaHandler(BaseHandler):
             data = USER_EVENTS[event_type](
                 **common,
                 user_id=user["id"],
-                username=_text(user.get("alternateId")),
-                name=_text(user.get("displayName")),
+                username=text_or_none(user.get("alternateId")),
+                name=text_or_none(user.get("displayName")),
             )
         elif event_type in (SESSION_START, SESSION_END):
             # The user signing in or out is the actor. Okta names an account it does not know
             # `unknown`: that is no user id.
-            actor_id = _text(actor.get("id"))
+            actor_id = text_or_none(actor.get("id"))
             person = {
                 "user_id": actor_id if actor_id != "unknown" else None,
-                "username": _text(actor.get("alternateId")),
-                "name": _text(actor.get("displayName")),
+                "username": text_or_none(actor.get("alternateId")),
+                "name": text_or_none(actor.get("displayName")),
             }
-            session_id = _text(auth_context.get("externalSessionId"))
+            session_id = text_or_none(auth_context.get("externalSessionId"))
             if event_type == SESSION_END:
                 data = SessionEnded(**common, **person, session_id=session_id, reason="logout")
             elif result == "SUCCESS":
@@ -246,20 +237,20 @@ class OktaHandler(BaseHandler):
                     **common,
                     **person,
                     session_id=session_id,
-                    connection=_text(auth_context.get("credentialProvider")),
+                    connection=text_or_none(auth_context.get("credentialProvider")),
                 )
             elif result == "FAILURE":
                 data = LoginFailed(
                     **common,
                     **person,
-                    reason=_text(outcome.get("reason")),
-                    connection=_text(auth_context.get("credentialProvider")),
+                    reason=text_or_none(outcome.get("reason")),
+                    connection=text_or_none(auth_context.get("credentialProvider")),
                 )
         if data is None:
             return Emitted(
                 type=f"okta.{event_type}",
                 data=VendorPassthrough(vendor="okta", vendor_event_type=event_type, payload=event),
-                key=_text(actor.get("id")) or item_id,
+                key=text_or_none(actor.get("id")) or item_id,
                 time=occurred_at,
                 item_id=item_id,
             )

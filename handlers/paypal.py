@@ -65,6 +65,7 @@ from handlers.base import (
     Verdict,
     bounded_id,
     check_tolerance,
+    iso_time,
     json_object,
     passthrough,
 )
@@ -186,16 +187,6 @@ def signed_string(
 ) -> str:
     """What PayPal signs; the CRC-32 of the raw body as an unsigned decimal."""
     return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body) & 0xFFFFFFFF}"
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or len(raw) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def _amount(raw: Any) -> Money:
@@ -371,7 +362,7 @@ class PayPalHandler(BaseHandler):
         resource = event.get("resource")
         if not isinstance(resource, dict):
             raise ValueError("PayPal event has no resource object")
-        occurred_at = _time(event.get("create_time")) or delivery.received_at
+        occurred_at = iso_time(event.get("create_time")) or delivery.received_at
         event_type = delivery.event_type
         if (model := SUBSCRIPTION_EVENTS.get(event_type)) is not None:
             return [self._subscription(model, resource, occurred_at)]
@@ -421,11 +412,11 @@ class PayPalHandler(BaseHandler):
                     # The capture (seller transaction) disputed: keyed like its other events.
                     payment_id=transactions[0]["seller_transaction_id"],
                     amount=_amount(resource.get("dispute_amount")),
-                    occurred_at=_time(resource.get("create_time")) or occurred_at,
+                    occurred_at=iso_time(resource.get("create_time")) or occurred_at,
                     dispute_id=resource["dispute_id"],
                     reason=resource.get("reason"),
                     status=resource.get("status"),
-                    evidence_due_by=_time(resource.get("seller_response_due_date")),
+                    evidence_due_by=iso_time(resource.get("seller_response_due_date")),
                 )
             case _:
                 return [passthrough(delivery, event)]
@@ -452,8 +443,8 @@ class PayPalHandler(BaseHandler):
             customer_id=subscriber.get("payer_id"),
             status=resource["status"],
             plan_id=resource.get("plan_id"),
-            current_period_end=_time(billing.get("next_billing_time")),
-            canceled_at=_time(resource.get("status_update_time")) if canceled else None,
+            current_period_end=iso_time(billing.get("next_billing_time")),
+            canceled_at=iso_time(resource.get("status_update_time")) if canceled else None,
             occurred_at=occurred_at,
             metadata=_metadata(resource),
         )

@@ -31,8 +31,10 @@ from handlers.base import (
     SignedRequest,
     SigningContext,
     Verdict,
+    iso_time,
     json_object,
     passthrough,
+    text_or_none,
 )
 from ingest.sources import SourceConfig
 from schemas.email import (
@@ -76,27 +78,6 @@ class PostmarkOptions(BaseModel):
 
     basic_auth: Annotated[list[BasicCredential], Field(min_length=1)]
     """Accepted credentials; several during a rotation (`secret_index` says which matched)."""
-
-
-def _time(raw: Any) -> datetime | None:
-    """Postmark's ISO 8601 times carry 7 fractional digits (.NET ticks), which Python 3.11's
-    fromisoformat refuses; trim to microseconds."""
-    if not isinstance(raw, str) or not raw:
-        return None
-    text = raw.replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}" if digits else head + rest
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _text(raw: Any) -> str | None:
-    return raw if isinstance(raw, str) and raw else None
 
 
 def _metadata(raw: Any) -> dict[str, str]:
@@ -159,7 +140,7 @@ class PostmarkHandler(BaseHandler):
         recipient = record.get("Recipient") or record.get("Email")
         data = _domain_event(delivery.event_type, record, delivery.received_at)
         if data is None:
-            return [passthrough(delivery, record, key=_text(recipient))]
+            return [passthrough(delivery, record, key=text_or_none(recipient))]
         return [
             Emitted(
                 type=data.event_type,
@@ -312,12 +293,12 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
     recipient = record.get("Recipient") or record.get("Email")
     if record_type in TIME_FIELDS and not isinstance(recipient, str):
         raise ValueError(f"Postmark {record_type} record has no recipient")
-    tag = _text(record.get("Tag"))
+    tag = text_or_none(record.get("Tag"))
     common: dict[str, Any] = {
         "provider": "postmark",
-        "message_id": _text(record.get("MessageID")),
+        "message_id": text_or_none(record.get("MessageID")),
         "recipient": recipient,
-        "occurred_at": _time(record.get(TIME_FIELDS.get(record_type, ""))) or received_at,
+        "occurred_at": iso_time(record.get(TIME_FIELDS.get(record_type, ""))) or received_at,
         "tags": [tag] if tag else [],
         "metadata": _metadata(record.get("Metadata")),
     }
@@ -325,26 +306,28 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
     geo: Mapping[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
     match record_type:
         case "Delivery":
-            return EmailDelivered(**common, smtp_response=_text(record.get("Details")))
+            return EmailDelivered(**common, smtp_response=text_or_none(record.get("Details")))
         case "Bounce":
-            postmark_type = _text(record.get("Type"))
+            postmark_type = text_or_none(record.get("Type"))
             return EmailBounced(
                 **common,
                 event_id=str(record.get("ID")) if record.get("ID") is not None else None,
                 bounce_type=_bounce_type(postmark_type),
                 vendor_bounce_type=postmark_type,
-                reason=_text(record.get("Description")),
-                diagnostic=_text(record.get("Details")),
+                reason=text_or_none(record.get("Description")),
+                diagnostic=text_or_none(record.get("Details")),
             )
         case "SpamComplaint":
             return EmailComplained(
                 **common,
                 event_id=str(record.get("ID")) if record.get("ID") is not None else None,
-                feedback_type=_text(record.get("Type")),
+                feedback_type=text_or_none(record.get("Type")),
             )
         case "Open":
             return EmailOpened(
-                **common, user_agent=_text(record.get("UserAgent")), ip=_text(geo.get("IP"))
+                **common,
+                user_agent=text_or_none(record.get("UserAgent")),
+                ip=text_or_none(geo.get("IP")),
             )
         case "Click":
             link = record.get("OriginalLink")
@@ -353,8 +336,8 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
             return EmailClicked(
                 **common,
                 url=link,
-                user_agent=_text(record.get("UserAgent")),
-                ip=_text(geo.get("IP")),
+                user_agent=text_or_none(record.get("UserAgent")),
+                ip=text_or_none(geo.get("IP")),
             )
         case "SubscriptionChange":
             # A suppression after a hard bounce or complaint was already published as that

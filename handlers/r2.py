@@ -24,6 +24,7 @@ from handlers.base import (
     Identity,
     InboundRequest,
     MalformedRequestError,
+    iso_time,
     json_object,
     passthrough,
 )
@@ -33,16 +34,6 @@ from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageO
 
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class R2Handler(StandardWebhooksHandler):
@@ -83,7 +74,7 @@ class R2Handler(StandardWebhooksHandler):
         key = obj["key"]
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise ValueError("R2 notification has no bucket and object key")
-        occurred_at = _time(message.get("eventTime")) or delivery.received_at
+        occurred_at = iso_time(message.get("eventTime")) or delivery.received_at
         size = obj.get("size")
         etag = obj.get("eTag")
         common: dict[str, Any] = {

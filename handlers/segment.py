@@ -31,6 +31,7 @@ from handlers.base import (
     SigningContext,
     Verdict,
     bounded_id,
+    iso_time,
     parse_json,
 )
 from ingest.sources import SourceConfig
@@ -56,14 +57,6 @@ def _message_type(message: Any) -> str:
     if not isinstance(kind, str) or not kind or len(kind) > 64:
         raise MalformedRequestError("Segment message has no string 'type'")
     return kind
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    # The Spec's timestamps are ISO 8601 with an offset; a bare one is taken as UTC, not local.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _optional_id(raw: Any) -> str | None:
@@ -155,7 +148,7 @@ class SegmentHandler(BaseHandler):
             "message_id": message_id,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
-            "occurred_at": _time(message.get("timestamp")),
+            "occurred_at": iso_time(message.get("timestamp")),
             "context": _object(message.get("context")),
         }
         data: AnalyticsCall | VendorPassthrough

@@ -32,6 +32,7 @@ from handlers.base import (
     SignedRequest,
     SigningContext,
     Verdict,
+    iso_time,
     json_object,
 )
 from ingest.sources import SourceConfig
@@ -59,13 +60,6 @@ ORDER_MODELS: Mapping[str, type[OrderEvent]] = {
     "orders/cancelled": OrderCancelled,
     "orders/fulfilled": OrderFulfilled,
 }
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _id(raw: Any) -> str | None:
@@ -125,7 +119,7 @@ class ShopifyHandler(BaseHandler):
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         payload = json_object(delivery.body)
-        triggered_at = _time(delivery.headers.get(TRIGGERED_AT_HEADER))
+        triggered_at = iso_time(delivery.headers.get(TRIGGERED_AT_HEADER))
         topic = delivery.event_type
         # The event's time: Shopify's X-Shopify-Triggered-At, else the payload's own timestamp
         # for that change, else when we received it.
@@ -159,7 +153,7 @@ class ShopifyHandler(BaseHandler):
             "orders/create": order.get("created_at"),
             "orders/cancelled": order.get("cancelled_at"),
         }.get(topic, order.get("updated_at"))
-        occurred_at = triggered_at or _time(own_time) or received_at
+        occurred_at = triggered_at or iso_time(own_time) or received_at
         fields: dict[str, Any] = {
             "provider": "shopify",
             "order_id": order_id,
@@ -207,7 +201,7 @@ class ShopifyHandler(BaseHandler):
                 ),
                 currency=currency.upper(),
             )
-        occurred_at = triggered_at or _time(refund.get("created_at")) or received_at
+        occurred_at = triggered_at or iso_time(refund.get("created_at")) or received_at
         data = OrderRefunded(
             provider="shopify",
             order_id=order_id,

@@ -44,6 +44,7 @@ from handlers.base import (
     SigningContext,
     Verdict,
     bounded_id,
+    iso_time,
     json_object,
     passthrough,
 )
@@ -106,17 +107,6 @@ def _money(raw: Any) -> Money:
     if not isinstance(amount, int) or isinstance(amount, bool) or not isinstance(currency, str):
         raise ValueError("Square money lacks an integer amount and a currency")
     return Money(amount_minor=amount, currency=currency)
-
-
-def _time(raw: Any) -> datetime | None:
-    """RFC 3339 as Square writes it (`…Z`, up to nanoseconds), in UTC; None if absent or odd."""
-    if not isinstance(raw, str) or len(raw) > 64:
-        return None
-    try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def _period_end(subscription: dict[str, Any]) -> datetime | None:
@@ -205,7 +195,7 @@ class SquareHandler(BaseHandler):
         data = event.get("data")
         if not isinstance(data, dict):
             raise ValueError("Square event has no data object")
-        occurred_at = _time(event.get("created_at")) or delivery.received_at
+        occurred_at = iso_time(event.get("created_at")) or delivery.received_at
         emitted: Emitted | None
         match delivery.event_type:
             case "payment.updated":
@@ -286,7 +276,7 @@ class SquareHandler(BaseHandler):
             dispute_id=dispute.get("id") or dispute["dispute_id"],
             reason=dispute.get("reason"),
             status=dispute.get("state"),
-            evidence_due_by=_time(dispute.get("due_at")),
+            evidence_due_by=iso_time(dispute.get("due_at")),
         )
         return Emitted(
             type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at
