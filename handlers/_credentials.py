@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from handlers.base import InvalidCredentialsError, MissingCredentialsError
 
@@ -39,6 +39,17 @@ class BasicCredential(BaseModel):
         str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_colon)
     ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+def _no_blank_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    # The message must not echo a value: configuration errors are logged.
+    if any(not token.strip() for token in tokens):
+        raise ValueError("every token must be a non-empty string")
+    return tokens
+
+
+Tokens = Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(_no_blank_tokens)]
+"""`tokens`: accepted credentials, the current one first; two while rotating."""
 
 
 def _digest(value: bytes) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from handlers.base import (
+    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -27,6 +28,7 @@ from handlers.base import (
     parse_json,
     passthrough,
 )
+from ingest.sources import SourceConfig
 
 # RFC 9110 token characters: what a header field name may contain.
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
@@ -196,3 +198,17 @@ __all__ = [
     "sample_headers",
     "wire_bytes",
 ]
+
+
+class ExtractingHandler(BaseHandler):
+    """Base of the configurable vendors (generic-hmac, basic-auth, header-token): ids and types
+    come from the source's extraction options, events pass through unchanged."""
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        return identify(request, self.options(source, ExtractionOptions))
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        return normalize(delivery)
+
+    def sample(self, event_type: str | None) -> bytes:
+        return sample(event_type)

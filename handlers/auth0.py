@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from handlers._credentials import match_token
+from handlers._credentials import Tokens, match_token
 from handlers.base import (
     BaseHandler,
     Delivery,
@@ -85,15 +85,7 @@ class TokenOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tokens: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("tokens")
-    @classmethod
-    def _no_blank_tokens(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
-        # The message must not echo the value: config errors are logged.
-        if any(not token.strip() for token in tokens):
-            raise ValueError("every token must be a non-empty string")
-        return tokens
+    tokens: Tokens
 
 
 def _records(body: bytes) -> tuple[str, Any]:

@@ -18,10 +18,6 @@ from handlers import _extraction
 from handlers._credentials import BasicCredential, match_basic
 from handlers._extraction import SAMPLE_TYPES, ExtractionOptions
 from handlers.base import (
-    BaseHandler,
-    Delivery,
-    Emitted,
-    Identity,
     InboundRequest,
     SignedRequest,
     SigningContext,
@@ -38,7 +34,7 @@ class BasicAuthOptions(ExtractionOptions):
     """Accepted username/password pairs; several while the sender's settings are changed."""
 
 
-class BasicAuthHandler(BaseHandler):
+class BasicAuthHandler(_extraction.ExtractingHandler):
     vendor: ClassVar[str] = "basic-auth"
     summary: ClassVar[str] = "Authorization: Basic user:password from a configured list (unsigned)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
@@ -69,15 +65,6 @@ class BasicAuthHandler(BaseHandler):
     ) -> Verdict:
         options = self.options(source, BasicAuthOptions)
         return Verdict(secret_index=match_basic(request.headers.get(HEADER), options.basic_auth))
-
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        return _extraction.identify(request, self.options(source, BasicAuthOptions))
-
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        return _extraction.normalize(delivery)
-
-    def sample(self, event_type: str | None) -> bytes:
-        return _extraction.sample(event_type)
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

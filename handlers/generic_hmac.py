@@ -22,10 +22,6 @@ from pydantic import BaseModel, field_validator, model_validator
 from handlers import _extraction
 from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
 from handlers.base import (
-    BaseHandler,
-    Delivery,
-    Emitted,
-    Identity,
     InboundRequest,
     InvalidSignatureError,
     MissingSignatureError,
@@ -146,7 +142,7 @@ def _content(template: str, values: Mapping[str, bytes]) -> bytes:
     return b"".join(parts)
 
 
-class GenericHmacHandler(BaseHandler):
+class GenericHmacHandler(_extraction.ExtractingHandler):
     vendor: ClassVar[str] = "generic-hmac"
     summary: ClassVar[str] = (
         "configurable HMAC-SHA1/256/512 (hex or base64, optional prefix) over a template of "
@@ -224,15 +220,6 @@ class GenericHmacHandler(BaseHandler):
                 if mac is not None:
                     candidates.append(mac)
         return candidates, timestamp
-
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        return _extraction.identify(request, self.options(source, GenericHmacOptions))
-
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        return _extraction.normalize(delivery)
-
-    def sample(self, event_type: str | None) -> bytes:
-        return _extraction.sample(event_type)
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

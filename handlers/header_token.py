@@ -18,10 +18,6 @@ from handlers import _extraction
 from handlers._credentials import match_token
 from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name
 from handlers.base import (
-    BaseHandler,
-    Delivery,
-    Emitted,
-    Identity,
     InboundRequest,
     SignedRequest,
     SigningContext,
@@ -57,7 +53,7 @@ class HeaderTokenOptions(ExtractionOptions):
         return tokens
 
 
-class HeaderTokenHandler(BaseHandler):
+class HeaderTokenHandler(_extraction.ExtractingHandler):
     vendor: ClassVar[str] = "header-token"
     summary: ClassVar[str] = (
         "a configured header (default Authorization, Bearer accepted) equals a token (unsigned)"
@@ -108,15 +104,6 @@ class HeaderTokenHandler(BaseHandler):
             bearer=options.header == AUTHORIZATION,
         )
         return Verdict(secret_index=index)
-
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        return _extraction.identify(request, self.options(source, HeaderTokenOptions))
-
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        return _extraction.normalize(delivery)
-
-    def sample(self, event_type: str | None) -> bytes:
-        return _extraction.sample(event_type)
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

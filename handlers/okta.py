@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from handlers._credentials import match_token
+from handlers._credentials import Tokens, match_token
 from handlers.base import (
     BaseHandler,
     Delivery,
@@ -81,15 +81,8 @@ class OktaOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tokens: tuple[str, ...] = Field(min_length=1)
+    tokens: Tokens
     header: str = "authorization"
-
-    @field_validator("tokens")
-    @classmethod
-    def _no_blank_tokens(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
-        if any(not token.strip() for token in tokens):
-            raise ValueError("every token must be a non-empty string")
-        return tokens
 
     @field_validator("header")
     @classmethod
