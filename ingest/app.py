@@ -1,14 +1,16 @@
-"""The HTTP surface: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`.
+"""The HTTP surface: `POST /webhooks/{source}`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
 Responses are always small JSON. Bad input gets a 4xx with a machine-readable `error` code; a
 database we cannot reach gets 503 with Retry-After, because the vendor will retry and we never
-acknowledge what we did not store.
+acknowledge what we did not store. Kafka being down is never a reason to refuse a webhook: the
+outbox holds what the relay cannot publish yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -23,19 +25,20 @@ from starlette.routing import Route
 
 from handlers import HANDLERS
 from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
+from ingest import health, metrics
+from ingest.background import Background, health_policy, retry_policy
 from ingest.documents import DocumentResolver
 from ingest.ingestion import Ingestor
 from ingest.logs import configure, get_logger
 from ingest.outbound import OutboundClient, OutboundError
-from ingest.relay import Relay
 from ingest.runtime import Database, load_config
 from ingest.settings import Settings, load_settings
-from ingest.sinks import Sink, SinkUnavailableError, sink_from_settings
 from ingest.sources import SourceConfig, SourcesConfig
 
 log = get_logger("ingest.http")
 
 READY_TIMEOUT_SECONDS = 3.0
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
 class PayloadTooLargeError(RejectedRequestError):
@@ -69,14 +72,13 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 @dataclass
 class Services:
-    """What the lifespan builds and the endpoints use."""
+    """What the lifespan builds and the endpoints use. A relay-only process (`ingest relay
+    --port`) has no ingestor: it serves health and metrics, not webhooks."""
 
     settings: Settings
     database: Database
-    ingestor: Ingestor
-    sink: Sink
-    relay: Relay | None
-    outbound: OutboundClient
+    ingestor: Ingestor | None
+    background: Background | None
 
 
 def _services(request: Request) -> Services:
@@ -94,15 +96,29 @@ def _unavailable(services: Services, what: str) -> Response:
 
 
 async def receive_webhook(request: Request) -> Response:
-    services = _services(request)
+    started = time.perf_counter()
     source = request.path_params["source"]
+    response, outcome = await _receive(request, source)
+    # Unknown sources share one label: a scanner must not create a time series per path.
+    label = source if outcome != "unknown_source" else "_unknown"
+    metrics.HTTP_REQUESTS.labels(
+        source=label, outcome=outcome, status=str(response.status_code)
+    ).inc()
+    metrics.HTTP_DURATION.labels(source=label).observe(time.perf_counter() - started)
+    return response
+
+
+async def _receive(request: Request, source: str) -> tuple[Response, str]:
+    services = _services(request)
+    ingestor = services.ingestor
+    assert ingestor is not None  # noqa: S101 - only apps with an ingestor route webhooks
     request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     with structlog.contextvars.bound_contextvars(source=source, request_id=request_id):
-        if not services.ingestor.knows(source):
+        if not ingestor.knows(source):
             log.info("webhook.rejected", error="unknown_source")
             return error_response(
                 "unknown_source", 404, f"no source named {source!r} is configured"
-            )
+            ), "unknown_source"
         try:
             body = await read_body(request, services.settings.max_body_bytes)
             inbound = InboundRequest(
@@ -112,28 +128,37 @@ async def receive_webhook(request: Request) -> Response:
                 body=body,
                 client_ip=request.client.host if request.client else None,
             )
-            ingested = await services.ingestor.ingest(source, inbound)
+            ingested = await ingestor.ingest(source, inbound)
         except RejectedRequestError as exc:
             log.info("webhook.rejected", error=exc.code, reason=exc.message)
-            return error_response(exc.code, exc.status, exc.message)
+            metrics.REJECTIONS.labels(source=source, reason=exc.code).inc()
+            return error_response(exc.code, exc.status, exc.message), "rejected"
         except OutboundError as exc:
             log.warning("webhook.certificate_unavailable", error=str(exc))
-            return _unavailable(services, "a certificate needed to verify this request")
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            return _unavailable(
+                services, "a certificate needed to verify this request"
+            ), "unavailable"
+        except DATABASE_ERRORS as exc:
             log.warning("webhook.database_unavailable", error=type(exc).__name__)
-            return _unavailable(services, "storage")
+            return _unavailable(services, "storage"), "unavailable"
         reply, recorded = ingested.reply, ingested.recorded
+        outcome = "answered"
         if recorded is None:
             log.info("webhook.answered", method=request.method)
         else:
-            status = "duplicate" if recorded.duplicate else "accepted"
+            outcome = "duplicate" if recorded.duplicate else "accepted"
+            if recorded.duplicate:
+                metrics.DUPLICATES.labels(source=source).inc()
             handshake = bool(ingested.identity and ingested.identity.handshake)
-            log.info(f"webhook.{status}", event_id=recorded.id, size=len(body), handshake=handshake)
+            log.info(
+                f"webhook.{outcome}", event_id=recorded.id, size=len(body), handshake=handshake
+            )
         if reply is not None:
-            return Response(reply.body, status_code=reply.status, media_type=reply.content_type)
+            return Response(
+                reply.body, status_code=reply.status, media_type=reply.content_type
+            ), outcome
         assert recorded is not None  # noqa: S101 - a GET always has a reply
-        status = "duplicate" if recorded.duplicate else "accepted"
-        return JSONResponse({"status": status, "id": recorded.id})
+        return JSONResponse({"status": outcome, "id": recorded.id}), outcome
 
 
 def confirmer(
@@ -168,21 +193,40 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def _read_delivery(services: Services) -> health.Delivery:
+    database = services.database
+    return await health.read_delivery(
+        database.outbox, database.coordination, services.settings.relay_shards
+    )
+
+
 async def readyz(request: Request) -> Response:
+    """200 while this process can take webhooks (the database answers); the body says what
+    Kafka, the relays and the outbox are doing, with the same words as the metrics."""
     services = _services(request)
-    failing: dict[str, str] = {}
+    background = services.background
+    local = health.local_report(
+        background.relay if background else None, background.tasks if background else []
+    )
     try:
         await asyncio.wait_for(services.database.store.ping(), READY_TIMEOUT_SECONDS)
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
-        failing["database"] = type(exc).__name__
-    if services.settings.kafka_enabled:
-        try:
-            await services.sink.check()
-        except SinkUnavailableError as exc:
-            failing["kafka"] = str(exc)
-    if failing:
-        return JSONResponse({"status": "unavailable", "failing": failing}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        delivery = await _read_delivery(services)
+    except DATABASE_ERRORS as exc:
+        body = {"status": "unavailable", "failing": {"database": type(exc).__name__}}
+        return JSONResponse({**body, "this_process": local}, status_code=503)
+    described = health.describe_delivery(delivery, health_policy(services.settings))
+    return JSONResponse({"status": "ready", **described, "this_process": local})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    services = _services(request)
+    snapshot = None
+    try:
+        snapshot = health.snapshot(await _read_delivery(services), health_policy(services.settings))
+    except DATABASE_ERRORS:
+        snapshot = None
+    body = metrics.render(snapshot, database_up=snapshot is not None)
+    return Response(body, media_type=metrics.CONTENT_TYPE)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:
@@ -212,17 +256,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await Database.open(settings)
-        sink = sink_from_settings(settings)
-        relay = (
-            Relay(
-                database.store,
-                sink,
-                batch_size=settings.relay_batch_size,
-                idle_poll_seconds=settings.relay_idle_poll_seconds,
-            )
-            if relay_enabled
-            else None
-        )
+        background = Background(settings, database, config, HANDLERS) if relay_enabled else None
         client = outbound or OutboundClient()
         confirmations: set[asyncio.Task[None]] = set()
         ingestor = Ingestor(
@@ -230,25 +264,25 @@ def create_app(
             database.store,
             HANDLERS,
             DocumentResolver(client),
-            on_commit=relay.wake if relay else None,
+            on_commit=background.wake if background else None,
             confirm=confirmer(client, confirmations),
+            max_record_bytes=settings.kafka_max_request_size,
+            retry_policy=retry_policy(settings),
         )
-        app.state.services = Services(settings, database, ingestor, sink, relay, client)
-        stop = asyncio.Event()
-        relay_task = asyncio.create_task(relay.run(stop)) if relay else None
+        app.state.services = Services(settings, database, ingestor, background)
+        if background is not None:
+            background.start()
         log.info(
             "server.started",
             sources=sorted(config.sources),
-            sink=sink.name,
+            sink="kafka" if settings.kafka_enabled else "file",
             relay=relay_enabled,
         )
         try:
             yield
         finally:
-            stop.set()
-            if relay_task is not None:
-                await relay_task
-            await sink.stop()
+            if background is not None:
+                await background.stop()
             if confirmations:  # let confirmations under way finish, briefly
                 await asyncio.wait(confirmations, timeout=10)
             await client.close()
@@ -260,6 +294,35 @@ def create_app(
             Route("/webhooks/{source}", receive_webhook, methods=["POST", "GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+        lifespan=lifespan,
+    )
+
+
+def create_relay_app(settings: Settings, config: SourcesConfig) -> Starlette:
+    """`ingest relay --port`: the relay, with `/healthz`, `/readyz` and `/metrics` for probes."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = await Database.open(settings)
+        background = Background(settings, database, config, HANDLERS)
+        app.state.services = Services(settings, database, None, background)
+        background.start()
+        log.info("relay.process_started", sink="kafka" if settings.kafka_enabled else "file")
+        try:
+            yield
+        finally:
+            await background.stop()
+            await database.close()
+            log.info("relay.process_stopped", published=background.relay.published)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,

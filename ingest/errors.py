@@ -11,3 +11,9 @@ class ConfigError(IngestError):
 
 class DatabaseNotMigratedError(IngestError):
     """The database schema is not at the Alembic head this release expects."""
+
+
+class TransientHandlerError(IngestError):
+    """A handler could not finish for a reason that passes (a host timing out, a lookup that
+    failed): the event is stored as `retrying` and normalized again automatically, with backoff,
+    up to INGEST_RETRY_MAX_ATTEMPTS times."""

@@ -20,9 +20,11 @@ from handlers.base import (
     Reply,
     VendorHandler,
 )
+from ingest import metrics
 from ingest.documents import DocumentResolver
 from ingest.logs import get_logger
 from ingest.processing import Outcome, normalize
+from ingest.retries import RetryPolicy
 from ingest.sources import SourceConfig, SourcesConfig
 from ingest.store import NewDelivery, Recorded, Store
 
@@ -90,6 +92,8 @@ class Ingestor:
         clock: Callable[[], float] = time.time,
         on_commit: Callable[[], None] | None = None,
         confirm: Confirmer | None = None,
+        max_record_bytes: int | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -98,6 +102,8 @@ class Ingestor:
         self.clock = clock
         self.on_commit = on_commit
         self.confirm = confirm
+        self.max_record_bytes = max_record_bytes
+        self.retry_policy = retry_policy or RetryPolicy()
 
     def knows(self, source_name: str) -> bool:
         return source_name in self.config.sources
@@ -116,6 +122,9 @@ class Ingestor:
             return Ingested(recorded=None, reply=handler.handle_get(request, source, now))
         documents = await self.documents.resolve(handler, request, source)
         verdict = handler.verify(request, source, now, documents)
+        metrics.VERIFICATION_MATCHES.labels(
+            source=source.name, secret_index=str(verdict.secret_index)
+        ).inc()
         identity = handler.identify(request, source)
         delivery = NewDelivery(
             source=source.name,
@@ -130,9 +139,15 @@ class Ingestor:
         outcome = (
             Outcome(status="processed")
             if identity.handshake
-            else normalize(handler, delivery.as_delivery(), self.config)
+            else normalize(
+                handler,
+                delivery.as_delivery(),
+                self.config,
+                max_record_bytes=self.max_record_bytes,
+            )
         )
-        recorded = await self.store.record(delivery, outcome)
+        outcome, retry_at = self.retry_policy.settle(outcome, attempts=1)
+        recorded = await self.store.record(delivery, outcome, retry_at=retry_at)
         if not recorded.duplicate and outcome.records and self.on_commit is not None:
             self.on_commit()
         if identity.confirm_url and not recorded.duplicate and self.confirm is not None:

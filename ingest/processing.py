@@ -1,8 +1,9 @@
 """Normalization: a verified delivery in, the outbox records it owes (or the reason it failed) out.
 
 Pure CPU work, run before the one database transaction, so the request path holds no lock while
-a handler parses. A handler that raises never loses the event: it is stored as `failed`, acked,
-and replayable once the handler is fixed.
+a handler parses. A handler that raises never loses the event: it is stored, acked, and either
+`retrying` (a transient failure: the retrier runs it again with backoff) or `failed` (a bug, or a
+CloudEvent too large for the sink: `ingest replay` once it is fixed).
 """
 
 from __future__ import annotations
@@ -14,9 +15,24 @@ from pydantic import ValidationError
 
 from handlers.base import Delivery, VendorHandler
 from ingest import cloudevents
+from ingest.errors import IngestError, TransientHandlerError
+from ingest.outbound import OutboundError
 from ingest.sources import SourcesConfig
 
 MAX_ERROR_LENGTH = 1000
+RECORD_OVERHEAD_BYTES = 160
+"""Kafka's record batch header, the record's own framing and our content-type header, rounded
+up: what the producer adds to key and value when it checks `max_request_size`."""
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    TransientHandlerError,
+    OutboundError,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+class CloudEventTooLargeError(IngestError):
+    """The CloudEvent would exceed the producer's maximum record size (KAFKA_MAX_REQUEST_SIZE)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class OutboxRecord:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Literal["processed", "failed"]
+    status: Literal["processed", "retrying", "failed"]
     records: tuple[OutboxRecord, ...] = ()
     error: str | None = None
 
@@ -52,7 +68,18 @@ def describe_error(exc: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
-def normalize(handler: VendorHandler, delivery: Delivery, config: SourcesConfig) -> Outcome:
+def normalize(
+    handler: VendorHandler,
+    delivery: Delivery,
+    config: SourcesConfig,
+    *,
+    max_record_bytes: int | None = None,
+) -> Outcome:
+    """The records `delivery` owes the sink, or why there are none.
+
+    `max_record_bytes` (the producer's maximum) is checked here, when the CloudEvent is built,
+    so an event Kafka would refuse is `failed` with a clear error — and replayable once the limit
+    is raised — instead of becoming a record the relay can only park."""
     try:
         emitted = handler.normalize(delivery)
         records = []
@@ -65,6 +92,15 @@ def normalize(handler: VendorHandler, delivery: Delivery, config: SourcesConfig)
                 vendor_event_id=delivery.event_id,
                 received_at=delivery.received_at,
             )
+            value = event.to_json()
+            if max_record_bytes is not None:
+                size = len(value) + len(event.key.encode()) + RECORD_OVERHEAD_BYTES
+                if size > max_record_bytes:
+                    raise CloudEventTooLargeError(
+                        f"the CloudEvent {event.type} is about {size} bytes, over the "
+                        f"producer's maximum of {max_record_bytes} (KAFKA_MAX_REQUEST_SIZE); "
+                        "raise it (and the broker's message.max.bytes), then replay"
+                    )
             records.append(
                 OutboxRecord(
                     seq=seq,
@@ -72,10 +108,12 @@ def normalize(handler: VendorHandler, delivery: Delivery, config: SourcesConfig)
                     type=event.type,
                     topic=config.topic_for(event.type, delivery.source),
                     key=event.key,
-                    value=event.to_json(),
+                    value=value,
                     item_id=item.item_id,
                 )
             )
+    except TRANSIENT_ERRORS as exc:
+        return Outcome(status="retrying", error=describe_error(exc))
     except Exception as exc:  # noqa: BLE001 - any handler bug becomes a `failed` row, never a lost event
         return Outcome(status="failed", error=describe_error(exc))
     return Outcome(status="processed", records=tuple(records))

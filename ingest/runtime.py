@@ -10,6 +10,8 @@ from handlers import VENDORS, check_sources
 from ingest import migrate
 from ingest.db import async_url, create_engine, is_sqlite
 from ingest.logs import redactor
+from ingest.outbox import OutboxStore
+from ingest.relay.coordination import Coordination
 from ingest.settings import Settings
 from ingest.sources import SourcesConfig, load_sources
 from ingest.store import Store
@@ -18,7 +20,7 @@ from ingest.store import Store
 def load_config(settings: Settings) -> SourcesConfig:
     """Read and check the sources file; every secret is registered for log redaction at once."""
     config = load_sources(settings.sources_file, VENDORS)
-    redactor.register(config.secret_values())
+    redactor.register([*config.secret_values(), *settings.secret_values()])
     return check_sources(config)
 
 
@@ -26,6 +28,12 @@ def load_config(settings: Settings) -> SourcesConfig:
 class Database:
     engine: AsyncEngine
     store: Store
+    outbox: OutboxStore
+    coordination: Coordination
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
 
     @classmethod
     async def open(cls, settings: Settings, *, check_schema: bool = True) -> Database:
@@ -43,7 +51,12 @@ class Database:
             except BaseException:
                 await engine.dispose()
                 raise
-        return cls(engine=engine, store=Store(engine))
+        return cls(
+            engine=engine,
+            store=Store(engine),
+            outbox=OutboxStore(engine),
+            coordination=Coordination(engine),
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()

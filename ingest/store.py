@@ -1,4 +1,7 @@
-"""Every query the service runs, behind one class: the inbox, the outbox and the relay lease.
+"""The inbox's queries: recording verified deliveries, replays, retries and inspection.
+
+The relay's queries (pending records, marking, parking) are in `ingest.outbox`, its leases in
+`ingest.relay.coordination`.
 
 The request path costs one short transaction (`record`). Deduplication is the UNIQUE constraint
 with `INSERT … ON CONFLICT DO NOTHING RETURNING`, never check-then-insert, so concurrent deliveries
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, select, text, update
@@ -19,13 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handlers.base import Delivery, Verdict
 from ingest.processing import Outcome
-from ingest.tables import InboxEvent, InboxItem, Lease, OutboxEvent
+from ingest.sharding import key_hash
+from ingest.tables import InboxEvent, InboxItem, OutboxEvent, ReplayRun
 
 # Declarative models type __table__ as a FromClause; these are plain Tables.
 inbox = cast(Table, InboxEvent.__table__)
 outbox = cast(Table, OutboxEvent.__table__)
-leases = cast(Table, Lease.__table__)
 items = cast(Table, InboxItem.__table__)
+runs = cast(Table, ReplayRun.__table__)
 
 
 def utcnow() -> datetime:
@@ -77,6 +81,7 @@ class StoredEvent:
     signed_at: int | None
     headers: dict[str, str]
     body: bytes
+    next_attempt_at: datetime | None = None
 
     def as_delivery(self) -> Delivery:
         return Delivery(
@@ -102,14 +107,38 @@ class StoredCloudEvent:
     value: bytes
     created_at: datetime
     published_at: datetime | None
+    key_hash: int = 0
+    parked_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0
+
+    @property
+    def publish_state(self) -> str:
+        if self.published_at is not None:
+            return "published"
+        return "parked" if self.parked_at is not None else "pending"
 
 
 @dataclass(frozen=True)
-class PendingRecord:
-    id: int
-    topic: str
-    key: str
-    value: bytes
+class PublishSummary:
+    """What an inbox event's latest generation became: its CloudEvent types and where they are."""
+
+    types: tuple[str, ...] = ()
+    published: int = 0
+    pending: int = 0
+    parked: int = 0
+
+    @property
+    def state(self) -> str:
+        """`published`, `pending`, `parked`, `partial` (some published), or `none`."""
+        total = self.published + self.pending + self.parked
+        if total == 0:
+            return "none"
+        if self.parked:
+            return "parked"
+        if self.published == total:
+            return "published"
+        return "partial" if self.published else "pending"
 
 
 @dataclass(frozen=True)
@@ -133,6 +162,46 @@ class EventFilter:
             query = query.where(inbox.c.received_at < self.until)
         return query
 
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready, for a replay run's record; `from_description` reads it back."""
+        return {
+            "ids": sorted(self.ids),
+            "source": self.source,
+            "status": self.status,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+    @classmethod
+    def from_description(cls, document: dict[str, Any]) -> EventFilter:
+        def moment(raw: Any) -> datetime | None:
+            return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+        return cls(
+            ids=tuple(int(i) for i in document.get("ids") or ()),
+            source=document.get("source"),
+            status=document.get("status"),
+            since=moment(document.get("since")),
+            until=moment(document.get("until")),
+        )
+
+
+@dataclass(frozen=True)
+class ReplayRunRow:
+    id: int
+    selection: dict[str, Any]
+    fingerprint: str
+    created_at: datetime
+    cursor: int
+    done: int
+    total: int
+    finished_at: datetime | None
+
+    @property
+    def to_topic(self) -> str | None:
+        topic = self.selection.get("to_topic")
+        return topic if isinstance(topic, str) else None
+
 
 _SUMMARY_COLUMNS = [c for c in inbox.c if c.name not in {"headers", "body"}]
 
@@ -148,8 +217,12 @@ class Store:
 
     # -- request path ---------------------------------------------------------------------------
 
-    async def record(self, delivery: NewDelivery, outcome: Outcome) -> Recorded:
-        """Store a verified delivery and what it produced, in one transaction; or find its twin."""
+    async def record(
+        self, delivery: NewDelivery, outcome: Outcome, *, retry_at: datetime | None = None
+    ) -> Recorded:
+        """Store a verified delivery and what it produced, in one transaction; or find its twin.
+
+        `retry_at` is when the retrier should normalize a `retrying` outcome again."""
         now = utcnow()
         insert_inbox = (
             self._dialect.insert(inbox)
@@ -167,6 +240,7 @@ class Store:
                 processed_at=now,
                 secret_index=delivery.verdict.secret_index,
                 signed_at=delivery.verdict.signed_at,
+                next_attempt_at=retry_at if outcome.status == "retrying" else None,
             )
             .on_conflict_do_nothing(index_elements=["source", "vendor_event_id"])
             .returning(inbox.c.id)
@@ -229,6 +303,7 @@ class Store:
                     "value": record.value,
                     "created_at": now,
                     "published_at": None,
+                    "key_hash": key_hash(record.key),
                 }
                 for record in outcome.records
             ],
@@ -236,11 +311,26 @@ class Store:
 
     # -- replay -----------------------------------------------------------------------------------
 
-    async def apply_replay(self, event: StoredEvent, outcome: Outcome) -> bool:
+    async def apply_replay(
+        self,
+        event: StoredEvent,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+        topic: str | None = None,
+        run_id: int | None = None,
+    ) -> bool:
         """Record a re-normalization as a new generation; False if another replay got there first.
 
-        The compare-and-set on `attempts` is what keeps two concurrent replays from both writing.
+        The compare-and-set on `attempts` is what keeps two concurrent replays (or a replay and
+        the retrier) from both writing. `topic` sends this generation's records to another topic
+        (a shadow topic) instead of the routed ones. `run_id` moves that replay run's cursor to
+        this event in the same transaction, so a resumed run never repeats it.
         """
+        if topic is not None:
+            outcome = replace(
+                outcome, records=tuple(replace(record, topic=topic) for record in outcome.records)
+            )
         now = utcnow()
         async with self.engine.begin() as conn:
             generation = (
@@ -252,6 +342,7 @@ class Store:
                         status=outcome.status,
                         last_error=outcome.error,
                         processed_at=now,
+                        next_attempt_at=retry_at if outcome.status == "retrying" else None,
                     )
                     .returning(inbox.c.attempts)
                 )
@@ -259,15 +350,92 @@ class Store:
             if generation is None:
                 return False
             await self._write_outbox(conn, event.id, generation, outcome, now)
+            if run_id is not None:
+                await self._advance_run(conn, run_id, event.id)
         return True
+
+    # -- replay runs ------------------------------------------------------------------------
+
+    @staticmethod
+    async def _advance_run(conn: AsyncConnection, run_id: int, event_id: int) -> None:
+        await conn.execute(
+            update(runs).where(runs.c.id == run_id).values(cursor=event_id, done=runs.c.done + 1)
+        )
+
+    async def advance_replay_run(self, run_id: int | None, event_id: int) -> None:
+        """Move the cursor past an event the run skipped (nothing else to write for it)."""
+        if run_id is None:
+            return
+        async with self.engine.begin() as conn:
+            await self._advance_run(conn, run_id, event_id)
+
+    async def unfinished_replay_run(self, fingerprint: str) -> ReplayRunRow | None:
+        query = (
+            select(runs)
+            .where(runs.c.fingerprint == fingerprint, runs.c.finished_at.is_(None))
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return ReplayRunRow(**row) if row else None
+
+    async def start_replay_run(
+        self, selection: dict[str, Any], fingerprint: str, total: int
+    ) -> ReplayRunRow:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(runs)
+                .where(runs.c.fingerprint == fingerprint, runs.c.finished_at.is_(None))
+                .values(finished_at=utcnow())  # an unfinished run the user chose to restart
+            )
+            run_id = (
+                await conn.execute(
+                    runs.insert()
+                    .values(
+                        selection=selection,
+                        fingerprint=fingerprint,
+                        created_at=utcnow(),
+                        cursor=0,
+                        done=0,
+                        total=total,
+                    )
+                    .returning(runs.c.id)
+                )
+            ).scalar_one()
+            row = (await conn.execute(select(runs).where(runs.c.id == run_id))).mappings().one()
+        return ReplayRunRow(**row)
+
+    async def finish_replay_run(self, run_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(runs).where(runs.c.id == run_id).values(finished_at=utcnow()))
+
+    async def due_retries(self, limit: int) -> list[StoredEvent]:
+        """`retrying` events whose next attempt is due, soonest first."""
+        query = (
+            select(inbox)
+            .where(inbox.c.status == "retrying", inbox.c.next_attempt_at <= utcnow())
+            .order_by(inbox.c.next_attempt_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [StoredEvent(**row) for row in rows]
 
     # -- inspection -------------------------------------------------------------------------------
 
     async def list_events(
-        self, selection: EventFilter, *, limit: int | None = None, newest_first: bool = True
+        self,
+        selection: EventFilter,
+        *,
+        limit: int | None = None,
+        newest_first: bool = True,
+        after_id: int | None = None,
     ) -> list[StoredEvent]:
         order = inbox.c.id.desc() if newest_first else inbox.c.id.asc()
         query = selection.apply(select(inbox)).order_by(order)
+        if after_id is not None:
+            query = query.where(inbox.c.id > after_id)
         if limit is not None:
             query = query.limit(limit)
         async with self.engine.connect() as conn:
@@ -286,6 +454,46 @@ class Store:
             )
         return StoredEvent(**row) if row else None
 
+    async def publish_summaries(self, event_ids: Sequence[int]) -> dict[int, PublishSummary]:
+        """Per inbox event, its latest generation's CloudEvents: types and publish states."""
+        if not event_ids:
+            return {}
+        latest = (
+            select(outbox.c.inbox_id, func.max(outbox.c.generation).label("generation"))
+            .where(outbox.c.inbox_id.in_(list(event_ids)))
+            .group_by(outbox.c.inbox_id)
+            .subquery()
+        )
+        query = (
+            select(outbox.c.inbox_id, outbox.c.type, outbox.c.published_at, outbox.c.parked_at)
+            .join(
+                latest,
+                (outbox.c.inbox_id == latest.c.inbox_id)
+                & (outbox.c.generation == latest.c.generation),
+            )
+            .order_by(outbox.c.inbox_id, outbox.c.seq)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[int, dict[str, Any]] = {}
+        for inbox_id, event_type, published_at, parked_at in rows:
+            entry = found.setdefault(
+                inbox_id, {"types": [], "published": 0, "pending": 0, "parked": 0}
+            )
+            if event_type not in entry["types"]:
+                entry["types"].append(event_type)
+            key = "published" if published_at else "parked" if parked_at else "pending"
+            entry[key] += 1
+        return {
+            inbox_id: PublishSummary(
+                types=tuple(entry["types"]),
+                published=entry["published"],
+                pending=entry["pending"],
+                parked=entry["parked"],
+            )
+            for inbox_id, entry in found.items()
+        }
+
     async def cloudevents_of(self, event_id: int) -> list[StoredCloudEvent]:
         query = (
             select(outbox)
@@ -297,49 +505,3 @@ class Store:
         return [
             StoredCloudEvent(**{k: v for k, v in row.items() if k != "inbox_id"}) for row in rows
         ]
-
-    # -- relay ------------------------------------------------------------------------------------
-
-    async def pending(self, limit: int) -> list[PendingRecord]:
-        query = (
-            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.value)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [PendingRecord(id=r.id, topic=r.topic, key=r.key, value=r.value) for r in rows]
-
-    async def count_pending(self) -> int:
-        query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
-
-    async def mark_published(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(outbox).where(outbox.c.id.in_(list(ids))).values(published_at=utcnow())
-            )
-
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> bool:
-        """Take or renew the named lease; True when `holder` has it until now + ttl."""
-        now = utcnow()
-        statement = self._dialect.insert(leases).values(
-            name=name, holder=holder, expires_at=now + ttl
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["name"],
-            set_={"holder": statement.excluded.holder, "expires_at": statement.excluded.expires_at},
-            where=(leases.c.holder == holder) | (leases.c.expires_at < now),
-        ).returning(leases.c.holder)
-        async with self.engine.begin() as conn:
-            return (await conn.execute(statement)).scalar_one_or_none() == holder
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                leases.delete().where(leases.c.name == name, leases.c.holder == holder)
-            )

@@ -1,4 +1,5 @@
-"""The database schema: the inbox (what vendors sent us), the outbox (what we owe Kafka), leases.
+"""The database schema: the inbox (what vendors sent us), the outbox (what we owe Kafka), leases,
+the relay's published state, and replay runs.
 
 Alembic migrations under `migrations/` create exactly this; a test fails if the two drift.
 """
@@ -38,7 +39,9 @@ NAMING_CONVENTION = {
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-STATUSES = ("received", "processed", "failed")
+STATUSES = ("received", "processed", "retrying", "failed")
+"""`retrying`: normalization failed for a reason that passes (a host timing out); the retrier runs
+it again at `next_attempt_at`, and after the last attempt it becomes `failed`."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -84,18 +87,29 @@ class InboxEvent(Base):
     processed_at: Mapped[datetime | None]
     secret_index: Mapped[int | None] = mapped_column(Integer)
     signed_at: Mapped[int | None] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("source", "vendor_event_id"),
         CheckConstraint(f"status IN {STATUSES!r}".replace(",)", ")"), name="status"),
         Index(None, "status", "received_at"),
         Index(None, "received_at"),
+        Index(
+            "ix_inbox_events_retrying",
+            "next_attempt_at",
+            postgresql_where=text("status = 'retrying'"),
+            sqlite_where=text("status = 'retrying'"),
+        ),
     )
 
 
 class OutboxEvent(Base):
     """A CloudEvent owed to Kafka. `generation` is the inbox row's attempt that wrote it, so a
-    replay adds a new generation and two concurrent writers of one generation collide on the key."""
+    replay adds a new generation and two concurrent writers of one generation collide on the key.
+
+    `key_hash` picks the relay shard (`key_hash % shards`), so one key's records always go through
+    one shard, in id order. A record Kafka refuses for good is `parked_at` with its `last_error`
+    and skipped until an operator retries it (`ingest outbox retry`)."""
 
     __tablename__ = "outbox_events"
 
@@ -110,14 +124,24 @@ class OutboxEvent(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
+    key_hash: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    parked_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (
         UniqueConstraint("inbox_id", "generation", "seq"),
         Index(
             "ix_outbox_events_pending",
             "id",
-            postgresql_where=text("published_at IS NULL"),
-            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL AND parked_at IS NULL"),
+            sqlite_where=text("published_at IS NULL AND parked_at IS NULL"),
+        ),
+        Index(
+            "ix_outbox_events_parked",
+            "id",
+            postgresql_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
+            sqlite_where=text("parked_at IS NOT NULL AND published_at IS NULL"),
         ),
     )
 
@@ -130,6 +154,54 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+
+
+class RelayShard(Base):
+    """What each relay shard is doing, written by the relay that holds it: `/readyz`, `/metrics`
+    and `ingest outbox list` read it from any process, so a relay in another process (or a dead
+    one whose row has stopped moving) is visible everywhere."""
+
+    __tablename__ = "relay_shards"
+
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    """Heartbeat: renewed with the lease, so a stale row means its relay is gone."""
+    progress_at: Mapped[datetime | None]
+    """Last time this shard published something (or found nothing to publish)."""
+
+
+class RelayInstance(Base):
+    """One row: this database's random identity. Kafka transactional ids and progress-marker keys
+    include it, so deployments (or test databases) sharing a Kafka cluster never fence each other
+    or read each other's markers. Created by the first relay, not by the migration, so databases
+    copied from one migrated template still get ids of their own."""
+
+    __tablename__ = "relay_instance"
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    instance_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class ReplayRun(Base):
+    """One `ingest replay`: its selection and how far it got, so an interrupted run resumes
+    after the last event it finished instead of replaying from the start."""
+
+    __tablename__ = "replay_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The filters as given (ids, source, status, since, until, to_topic)."""
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime]
+    cursor: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    """Inbox id of the last event this run finished; it continues above it."""
+    done: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    total: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    finished_at: Mapped[datetime | None]
 
 
 class InboxItem(Base):

@@ -2,12 +2,28 @@
 # Local single-node Apache Kafka broker (KRaft, broker+controller in one JVM) for dev and tests.
 #
 #   scripts/kafka.sh start  [--dir DIR] [--port PORT] [--controller-port CPORT]
+#                           [--sasl-port SPORT] [--advertised-port APORT]
 #   scripts/kafka.sh stop   [--dir DIR]
 #   scripts/kafka.sh status [--dir DIR]
 #
 # DIR defaults to <repo>/.services/kafka, PORT to 19092, CPORT to 19093. A relative --dir is taken
-# relative to the current directory. `start` prints exactly one line on stdout,
-# KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:PORT; all progress goes to stderr.
+# relative to the current directory. `start` prints `KEY=value` lines on stdout (callers pick
+# them by prefix; more keys may be added), all progress goes to stderr:
+#   KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:APORT            PLAINTEXT
+#   KAFKA_SASL_SSL_BOOTSTRAP_SERVERS=127.0.0.1:SPORT   SASL_SSL, SCRAM-SHA-256 and SCRAM-SHA-512
+#   KAFKA_SASL_USERNAME=ingest  KAFKA_SASL_PASSWORD=...
+#   KAFKA_SSL_CAFILE=DIR/tls/ca.pem                    the CA that signed the broker certificate
+#   KAFKA_SSL_CLIENT_CERTFILE=DIR/tls/client.pem  KAFKA_SSL_CLIENT_KEYFILE=DIR/tls/client.key
+#   KAFKA_SSL_UNTRUSTED_CAFILE=DIR/tls/untrusted-ca.pem  a CA that did not sign it
+#
+# SASL_SSL listener: SPORT defaults to PORT+2 (the next free port above it if that is CPORT or
+# taken; pass --sasl-port to pin it). Its certificate (SAN IP:127.0.0.1, DNS:localhost) comes from
+# a throwaway CA made once per DIR in DIR/tls/; client certificates are requested, not required,
+# and verified against that CA when sent. The SCRAM user and its password (random, made once per
+# DIR, DIR/sasl.password) are written into the storage at format time, so a DIR formatted by an
+# older kafka.sh (no DIR/scram.formatted) is reformatted once, losing its topics.
+# --advertised-port APORT (default PORT): the PLAINTEXT listener still binds PORT but tells clients
+# to use 127.0.0.1:APORT, so a test can put a TCP proxy on APORT in front of PORT.
 #
 # The broker's jars are resolved from Maven Central (scripts/kafka/pom.xml) once into
 # ${KAFKA_LIB_DIR:-<repo>/.services/kafka-lib}, shared by every DIR. The cache is complete only
@@ -16,7 +32,7 @@
 # Storage is formatted once per DIR (DIR/data); stop + start keeps topics and messages.
 # Files in DIR: server.properties, log4j2.properties (rewritten at each start), cluster.id,
 # data/ (log.dirs), kafka.log (broker output; the previous run's is kept as kafka.log.prev),
-# kafka.pid.
+# kafka.pid, sasl.password, scram.formatted, tls/.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +48,7 @@ die() { log "error: $*"; exit 1; }
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/kafka.sh start  [--dir DIR] [--port PORT] [--controller-port CPORT]
+                               [--sasl-port SPORT] [--advertised-port APORT]
        scripts/kafka.sh stop   [--dir DIR]
        scripts/kafka.sh status [--dir DIR]
 EOF
@@ -127,27 +144,186 @@ api_versions_ok() {
 }
 
 broker_ready() {
-    # $1 = port. The log line is written after the broker is unfenced and serving.
-    grep -q 'Kafka Server started' "$DIR/kafka.log" 2>/dev/null && api_versions_ok "$1"
+    # $1 = PLAINTEXT port the broker binds (never the advertised one: a test's proxy there may be
+    # down), $2 = SASL_SSL port or empty (a broker started by an older kafka.sh has none).
+    # The log line is written after the broker is unfenced and serving.
+    grep -q 'Kafka Server started' "$DIR/kafka.log" 2>/dev/null && api_versions_ok "$1" \
+        && { [[ -z $2 ]] || port_open "$2"; }
 }
 
+# Port of listener $2 (PLAINTEXT, SASL_SSL) in the $1 line (listeners, advertised.listeners) of the
+# running config; nothing if absent. The config is what the live broker was started with, so this
+# works for brokers started by an older kafka.sh too.
 configured_port() {
-    sed -n 's#^advertised.listeners=PLAINTEXT://127.0.0.1:\([0-9]*\)$#\1#p' "$DIR/server.properties" 2>/dev/null
+    local line entry entries
+    line=$(grep -m1 "^$1=" "$DIR/server.properties" 2>/dev/null) || return 0
+    IFS=, read -ra entries <<<"${line#*=}"
+    for entry in "${entries[@]}"; do
+        if [[ $entry =~ ^$2://[^:]*:([0-9]+)$ ]]; then
+            echo "${BASH_REMATCH[1]}"
+            return 0
+        fi
+    done
+}
+
+# ---------------------------------------------------------------- credentials and certificates
+
+SASL_USER=ingest
+
+# 32 hex digits. Hex only: the secrets end up in --add-scram's [name=...,password=...] syntax and
+# in server.properties, where ',' ']' '=' or '\' would need quoting.
+random_secret() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
+
+# Write $2 to file $1 with mode 600, atomically (a reader never sees it empty).
+write_secret() {
+    (umask 077 && printf '%s\n' "$2" >"$1.tmp.$$") && mv -f "$1.tmp.$$" "$1"
+}
+
+ensure_sasl_password() {
+    if [[ ! -s $DIR/sasl.password ]]; then
+        log "creating the SCRAM password for $SASL_USER in $DIR/sasl.password"
+        write_secret "$DIR/sasl.password" "$(random_secret)"
+    fi
+    SASL_PASSWORD=$(cat "$DIR/sasl.password")
+    [[ $SASL_PASSWORD =~ ^[A-Za-z0-9]+$ ]] \
+        || die "$DIR/sasl.password must hold letters and digits only (delete it to get a new one)"
+}
+
+# openssl, quiet unless it fails (key generation prints progress dots on stderr).
+ossl() {
+    local err
+    if ! err=$(openssl "$@" 2>&1 >/dev/null); then
+        printf '%s\n' "$err" >&2
+        return 1
+    fi
+}
+
+# Key + certificate $2.key/$2.pem in dir $1, subject $3, extensions section $4, signed by $1/ca.
+leaf_cert() {
+    ossl req -new -config "$1/openssl.cnf" -newkey rsa:2048 -nodes -subj "$3" \
+        -keyout "$1/$2.key" -out "$1/$2.csr" || return 1
+    ossl x509 -req -in "$1/$2.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -set_serial "0x$(random_secret)" \
+        -days 3650 -sha256 -extfile "$1/openssl.cnf" -extensions "$4" -out "$1/$2.pem" || return 1
+    rm -f "$1/$2.csr"
+}
+
+# All of DIR/tls in dir $1. Every step is checked by hand: set -e does not apply inside a function
+# whose status is tested. Extensions are spelled out (CA key usage, SKI/AKI, EKU) so that strict
+# verifiers (Python 3.13's VERIFY_X509_STRICT, Java) accept the chain too.
+make_certs() {
+    cat >"$1/openssl.cnf" <<'EOF' || return 1
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1,DNS:localhost
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid,issuer
+EOF
+    ossl req -x509 -config "$1/openssl.cnf" -extensions ca_ext -newkey rsa:2048 -nodes -sha256 \
+        -days 3650 -subj "/CN=kafka.sh throwaway CA" -keyout "$1/ca.key" -out "$1/ca.pem" || return 1
+    # Same shape, different key: a well-formed CA that simply is not the broker's issuer.
+    ossl req -x509 -config "$1/openssl.cnf" -extensions ca_ext -newkey rsa:2048 -nodes -sha256 \
+        -days 3650 -subj "/CN=kafka.sh untrusted CA" \
+        -keyout "$1/untrusted-ca.key" -out "$1/untrusted-ca.pem" || return 1
+    leaf_cert "$1" broker "/CN=localhost" server_ext || return 1
+    leaf_cert "$1" client "/CN=$SASL_USER" client_ext || return 1
+    write_secret "$1/keystore.password" "$(random_secret)" || return 1
+    # The CA goes into the keystore too, so the broker sends the whole chain.
+    ossl pkcs12 -export -name broker -in "$1/broker.pem" -inkey "$1/broker.key" -certfile "$1/ca.pem" \
+        -passout "file:$1/keystore.password" -out "$1/broker.p12" || return 1
+    chmod 600 "$1"/*.key "$1/broker.p12" || return 1
+}
+
+# DIR/tls is made whole in a temporary dir and renamed, so a failed or interrupted run never leaves
+# a half set behind; .complete marks a finished one.
+ensure_tls() {
+    TLS_DIR=$DIR/tls
+    if [[ ! -f $TLS_DIR/.complete ]]; then
+        command -v openssl >/dev/null 2>&1 || { log "openssl not found; installing it"; apt_install openssl; }
+        log "creating a throwaway CA and broker/client certificates in $TLS_DIR (one-off)"
+        local tmp=$DIR/tls.tmp
+        rm -rf "$tmp"
+        mkdir -m 700 "$tmp"
+        make_certs "$tmp" || { rm -rf "$tmp"; die "creating the certificates failed"; }
+        touch "$tmp/.complete"
+        rm -rf "$TLS_DIR"
+        mv "$tmp" "$TLS_DIR"
+    fi
+    KEYSTORE_PASSWORD=$(cat "$TLS_DIR/keystore.password")
+}
+
+# What DIR/scram.formatted holds once the storage carries the current credentials. A digest, not
+# the password: it only has to change when the password does.
+scram_marker() { printf 'v1 %s:%s\n' "$SASL_USER" "$SASL_PASSWORD" | sha256sum | cut -d' ' -f1; }
+
+# KEY=value lines for the clients; $1 = advertised PLAINTEXT port, $2 = SASL_SSL port or empty.
+print_endpoints() {
+    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$1"
+    # Only the PLAINTEXT line then: callers that need SASL_SSL fail on the missing key, and the
+    # warning in their captured stderr says why.
+    if [[ -z $2 ]]; then
+        log "warning: this broker was started by an older kafka.sh and has no SASL_SSL listener;" \
+            "restart it ($0 stop --dir $DIR, then start) to get one"
+        return 0
+    fi
+    if [[ ! -s $DIR/sasl.password || ! -f $DIR/tls/.complete ]]; then
+        log "warning: $DIR/sasl.password or $DIR/tls was removed under the running broker;" \
+            "restart it ($0 stop --dir $DIR, then start) to make new ones"
+        return 0
+    fi
+    echo "KAFKA_SASL_SSL_BOOTSTRAP_SERVERS=127.0.0.1:$2"
+    echo "KAFKA_SASL_USERNAME=$SASL_USER"
+    echo "KAFKA_SASL_PASSWORD=$(cat "$DIR/sasl.password")"
+    echo "KAFKA_SSL_CAFILE=$DIR/tls/ca.pem"
+    echo "KAFKA_SSL_CLIENT_CERTFILE=$DIR/tls/client.pem"
+    echo "KAFKA_SSL_CLIENT_KEYFILE=$DIR/tls/client.key"
+    echo "KAFKA_SSL_UNTRUSTED_CAFILE=$DIR/tls/untrusted-ca.pem"
 }
 
 # ---------------------------------------------------------------- config
 
 write_config() {
-    cat >"$DIR/server.properties" <<EOF
+    # Mode 600, also for a file an older kafka.sh made: it holds the keystore password.
+    rm -f "$DIR/server.properties"
+    (umask 077 && cat >"$DIR/server.properties") <<EOF
 # Written by scripts/kafka.sh at each start; edits are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_SSL://127.0.0.1:$SPORT,CONTROLLER://127.0.0.1:$CPORT
+# PLAINTEXT may be advertised on another port than it binds (--advertised-port, for a test's proxy).
+advertised.listeners=PLAINTEXT://127.0.0.1:$APORT,SASL_SSL://127.0.0.1:$SPORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+# SASL_SSL is for clients only; the SCRAM credentials are created by kafka-storage format --add-scram.
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/broker.p12
+ssl.keystore.password=$KEYSTORE_PASSWORD
+ssl.key.password=$KEYSTORE_PASSWORD
+# Client certificates are optional; one that is sent must chain to our CA. On a SASL_SSL listener
+# only the listener-prefixed ssl.client.auth counts (KIP-684).
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.sasl_ssl.ssl.client.auth=requested
 log.dirs=$DIR/data
 num.partitions=3
 auto.create.topics.enable=true
@@ -187,8 +363,15 @@ EOF
 }
 
 format_storage() {
-    [[ -f $DIR/data/meta.properties ]] && return 0
-    local id
+    local id marker
+    marker=$(scram_marker)
+    if [[ -f $DIR/data/meta.properties ]]; then
+        [[ -f $DIR/scram.formatted && $(cat "$DIR/scram.formatted") == "$marker" ]] && return 0
+        # SCRAM users live in the metadata log and --add-scram works only at format time.
+        log "storage in $DIR/data lacks the current SCRAM credentials (formatted by an older" \
+            "kafka.sh, or sasl.password changed): reformatting it; its topics and messages are lost"
+    fi
+    rm -f "$DIR/scram.formatted"
     if [[ -s $DIR/cluster.id ]]; then
         id=$(cat "$DIR/cluster.id")
     else
@@ -201,8 +384,21 @@ format_storage() {
     # With a static controller.quorum.voters, -t and -c are enough (no --standalone, which is
     # for dynamic quorums configured through controller.quorum.bootstrap.servers).
     # No log4j2 config here: Log4j's default (errors only) keeps the config dump out of stderr.
-    "$JAVA" -Xmx256m -cp "$LIB_DIR/*" kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" >&2 \
+    "$JAVA" -Xmx256m -cp "$LIB_DIR/*" kafka.tools.StorageTool format -t "$id" -c "$DIR/server.properties" \
+        --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+        --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" >&2 \
         || die "kafka-storage format failed"
+    echo "$marker" >"$DIR/scram.formatted"
+}
+
+# Default SASL_SSL port: PORT+2, or the next one up that is neither another of our ports nor taken
+# (callers that pick free PORT and CPORT at random do not know about SPORT).
+pick_sasl_port() {
+    SPORT=$((PORT + 2))
+    while [[ $SPORT == "$PORT" || $SPORT == "$CPORT" || $SPORT == "$APORT" ]] || port_open "$SPORT"; do
+        SPORT=$((SPORT + 1))
+        ((SPORT <= 65535)) || die "no free port for the SASL_SSL listener above $PORT; pass --sasl-port"
+    done
 }
 
 # ---------------------------------------------------------------- subcommands
@@ -215,27 +411,43 @@ cmd_start() {
     flock 9
 
     if pid=$(broker_pid); then
-        local running_port
-        running_port=$(configured_port)
-        [[ -n $running_port ]] || running_port=$PORT
-        if broker_ready "$running_port"; then
-            log "already running (pid $pid) on 127.0.0.1:$running_port"
-            [[ $running_port == "$PORT" ]] || log "warning: running on port $running_port, not $PORT"
-            echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$running_port"
+        # The live broker's own config says where it is; the command line may differ.
+        local run_port run_aport run_sport
+        run_port=$(configured_port listeners PLAINTEXT)
+        [[ -n $run_port ]] || run_port=$PORT
+        run_aport=$(configured_port advertised.listeners PLAINTEXT)
+        [[ -n $run_aport ]] || run_aport=$run_port
+        run_sport=$(configured_port listeners SASL_SSL)
+        if broker_ready "$run_port" "$run_sport"; then
+            log "already running (pid $pid) on 127.0.0.1:$run_port" \
+                "(advertised $run_aport, SASL_SSL ${run_sport:-none})"
+            [[ $run_port == "$PORT" ]] || log "warning: running on port $run_port, not $PORT"
+            [[ $run_aport == "$APORT" ]] || log "warning: advertising port $run_aport, not $APORT"
+            [[ -z $SPORT || $run_sport == "$SPORT" ]] \
+                || log "warning: SASL_SSL on port ${run_sport:-none}, not $SPORT"
+            print_endpoints "$run_aport" "$run_sport"
             return 0
         fi
         log "process $pid is alive but not ready yet; waiting for it"
-        PORT=$running_port
+        PORT=$run_port APORT=$run_aport SPORT=$run_sport
     else
         rm -f "$DIR/kafka.pid"
         port_open "$PORT" && die "127.0.0.1:$PORT is already in use by another process"
         port_open "$CPORT" && die "127.0.0.1:$CPORT (controller) is already in use by another process"
+        if [[ -n $SPORT ]]; then
+            port_open "$SPORT" && die "127.0.0.1:$SPORT (SASL_SSL) is already in use by another process"
+        else
+            pick_sasl_port
+        fi
         find_java
         ensure_lib
+        ensure_sasl_password
+        ensure_tls
         write_config
         format_storage
         [[ -f $DIR/kafka.log ]] && mv -f "$DIR/kafka.log" "$DIR/kafka.log.prev"
-        log "starting broker on 127.0.0.1:$PORT (controller $CPORT), dir $DIR"
+        log "starting broker on 127.0.0.1:$PORT (advertised $APORT, SASL_SSL $SPORT, controller $CPORT)," \
+            "dir $DIR"
         # setsid: own session, so the caller's Ctrl-C / process group does not hit the broker.
         # All fds redirected: a caller capturing our stdout (subprocess.run) must not hang on it.
         # shellcheck disable=SC2016  # $$ and $1 expand in the inner shell
@@ -256,7 +468,7 @@ cmd_start() {
             tail -n 40 "$DIR/kafka.log" >&2 || true
             die "Kafka failed to start"
         fi
-        broker_ready "$PORT" && break
+        broker_ready "$PORT" "$SPORT" && break
         if ((SECONDS >= deadline)); then
             log "not ready after ${START_TIMEOUT}s; last lines of $DIR/kafka.log:"
             tail -n 40 "$DIR/kafka.log" >&2 || true
@@ -266,7 +478,7 @@ cmd_start() {
     done
     now=$(date +%s%N)
     log "ready (pid $pid) in $(((now - t0) / 1000000)) ms"
-    echo "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$PORT"
+    print_endpoints "$APORT" "$SPORT"
 }
 
 cmd_stop() {
@@ -296,10 +508,17 @@ cmd_stop() {
 }
 
 cmd_status() {
-    local pid port
+    local pid port aport sport
     if pid=$(broker_pid 2>/dev/null); then
-        port=$(configured_port)
-        log "running (pid $pid) on 127.0.0.1:${port:-?}"
+        port=$(configured_port listeners PLAINTEXT)
+        aport=$(configured_port advertised.listeners PLAINTEXT)
+        sport=$(configured_port listeners SASL_SSL)
+        local where=127.0.0.1:${port:-?} sasl="SASL_SSL 127.0.0.1:$sport"
+        # Clients use the advertised address; say so when it is not the bound one.
+        [[ -n $aport && $aport != "$port" ]] \
+            && where="127.0.0.1:$aport (advertised; the broker binds 127.0.0.1:$port)"
+        [[ -n $sport ]] || sasl="no SASL_SSL listener (started by an older kafka.sh)"
+        log "running (pid $pid) on $where, $sasl"
         return 0
     fi
     log "not running"
@@ -314,6 +533,8 @@ shift
 DIR=$REPO_ROOT/.services/kafka
 PORT=19092
 CPORT=19093
+SPORT=    # empty: picked by pick_sasl_port
+APORT=    # empty: PORT
 while [[ $# -gt 0 ]]; do
     case $1 in
         --dir) [[ $# -ge 2 ]] || usage; DIR=$2; shift 2 ;;
@@ -322,12 +543,29 @@ while [[ $# -gt 0 ]]; do
         --port=*) PORT=${1#*=}; shift ;;
         --controller-port) [[ $# -ge 2 ]] || usage; CPORT=$2; shift 2 ;;
         --controller-port=*) CPORT=${1#*=}; shift ;;
+        --sasl-port) [[ $# -ge 2 ]] || usage; SPORT=$2; shift 2 ;;
+        --sasl-port=*) SPORT=${1#*=}; shift ;;
+        --advertised-port) [[ $# -ge 2 ]] || usage; APORT=$2; shift 2 ;;
+        --advertised-port=*) APORT=${1#*=}; shift ;;
         -h|--help) usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac
 done
-[[ $PORT =~ ^[0-9]+$ && $CPORT =~ ^[0-9]+$ ]] || die "ports must be numbers"
+APORT=${APORT:-$PORT}
+for p in "$PORT" "$CPORT" "$APORT" ${SPORT:+"$SPORT"}; do
+    # No leading zero: bash arithmetic would read it as octal.
+    if ! [[ $p =~ ^[1-9][0-9]{0,4}$ ]] || ((p > 65535)); then
+        die "ports must be numbers from 1 to 65535, not '$p'"
+    fi
+done
 [[ $PORT != "$CPORT" ]] || die "--port and --controller-port must differ"
+if [[ -n $SPORT ]]; then
+    [[ $SPORT != "$PORT" && $SPORT != "$CPORT" ]] || die "--sasl-port must differ from --port and --controller-port"
+    [[ $SPORT != "$APORT" ]] || die "--sasl-port and --advertised-port must differ"
+fi
+# APORT == PORT is the normal case; any other value is a port the broker does not bind but a
+# proxy will, so it must not be one the broker binds itself.
+[[ $APORT == "$PORT" || $APORT != "$CPORT" ]] || die "--advertised-port must differ from --controller-port"
 DIR=$(realpath -m -- "$DIR")
 
 case $CMD in

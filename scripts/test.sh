@@ -10,8 +10,13 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
   export DATABASE_URL
 fi
 if [[ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
-  KAFKA_BOOTSTRAP_SERVERS="$(bash scripts/kafka.sh start | sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p')"
+  kafka="$(bash scripts/kafka.sh start)"
+  KAFKA_BOOTSTRAP_SERVERS="$(sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p' <<<"$kafka")"
   export KAFKA_BOOTSTRAP_SERVERS
+  # The same broker's SASL_SSL listener, its credentials and certificates, for the TLS tests.
+  while IFS='=' read -r name value; do
+    [[ $name == KAFKA_* && $name != KAFKA_BOOTSTRAP_SERVERS ]] && export "INGEST_TEST_$name=$value"
+  done <<<"$kafka"
 fi
 export INGEST_TEST_DATABASE_URL="$DATABASE_URL" INGEST_TEST_KAFKA="$KAFKA_BOOTSTRAP_SERVERS"
 exec .venv/bin/pytest "$@"

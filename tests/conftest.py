@@ -63,3 +63,9 @@ def sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, supp
     for name, value in support.SECRET_ENV.items():
         monkeypatch.setenv(name, value)
     return support.write_sources(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl() -> support.KafkaSasl:
+    """The local broker's SASL_SSL listener: SCRAM credentials and a throwaway CA."""
+    return support.kafka_sasl()

@@ -176,6 +176,8 @@ async def kafka_consumer(bootstrap: str, *topics: str) -> AsyncIterator[AIOKafka
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         metadata_max_age_ms=1000,
+        # What the relay promises exactly-once to: records of aborted transactions are not seen.
+        isolation_level="read_committed",
     )
     await consumer.start()
     try:
@@ -208,3 +210,42 @@ async def consume(
             for partition_records in batch.values():
                 records.extend(partition_records)
     return records
+
+
+@dataclass(frozen=True)
+class KafkaSasl:
+    bootstrap: str
+    username: str
+    password: str
+    cafile: str
+    client_certfile: str
+    client_keyfile: str
+    untrusted_cafile: str
+
+
+def kafka_sasl() -> KafkaSasl:
+    """From `make test`'s environment, else from the local broker (started if need be)."""
+    names = {
+        "bootstrap": "KAFKA_SASL_SSL_BOOTSTRAP_SERVERS",
+        "username": "KAFKA_SASL_USERNAME",
+        "password": "KAFKA_SASL_PASSWORD",
+        "cafile": "KAFKA_SSL_CAFILE",
+        "client_certfile": "KAFKA_SSL_CLIENT_CERTFILE",
+        "client_keyfile": "KAFKA_SSL_CLIENT_KEYFILE",
+        "untrusted_cafile": "KAFKA_SSL_UNTRUSTED_CAFILE",
+    }
+    found = {field: os.environ.get(f"INGEST_TEST_{name}") for field, name in names.items()}
+    if not all(found.values()):
+        result = subprocess.run(
+            [str(SCRIPTS / "kafka.sh"), "start"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        lines = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        found = {field: lines.get(name) for field, name in names.items()}
+    missing = [names[field] for field, value in found.items() if not value]
+    if missing:
+        raise AssertionError(f"the broker script printed no {', '.join(missing)}")
+    return KafkaSasl(**{field: str(value) for field, value in found.items()})

@@ -6,6 +6,7 @@ import click
 
 from ingest import __version__
 from ingest.cli.events import events
+from ingest.cli.outbox import outbox
 from ingest.cli.replay import replay
 from ingest.cli.schemas import schemas_command
 from ingest.cli.send import send
@@ -27,7 +28,8 @@ Exit codes:
   2  usage error
   3  configuration error (sources file or environment)
   4  database unreachable or not migrated
-  5  a service could not be reached""",
+  5  a service could not be reached
+  130  interrupted (Ctrl-C); `ingest replay` resumes when run again""",
 )
 @click.version_option(__version__, prog_name="ingest")
 def main() -> None:
@@ -38,7 +40,8 @@ def main() -> None:
     Quick tour:
       ingest serve                  HTTP endpoints plus the relay to Kafka (or the file sink)
       ingest send stripe            post a signed sample event to a running server
-      ingest events list            what arrived, newest first
+      ingest events list            what arrived, newest first, and what it became
+      ingest outbox list --parked   records Kafka refused, with the reason
       ingest replay --status failed --yes
     """
 
@@ -47,6 +50,7 @@ main.add_command(serve)
 main.add_command(relay_command)
 main.add_command(migrate)
 main.add_command(events)
+main.add_command(outbox)
 main.add_command(replay)
 main.add_command(send)
 main.add_command(vendors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from functools import wraps
@@ -32,6 +32,8 @@ class ExitCode(IntEnum):
     CONFIG = 3
     DATABASE = 4
     UNREACHABLE = 5
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (the shell's 128 + SIGINT); a replay resumes when run again."""
 
 
 class CommandError(click.ClickException):
@@ -77,6 +79,7 @@ def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) 
     """Option callback: an ISO 8601 time (UTC unless it says otherwise) or an age: 30m, 2h, 7d."""
     if value is None:
         return None
+    ctx.meta[f"raw_{param.name}"] = value  # as typed: a replay's fingerprint uses this
     text = value.strip()
     if match := RELATIVE.match(text):
         amount, unit = match.groups()
@@ -92,10 +95,6 @@ def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def stdin_is_interactive() -> bool:
     return sys.stdin is not None and sys.stdin.isatty()
-
-
-async def gather_quietly(*awaitables: Awaitable[Any]) -> None:
-    await asyncio.gather(*awaitables, return_exceptions=True)
 
 
 def event_filter_options(command: Callable[P, T]) -> Callable[P, T]:

@@ -18,7 +18,7 @@ from ingest.cli.common import (
 )
 from ingest.runtime import Database
 from ingest.settings import Settings
-from ingest.store import EventFilter, StoredCloudEvent, StoredEvent
+from ingest.store import EventFilter, PublishSummary, StoredCloudEvent, StoredEvent
 
 
 @click.group()
@@ -28,6 +28,19 @@ def events() -> None:
 
 def _time(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _published(summary: PublishSummary | None) -> dict[str, Any]:
+    summary = summary or PublishSummary()
+    return {
+        "cloudevent_types": list(summary.types),
+        "publish_state": summary.state,
+        "cloudevents": {
+            "published": summary.published,
+            "pending": summary.pending,
+            "parked": summary.parked,
+        },
+    }
 
 
 def _summary(event: StoredEvent) -> dict[str, Any]:
@@ -42,6 +55,7 @@ def _summary(event: StoredEvent) -> dict[str, Any]:
         "attempts": event.attempts,
         "last_error": event.last_error,
         "processed_at": _time(event.processed_at),
+        "next_attempt_at": _time(event.next_attempt_at),
         "secret_index": event.secret_index,
     }
 
@@ -62,6 +76,9 @@ def _cloudevent(record: StoredCloudEvent) -> dict[str, Any]:
         "topic": record.topic,
         "key": record.key,
         "published_at": _time(record.published_at),
+        "publish_state": record.publish_state,
+        "parked_at": _time(record.parked_at),
+        "error": record.last_error,
         "cloudevent": json.loads(record.value),
     }
 
@@ -78,35 +95,51 @@ def list_events(
     limit: int,
     as_json: bool,
 ) -> None:
-    """List received events, newest first."""
+    """List received events, newest first: status, the CloudEvents they became (type) and
+    whether those are published, pending or parked."""
     settings = settings_for_cli()
     selection = EventFilter(source=source, status=status, since=since, until=until)
-    found = _list(settings, selection, limit)
+    found, summaries = _list(settings, selection, limit)
     if as_json:
         for event in found:
-            click.echo(json.dumps(_summary(event)))
+            click.echo(json.dumps({**_summary(event), **_published(summaries.get(event.id))}))
         return
     if not found:
         click.echo("no events", err=True)
         return
-    header = f"{'ID':>8}  {'RECEIVED (UTC)':<20}  {'SOURCE':<16}  {'STATUS':<9}  {'TRIES':>5}  TYPE"
-    click.echo(header)
+    click.echo(
+        f"{'ID':>8}  {'RECEIVED (UTC)':<19}  {'SOURCE':<14}  {'STATUS':<9}  {'TRIES':>5}  "
+        f"{'VENDOR TYPE':<28}  {'CLOUDEVENT':<26}  PUBLISHED"
+    )
     for event in found:
         received = event.received_at.strftime("%Y-%m-%d %H:%M:%S")
         status_text = click.style(
             f"{event.status:<9}", fg="red" if event.status == "failed" else None
         )
+        summary = summaries.get(event.id) or PublishSummary()
+        types = (
+            ", ".join(summary.types)
+            if len(summary.types) < 3
+            else (f"{summary.types[0]} +{len(summary.types) - 1}")
+        )
+        state = summary.state
+        if state == "partial":
+            state = f"{summary.published}/{summary.published + summary.pending}"
         click.echo(
-            f"{event.id:>8}  {received:<20}  {event.source:<16}  {status_text}  "
-            f"{event.attempts:>5}  {event.vendor_event_type}"
+            f"{event.id:>8}  {received:<19}  {event.source:<14.14}  {status_text}  "
+            f"{event.attempts:>5}  {event.vendor_event_type:<28.28}  {types or '-':<26.26}  "
+            + click.style(state, fg="red" if state == "parked" else None)
         )
 
 
 @run_async
-async def _list(settings: Settings, selection: EventFilter, limit: int) -> list[StoredEvent]:
+async def _list(
+    settings: Settings, selection: EventFilter, limit: int
+) -> tuple[list[StoredEvent], dict[int, PublishSummary]]:
     database = await Database.open(settings)
     try:
-        return await database.store.list_events(selection, limit=limit)
+        found = await database.store.list_events(selection, limit=limit)
+        return found, await database.store.publish_summaries([event.id for event in found])
     finally:
         await database.close()
 
@@ -144,6 +177,7 @@ def show_event(event_id: int, as_json: bool) -> None:
         click.echo(
             f"  gen {record.generation} #{record.seq}  {record.cloudevent_id}  {record.type}  "
             f"→ {record.topic} key={record.key}  published={published}"
+            + (f"  PARKED: {record.last_error}" if record.publish_state == "parked" else "")
         )
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import uvicorn
@@ -13,10 +17,8 @@ from ingest import migrate as migrations
 from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cli
 from ingest.errors import ConfigError
 from ingest.logs import get_logger
-from ingest.relay import Relay
 from ingest.runtime import Database, load_config
 from ingest.settings import Settings
-from ingest.sinks import sink_from_settings
 from ingest.sources import SourcesConfig
 
 log = get_logger("ingest.cli")
@@ -67,45 +69,91 @@ def serve(host: str, port: int, workers: int, relay: bool) -> None:
         return
     # Worker processes build their own app from the environment; pass the relay choice there.
     os.environ["INGEST_RUN_RELAY"] = "1" if relay else "0"
-    uvicorn.run(
-        "ingest.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-    )
+    with multiprocess_metrics():
+        uvicorn.run(
+            "ingest.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+
+
+@contextlib.contextmanager
+def multiprocess_metrics() -> Iterator[None]:
+    """Workers count into files in one directory, so any of them can answer /metrics for all.
+
+    prometheus-client picks its storage when first imported, so the variable is set here, before
+    the workers start. A directory the user chose is kept; ours is removed afterwards."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):  # counts of an earlier run would be added in
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="ingest-metrics-") as temporary:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = temporary
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 @click.command("relay")
-def relay_command() -> None:
-    """Publish the outbox without serving HTTP (pairs with serve --no-relay)."""
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface for --port.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also serve GET /healthz, /readyz and /metrics on this port (for probes and scrapes).",
+)
+def relay_command(host: str, port: int | None) -> None:
+    """Publish the outbox without serving webhooks (pairs with serve --no-relay).
+
+    Several relays share the outbox by shard (INGEST_RELAY_SHARDS); start as many as you like,
+    and each takes its fair share. A relay that dies has its shards taken over within
+    INGEST_RELAY_LEASE_SECONDS plus a third of it."""
     settings = settings_for_cli()
-    _run_relay(settings)
+    config = config_or_exit(settings)
+    check_database(settings)
+    if port is not None:
+        from ingest.app import create_relay_app  # noqa: PLC0415 - keeps `ingest --help` fast
+
+        uvicorn.run(
+            create_relay_app(settings, config),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+        )
+        return
+    _run_relay(settings, config)
 
 
 @run_async
-async def _run_relay(settings: Settings) -> None:
+async def _run_relay(settings: Settings, config: SourcesConfig) -> None:
+    from handlers import HANDLERS  # noqa: PLC0415 - keeps `ingest --help` fast
+    from ingest.background import Background  # noqa: PLC0415
+
     database = await Database.open(settings)
-    sink = sink_from_settings(settings)
-    relay = Relay(
-        database.store,
-        sink,
-        batch_size=settings.relay_batch_size,
-        idle_poll_seconds=settings.relay_idle_poll_seconds,
-    )
+    background = Background(settings, database, config, HANDLERS)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    log.info("relay.process_started", sink=sink.name)
+    log.info("relay.process_started", sink="kafka" if settings.kafka_enabled else "file")
+    background.start()
     try:
-        await relay.run(stop)
+        await stop.wait()
     finally:
+        await background.stop()
         await database.close()
-        log.info("relay.process_stopped", published=relay.published)
+        log.info("relay.process_stopped", published=background.relay.published)
 
 
 @click.command()

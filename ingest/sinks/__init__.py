@@ -1,21 +1,25 @@
 """Where the relay publishes: Kafka in production, a JSON-lines file for `make run` and demos."""
 
 from ingest.settings import Settings
-from ingest.sinks.base import PublishResult, Sink, SinkUnavailableError
+from ingest.sinks.base import Cause, Publisher, PublishResult, Sink, SinkUnavailableError
 from ingest.sinks.file import FileSink
-from ingest.sinks.kafka import KafkaSink
 
 
 def sink_from_settings(settings: Settings) -> Sink:
-    if settings.kafka_enabled and settings.kafka_bootstrap_servers:
-        return KafkaSink(settings.kafka_bootstrap_servers)
+    if settings.kafka_enabled:
+        # Imported here: aiokafka costs start-up time that the file sink never needs.
+        from ingest.sinks.kafka import KafkaSink  # noqa: PLC0415
+        from ingest.sinks.kafka_client import KafkaConfig  # noqa: PLC0415
+
+        return KafkaSink(KafkaConfig.from_settings(settings))
     return FileSink(settings.sink_file)
 
 
 __all__ = [
+    "Cause",
     "FileSink",
-    "KafkaSink",
     "PublishResult",
+    "Publisher",
     "Sink",
     "SinkUnavailableError",
     "sink_from_settings",

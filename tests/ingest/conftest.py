@@ -42,7 +42,8 @@ def make_app(
     """The real application in-process (lifespan, relay and all) on PostgreSQL and Kafka.
 
     `extra_sources` adds sources to the test defaults (stripe, github, clerk); `outbound`
-    replaces the client for certificates and confirmations (a fake transport: no internet here).
+    replaces the client for certificates and confirmations (a fake transport: no internet here);
+    `environment` overrides settings by their variable names (`KAFKA_SECURITY_PROTOCOL`…).
     """
     path, topics = sources
 
@@ -52,6 +53,7 @@ def make_app(
         *,
         outbound: OutboundClient | None = None,
         client_ip: str = "127.0.0.1",
+        environment: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[App]:
         sources_path = path
         if extra_sources:
@@ -59,13 +61,14 @@ def make_app(
             document["sources"].update(extra_sources)
             sources_path = tmp_path / "sources-extra.yaml"
             sources_path.write_text(yaml.safe_dump(document))
-        settings = Settings(
-            DATABASE_URL=postgres_url,
-            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
-            INGEST_SOURCES_FILE=sources_path,
-            INGEST_SINK_FILE=tmp_path / "unused.jsonl",
-            INGEST_MAX_BODY_BYTES=64 * 1024,
-        )
+        values: dict[str, Any] = {
+            "DATABASE_URL": postgres_url,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "INGEST_SOURCES_FILE": sources_path,
+            "INGEST_SINK_FILE": tmp_path / "unused.jsonl",
+            "INGEST_MAX_BODY_BYTES": 64 * 1024,
+        }
+        settings = Settings(**{**values, **(environment or {})})
         application = create_app(settings, load_config(settings), outbound=outbound)
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application, client=(client_ip, 43210))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -204,8 +205,19 @@ async def test_wrong_method_and_path_are_json(app: App) -> None:
 
 async def test_health_and_readiness(app: App) -> None:
     assert (await app.client.get("/healthz")).json() == {"status": "ok"}
-    ready = await app.client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        ready = await app.client.get("/readyz")
+        assert ready.status_code == 200
+        body = ready.json()
+        if body["kafka"]["state"] == "connected" or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert body["status"] == "ready"
+    assert body["kafka"] == {"state": "connected"}
+    assert body["relay"]["state"] == "running"
+    assert body["outbox"] == {"pending": 0, "oldest_pending_age_seconds": 0.0, "parked": 0}
+    assert body["this_process"]["relay"]["state"] in {"healthy", "idle"}
 
 
 async def test_ip_allowlist_refuses_other_addresses_before_parsing(make_app: AppFactory) -> None:
