@@ -20,9 +20,6 @@ from ingest.outbound import OutboundError
 from ingest.sources import SourcesConfig
 
 MAX_ERROR_LENGTH = 1000
-RECORD_OVERHEAD_BYTES = 160
-"""Kafka's record batch header, the record's own framing and our content-type header, rounded
-up: what the producer adds to key and value when it checks `max_request_size`."""
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientHandlerError,
     OutboundError,
@@ -94,10 +91,10 @@ def normalize(
             )
             value = event.to_json()
             if max_record_bytes is not None:
-                size = len(value) + len(event.key.encode()) + RECORD_OVERHEAD_BYTES
+                size = cloudevents.kafka_record_size(event.key, value)
                 if size > max_record_bytes:
                     raise CloudEventTooLargeError(
-                        f"the CloudEvent {event.type} is about {size} bytes, over the "
+                        f"the CloudEvent {event.type} is {size} bytes as a Kafka record, over the "
                         f"producer's maximum of {max_record_bytes} (KAFKA_MAX_REQUEST_SIZE); "
                         "raise it (and the broker's message.max.bytes), then replay"
                     )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throwaway local PostgreSQL cluster for dev and tests.
 #
-#   scripts/postgres.sh start  [--dir DIR] [--port PORT]
+#   scripts/postgres.sh start  [--dir DIR] [--port PORT] [--durable]
 #   scripts/postgres.sh stop   [--dir DIR]
 #   scripts/postgres.sh status [--dir DIR]
 #
@@ -12,7 +12,8 @@
 # Installs Debian's `postgresql` if no initdb is found under /usr/lib/postgresql/*/bin.
 # The cluster: superuser role `ingest` (password `ingest`), database `ingest`, trust auth on
 # loopback and the unix socket, listening on 127.0.0.1 only, fsync/full_page_writes/
-# synchronous_commit off (data may be lost on a machine crash: test use only).
+# synchronous_commit off (data may be lost on a machine crash: test use only). --durable turns
+# them on, as in production, for benchmarks; the setting follows the flag at every start.
 #
 # Ownership: PostgreSQL refuses to run as root, so the server runs as the OS user `postgres`
 # (created by the Debian package; created here if missing) and DIR is chown'ed to it. That user
@@ -32,7 +33,7 @@ die() { log "error: $*"; exit 1; }
 
 usage() {
     cat >&2 <<'EOF'
-usage: scripts/postgres.sh start  [--dir DIR] [--port PORT]
+usage: scripts/postgres.sh start  [--dir DIR] [--port PORT] [--durable]
        scripts/postgres.sh stop   [--dir DIR]
        scripts/postgres.sh status [--dir DIR]
 EOF
@@ -127,6 +128,15 @@ psql_admin() {
 
 # ---------------------------------------------------------------- subcommands
 
+# Tests want speed; benchmarks must pay for durability as production does (--durable).
+durability_settings() {
+    if [[ $DURABLE == 1 ]]; then
+        printf 'fsync = on\nsynchronous_commit = on\nfull_page_writes = on\n'
+    else
+        printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n'
+    fi
+}
+
 cmd_start() {
     local t0 sockdir port pwfile
     t0=$(date +%s%N)
@@ -186,9 +196,7 @@ port = $PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$sockdir'
 max_connections = 200
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+$(durability_settings)
 logging_collector = off
 EOF
     chown "$PG_USER:" "$PGDATA_DIR/ingest.conf"
@@ -242,12 +250,14 @@ CMD=$1
 shift
 DIR=$REPO_ROOT/.services/postgres
 PORT=15432
+DURABLE=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --dir) [[ $# -ge 2 ]] || usage; DIR=$2; shift 2 ;;
         --dir=*) DIR=${1#*=}; shift ;;
         --port) [[ $# -ge 2 ]] || usage; PORT=$2; shift 2 ;;
         --port=*) PORT=${1#*=}; shift ;;
+        --durable) DURABLE=1; shift ;;
         -h|--help) usage ;;
         *) log "unknown argument: $1"; usage ;;
     esac

@@ -277,8 +277,10 @@ class Relay:
         log.info("relay.shard_released", shard=shard, released=release)
 
     async def _shutdown(self) -> None:
-        for shard in list(self._running):
-            await self._stop_worker(shard, release=True)
+        """All workers at once: each may need a few seconds to close a producer it cannot reach."""
+        await asyncio.gather(
+            *(self._stop_worker(shard, release=True) for shard in list(self._running))
+        )
         with contextlib.suppress(*DATABASE_ERRORS):
             await self.coordination.release(f"{MEMBER_PREFIX}{self.member_id}", self.holder)
         self._set_state(RelayState.STOPPED, None, None)

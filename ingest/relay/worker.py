@@ -133,7 +133,10 @@ class ShardWorker:
                     await publisher.close()
             if failures and await sleep_or_stop(self.config.backoff.delay(failures), stop):
                 break
-        self._enter(RelayState.STOPPED)
+        if stop.is_set():
+            self._enter(RelayState.STOPPED)
+        # Otherwise the lease could not be renewed in time (the database is away): the state it
+        # had (database_down, most likely) stays, and the supervisor starts the loop again.
 
     async def _publish_until_stopped(self, publisher: Publisher, stop: asyncio.Event) -> None:
         carried: list[int] = []

@@ -22,9 +22,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from ingest.cloudevents import CONTENT_TYPE
+from ingest.cloudevents import KAFKA_HEADERS, kafka_record_size
 from ingest.logs import get_logger
 from ingest.outbox import PendingRecord
 from ingest.sinks.base import (
@@ -46,7 +45,7 @@ from ingest.sinks.progress import Marker
 
 log = get_logger("ingest.sinks.kafka")
 
-HEADERS = [("content-type", CONTENT_TYPE.encode())]
+HEADERS = KAFKA_HEADERS
 TOPIC_CREATION_GRACE_SECONDS = 1.5
 """A broker that auto-creates topics answers the first metadata request before the topic has a
 leader; this long we keep asking before calling a topic missing."""
@@ -60,11 +59,7 @@ PROGRESS_TOPIC_CONFIG = {
 
 
 def record_size(record: PendingRecord) -> int:
-    """What the producer will count against `max_request_size` for this record."""
-    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(
-        record.key.encode(), record.value, HEADERS
-    )
-    return size
+    return kafka_record_size(record.key, record.value)
 
 
 def _message(exc: BaseException) -> str:

@@ -127,3 +127,75 @@ async def test_concurrent_replays_write_one_generation_each(app: App) -> None:
     assert sum(r.skipped for r in results) == 4
     generations = [c.generation for c in await app.store.cloudevents_of(event_id)]
     assert generations == [1, 2]
+
+
+async def test_replay_to_a_shadow_topic_at_a_rate(
+    app: App, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    ids = [await deliver(app, stripe.sample("payment_intent.succeeded")) for _ in range(5)]
+    shadow = f"shadow-{app.topics.payments}"
+    started = time.monotonic()
+    result = support.run_cli(
+        cli_env(app),
+        tmp_path,
+        "replay",
+        *map(str, ids),
+        "--to-topic",
+        shadow,
+        "--rate",
+        "10",
+        "--yes",
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert f"5 CloudEvents queued for publishing to {shadow}" in result.stdout
+    assert elapsed >= 0.4  # five events at ten per second: four gaps of 0.1 s at least
+    records = await support.consume(kafka_bootstrap, [shadow], expect=5)
+    assert len(records) == 5
+    # The routed topic got the first run only.
+    assert len(await support.consume(kafka_bootstrap, [app.topics.payments], expect=5)) == 5
+
+
+async def test_an_interrupted_replay_resumes_where_it_stopped(app: App, tmp_path: Path) -> None:
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    ids = [await deliver(app, stripe.sample("payment_intent.succeeded")) for _ in range(40)]
+    command = [*support.CLI, "replay", "--source", "stripe", "--rate", "20", "--yes"]
+    process = subprocess.Popen(
+        command,
+        env=support.environment(cli_env(app)),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:  # interrupt once some, not all, are done
+        done = [e for e in [await app.store.get_event(i) for i in ids] if e and e.attempts > 1]
+        if len(done) >= 5:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "run the same command again to resume" in err
+    interrupted_at = sum(
+        1 for e in [await app.store.get_event(i) for i in ids] if e and e.attempts > 1
+    )
+    assert 5 <= interrupted_at < 40
+
+    again = support.run_cli(cli_env(app), tmp_path, *command[len(support.CLI) :])
+    assert again.returncode == 0, again.stderr
+    assert "resuming replay run" in again.stderr
+    assert f"resumed: {interrupted_at} done before" in again.stdout
+    # Every event replayed exactly once over the two runs: one new generation each.
+    assert [(await app.store.get_event(i)).attempts for i in ids] == [2] * 40  # type: ignore[union-attr]
+
+    # Finished runs are not resumed: the same command replays everything again.
+    third = support.run_cli(cli_env(app), tmp_path, *command[len(support.CLI) :])
+    assert third.returncode == 0, third.stderr
+    assert "resuming" not in third.stderr
+    assert [(await app.store.get_event(i)).attempts for i in ids] == [3] * 40  # type: ignore[union-attr]
