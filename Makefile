@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format generate services-up services-down bench clean
+.PHONY: install run test lint format generate services-up services-down bench bench-relay clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ services-down:
 
 bench: install
 	$(BIN)/python bench/ingest_rate.py
+
+BENCH_PG_DIR ?= .services/postgres-durable
+BENCH_PG_PORT ?= 15433
+bench-relay: install  ## relay throughput vs raw aiokafka, on a durable PostgreSQL (fsync on)
+	@db="$$(bash scripts/postgres.sh start --durable --dir $(BENCH_PG_DIR) --port $(BENCH_PG_PORT) | sed -n 's/^DATABASE_URL=//p')"; \
+	kafka="$$(bash scripts/kafka.sh start | sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p')"; \
+	mkdir -p bench/results; \
+	$(BIN)/python bench/relay_rate.py --database-url "$$db" --kafka "$$kafka" \
+		--json bench/results/relay-$$(date -u +%Y%m%dT%H%M%SZ).json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .services .pytest_cache .mypy_cache .ruff_cache ingest.db* events.jsonl

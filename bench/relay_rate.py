@@ -46,12 +46,13 @@ from handlers.stripe import StripeHandler  # noqa: E402 - after the path set-up 
 from ingest import migrate  # noqa: E402
 from ingest.cloudevents import KAFKA_HEADERS  # noqa: E402
 from ingest.db import create_engine  # noqa: E402
+from ingest.logs import configure  # noqa: E402
 from ingest.outbox import OutboxStore  # noqa: E402
 from ingest.outbox import inbox as inbox_table  # noqa: E402
 from ingest.outbox import outbox as outbox_table  # noqa: E402
 from ingest.relay import Backoff, Relay, RelayConfig  # noqa: E402
 from ingest.relay.coordination import Coordination  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
+from ingest.settings import LogFormat, Settings  # noqa: E402
 from ingest.sharding import key_hash  # noqa: E402
 from ingest.sinks.kafka import KafkaSink  # noqa: E402
 from ingest.sinks.kafka_client import KafkaConfig  # noqa: E402
@@ -363,6 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     if not options.database_url or not options.kafka:
         parser.error("--database-url and --kafka (or DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)")
+    configure(LogFormat.CONSOLE, "warning")  # the relay's own lines would drown the results
     run = Run(options)
     asyncio.run(benchmark(run))
     summary = summarize(run)

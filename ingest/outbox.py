@@ -9,22 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.clock import utcnow
 from ingest.tables import InboxEvent, OutboxEvent
 
 outbox = cast(Table, OutboxEvent.__table__)
 inbox = cast(Table, InboxEvent.__table__)
 
 MAX_ERROR_LENGTH = 1000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

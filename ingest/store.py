@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, select, text, update
@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from handlers.base import Delivery, Verdict
+from ingest.clock import utcnow
 from ingest.processing import Outcome
 from ingest.sharding import key_hash
 from ingest.tables import InboxEvent, InboxItem, OutboxEvent, ReplayRun
@@ -30,10 +31,6 @@ inbox = cast(Table, InboxEvent.__table__)
 outbox = cast(Table, OutboxEvent.__table__)
 items = cast(Table, InboxItem.__table__)
 runs = cast(Table, ReplayRun.__table__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.clock import utcnow
 from ingest.tables import Lease, RelayInstance, RelayShard
 
 leases = cast(Table, Lease.__table__)
@@ -25,10 +26,6 @@ instance_table = cast(Table, RelayInstance.__table__)
 
 MEMBER_PREFIX = "relay-member:"
 SHARD_PREFIX = "relay-shard:"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def shard_lease(shard: int) -> str:

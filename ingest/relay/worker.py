@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingest import metrics
+from ingest.clock import utcnow
 from ingest.logs import get_logger
 from ingest.outbox import OutboxStore, PendingRecord
 from ingest.relay.backoff import Backoff
@@ -47,10 +48,6 @@ DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 TOPIC_RECHECK_SECONDS = 5.0
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class WorkerConfig:
     shards: int = 1
@@ -59,6 +56,60 @@ class WorkerConfig:
     stall_seconds: float = 10.0
     missing_topic_seconds: float = 60.0
     backoff: Backoff = field(default_factory=Backoff)
+
+
+def _settled(batch: Sequence[PendingRecord], result: PublishResult) -> bool:
+    """Every record of the batch is published or parked (none is held back or left owed)."""
+    settled = set(result.delivered) | {
+        i for i, r in result.rejected.items() if r.kind is not RejectionKind.TOPIC_MISSING
+    }
+    return all(record.id in settled for record in batch)
+
+
+class _Pipeline:
+    """What one publishing round keeps between batches: the ids committed to the sink whose
+    marking has not finished (`carried`), that marking, and the next batch being read ahead."""
+
+    def __init__(self, outbox: OutboxStore) -> None:
+        self.outbox = outbox
+        self.carried: list[int] = []
+        self._marking: asyncio.Task[None] | None = None
+        self._ahead: asyncio.Task[list[PendingRecord]] | None = None
+
+    async def mark(self, delivered: Sequence[int]) -> None:
+        """Carry `delivered` until marked; at most one marking in flight."""
+        self.carried.extend(delivered)
+        await self.wait_marking()
+        self._marking = asyncio.create_task(self._mark(list(self.carried)))
+
+    async def _mark(self, ids: list[int]) -> None:
+        await self.outbox.mark_published(ids)
+        done = set(ids)
+        self.carried[:] = [i for i in self.carried if i not in done]
+
+    async def wait_marking(self) -> None:
+        marking, self._marking = self._marking, None
+        if marking is not None:
+            await marking
+
+    def read_ahead(self, reading: Coroutine[Any, Any, list[PendingRecord]]) -> None:
+        self._ahead = asyncio.ensure_future(reading)
+
+    async def take_ahead(self) -> list[PendingRecord] | None:
+        ahead, self._ahead = self._ahead, None
+        return None if ahead is None else await ahead
+
+    async def drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
+
+    async def close(self) -> None:
+        await self.drop_ahead()
+        # Let an under-way marking finish: its records are in the sink already.
+        await self.wait_marking()
 
 
 class ShardWorker:
@@ -138,52 +189,48 @@ class ShardWorker:
         # Otherwise the lease could not be renewed in time (the database is away): the state it
         # had (database_down, most likely) stays, and the supervisor starts the loop again.
 
+    async def _read(self, exclude: Sequence[int]) -> list[PendingRecord]:
+        return await self.outbox.pending(
+            shard=self.shard,
+            shards=self.config.shards,
+            limit=self.config.batch_size,
+            exclude=exclude,
+            held_topics=self._held_topics(),
+        )
+
     async def _publish_until_stopped(self, publisher: Publisher, stop: asyncio.Event) -> None:
-        carried: list[int] = []
-        marking: asyncio.Task[None] | None = None
-
-        async def mark(ids: list[int]) -> None:
-            await self.outbox.mark_published(ids)
-            done = set(ids)
-            carried[:] = [i for i in carried if i not in done]
-
+        pipeline = _Pipeline(self.outbox)
         try:
             while not stop.is_set() and self.holds_lease():
-                self.wakeup.clear()  # before reading: a commit landing meanwhile wakes us again
-                batch = await self.outbox.pending(
-                    shard=self.shard,
-                    shards=self.config.shards,
-                    limit=self.config.batch_size,
-                    exclude=tuple(carried),
-                    held_topics=self._held_topics(),
-                )
+                batch = await pipeline.take_ahead()
+                if batch is None:
+                    self.wakeup.clear()  # before reading: a commit landing meanwhile wakes us
+                    batch = await self._read(tuple(pipeline.carried))
                 if not batch:
-                    if marking is not None:
-                        await marking
-                        marking = None
+                    await pipeline.wait_marking()
                     self._progress()
                     self._enter(RelayState.IDLE)
                     await self._idle(stop)
                     continue
-                result = await self._publish_isolating(publisher, batch, carried, stop)
+                # Read the next batch while the sink acknowledges this one; the records in
+                # flight are excluded like the carried ones.
+                self.wakeup.clear()
+                pipeline.read_ahead(self._read((*pipeline.carried, *(r.id for r in batch))))
+                result = await self._publish_isolating(publisher, batch, pipeline.carried, stop)
                 if result is None:  # stopping
                     break
                 if result.delivered:
-                    carried.extend(result.delivered)
                     self._count(batch, result.delivered)
-                    if marking is not None:
-                        await marking
-                    marking = asyncio.create_task(mark(list(carried)))
+                    await pipeline.mark(result.delivered)
                 await self._handle_rejections(batch, result.rejected)
+                if not _settled(batch, result):
+                    # Some records are still owed (held back, or a transient failure): the batch
+                    # read ahead could hold later records of their keys, so read again instead.
+                    await pipeline.drop_ahead()
                 self._progress()
                 self._enter(RelayState.HEALTHY)
         finally:
-            if marking is not None:
-                if marking.done():
-                    marking.result()
-                else:
-                    # Let an under-way marking finish: the records are in the sink already.
-                    await marking
+            await pipeline.close()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.ensure_future(self.wakeup.wait()), asyncio.ensure_future(stop.wait())]

@@ -9,9 +9,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from ingest import migrate
 from ingest.app import create_app
+from ingest.db import create_engine
 from ingest.outbound import OutboundClient
 from ingest.runtime import load_config
 from ingest.settings import Settings
@@ -33,6 +36,15 @@ class App:
 
 
 AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[App]]
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """The embedded store `make run` uses, migrated: the fast tier of the core's tests."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'ingest.db'}")
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
 
 
 @pytest.fixture

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ingest import migrate
-from ingest.db import create_engine
 from ingest.outbox import OutboxStore
 from ingest.sharding import shard_of
 from ingest.store import Store
 from tests.ingest.relay.kit import add_records
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
-
-
-async def test_each_record_belongs_to_exactly_one_shard_by_its_key(engine: AsyncEngine) -> None:
-    store, outbox = Store(engine), OutboxStore(engine)
+async def test_each_record_belongs_to_exactly_one_shard_by_its_key(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    store, outbox = Store(sqlite_engine), OutboxStore(sqlite_engine)
     keys = [f"customer-{n}" for n in range(40)]
     for key in keys:
         await add_records(store, [("t", key.encode())], key=key)
@@ -45,8 +35,10 @@ class ShrinkingList(list[int]):
         return iter(items)
 
 
-async def test_records_being_marked_are_never_returned_as_pending(engine: AsyncEngine) -> None:
-    store, outbox = Store(engine), OutboxStore(engine)
+async def test_records_being_marked_are_never_returned_as_pending(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    store, outbox = Store(sqlite_engine), OutboxStore(sqlite_engine)
     await add_records(store, [("t", b"1"), ("t", b"2"), ("t", b"3")])
     first = await outbox.pending(limit=10)
     carried = ShrinkingList(r.id for r in first[:2])
@@ -54,8 +46,10 @@ async def test_records_being_marked_are_never_returned_as_pending(engine: AsyncE
     assert [r.id for r in again] == [first[2].id]
 
 
-async def test_marking_is_idempotent_and_parking_sets_records_aside(engine: AsyncEngine) -> None:
-    store, outbox = Store(engine), OutboxStore(engine)
+async def test_marking_is_idempotent_and_parking_sets_records_aside(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    store, outbox = Store(sqlite_engine), OutboxStore(sqlite_engine)
     await add_records(store, [("t", b"1"), ("t", b"2"), ("t", b"3")])
     one, two, three = await outbox.pending(limit=10)
     assert await outbox.mark_published([one.id]) == 1

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,8 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from handlers import HANDLERS
 from handlers.base import Delivery, Emitted, Verdict
 from handlers.stripe import StripeHandler
-from ingest import migrate
-from ingest.db import create_engine
 from ingest.errors import TransientHandlerError
 from ingest.outbox import OutboxStore
 from ingest.processing import normalize
@@ -26,14 +23,6 @@ from ingest.store import NewDelivery, Store
 from tests.ingest.relay.kit import CONFIG
 
 FAST = RetryPolicy(max_attempts=3, backoff=Backoff(initial=0.01, maximum=0.02))
-
-
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'retries.db'}")
-    await migrate.upgrade(engine)
-    yield engine
-    await engine.dispose()
 
 
 def flaky(failures: int) -> Callable[[StripeHandler, Delivery], list[Emitted]]:
@@ -64,17 +53,17 @@ async def store_one(store: Store) -> int:
 
 
 async def test_a_transient_failure_is_retried_until_it_works(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(StripeHandler, "normalize", flaky(failures=2))
-    store = Store(engine)
+    store = Store(sqlite_engine)
     event_id = await store_one(store)
     stored = await store.get_event(event_id)
     assert stored is not None
     assert stored.status == "retrying"
     assert stored.next_attempt_at is not None
     assert "timed out" in (stored.last_error or "")
-    assert await OutboxStore(engine).count_pending() == 0
+    assert await OutboxStore(sqlite_engine).count_pending() == 0
 
     retrier = Retrier(store, CONFIG, HANDLERS, policy=FAST, max_record_bytes=None)
     for _ in range(20):
@@ -83,14 +72,14 @@ async def test_a_transient_failure_is_retried_until_it_works(
     stored = await store.get_event(event_id)
     assert stored is not None
     assert (stored.status, stored.attempts, stored.next_attempt_at) == ("processed", 3, None)
-    assert await OutboxStore(engine).count_pending() == 1
+    assert await OutboxStore(sqlite_engine).count_pending() == 1
 
 
 async def test_it_becomes_failed_after_the_last_attempt(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(StripeHandler, "normalize", flaky(failures=100))
-    store = Store(engine)
+    store = Store(sqlite_engine)
     event_id = await store_one(store)
     retrier = Retrier(store, CONFIG, HANDLERS, policy=FAST, max_record_bytes=None)
     for _ in range(20):
@@ -103,12 +92,12 @@ async def test_it_becomes_failed_after_the_last_attempt(
 
 
 async def test_a_bug_is_failed_at_once(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(handler: StripeHandler, delivery: Delivery) -> list[Emitted]:
         raise KeyError("amount")
 
     monkeypatch.setattr(StripeHandler, "normalize", broken)
-    stored = await Store(engine).get_event(await store_one(Store(engine)))
+    stored = await Store(sqlite_engine).get_event(await store_one(Store(sqlite_engine)))
     assert stored is not None
     assert (stored.status, stored.next_attempt_at) == ("failed", None)

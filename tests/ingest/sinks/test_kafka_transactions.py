@@ -3,6 +3,7 @@ marker, aborted work invisible to read_committed consumers, and refused records.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -158,3 +159,30 @@ async def test_a_record_the_broker_refuses_makes_its_group_suspect(
     assert alone.delivered == []
     assert 3 in alone.rejected
     assert len(await read_committed(kafka_bootstrap, small, expect=2)) == 2
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_compressed_batches_are_read_back(
+    codec: str, kafka_bootstrap: str, topic: str
+) -> None:
+    config = KafkaConfig.from_settings(
+        Settings(
+            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+            KAFKA_COMPRESSION_TYPE=codec,
+            INGEST_KAFKA_PROGRESS_TOPIC=f"progress-{uuid.uuid4().hex[:8]}",
+        )
+    )
+    sink = KafkaSink(config)
+    await sink.prepare(shards=1, instance=uuid.uuid4().hex[:16], holder="test")
+    publisher = sink.publisher(0)
+    try:
+        await publisher.open()
+        batch = [
+            PendingRecord(id=i, topic=topic, key="k", value=json.dumps({"n": i}).encode() * 20)
+            for i in range(1, 51)
+        ]
+        assert len((await publisher.publish(batch, carried=[])).delivered) == 50
+    finally:
+        await publisher.close()
+    values = await read_committed(kafka_bootstrap, topic, expect=50)
+    assert values == [record.value for record in batch]

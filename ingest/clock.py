@@ -1,0 +1,9 @@
+"""The one notion of "now" the database layer stores: timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
