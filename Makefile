@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format generate services-up services-down bench bench-relay clean
+.PHONY: install run test faults lint format generate services-up services-down bench bench-relay clean
 
 $(BIN)/ingest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: install sources.yaml  ## serve on 127.0.0.1:8000: SQLite inbox, ./events.js
 
 test: install  ## every test, on a local PostgreSQL and Kafka unless DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS are set
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+faults: install  ## the fault-injection suite in full (>= 20 kills of each process, broker kills, PostgreSQL restarts, network cuts); table in tests/faults/last-run.md
+	INGEST_FAULTS=full bash scripts/test.sh tests/faults -p no:randomly -q -s $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
