@@ -45,6 +45,11 @@ class MalformedRequestError(RejectedRequestError):
     status = 400
 
 
+class WireError(MalformedRequestError):
+    """The vendor sent the request wrong on the wire (a header its scheme always carries is
+    missing). Unlike a body of unexpected shape, this is refused even after verification."""
+
+
 class VerificationError(RejectedRequestError):
     code = "invalid_signature"
     status = 401
@@ -229,7 +234,14 @@ class VendorHandler(Protocol):
         ...
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        """The vendor's event id and type; MalformedRequestError when they are absent."""
+        """The vendor's event id and type; MalformedRequestError when the body does not have
+        them (the service then stores it under a fallback identity), WireError when a header
+        the vendor always sends is missing (refused)."""
+        ...
+
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        """The vendor's id for this delivery when it travels outside the body (a header), so
+        a body of unexpected shape still deduplicates on the vendor's own id."""
         ...
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
@@ -339,6 +351,9 @@ class BaseHandler:
     ) -> Reply | None:
         return None
 
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        return None
+
     def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
         raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
 
@@ -346,10 +361,19 @@ class BaseHandler:
 # -- helpers -------------------------------------------------------------------------
 
 
+MAX_INT_DIGITS = 4300
+"""CPython refuses longer integers (CVE-2020-10735: converting them is quadratic)."""
+
+
+def _integer(text: str) -> int | str:
+    """A JSON integer; one too long to convert stays its digits, so the body still parses."""
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else text
+
+
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return json.loads(body, parse_int=_integer)
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise MalformedRequestError("body is not valid UTF-8 JSON") from None
 
 

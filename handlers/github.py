@@ -29,6 +29,7 @@ from handlers.base import (
     SignedRequest,
     SigningContext,
     Verdict,
+    WireError,
     parse_json,
     passthrough,
 )
@@ -95,13 +96,18 @@ class GitHubHandler(BaseHandler):
                 return Verdict(secret_index=index)
         raise InvalidSignatureError("no GitHub signature matches a configured secret")
 
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        return request.headers.get("x-github-delivery", "").strip() or None
+
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         delivery = request.headers.get("x-github-delivery", "").strip()
         event = request.headers.get("x-github-event", "").strip()
+        # GitHub always sends both: without them the request is wrong on the wire, not a body
+        # of unexpected shape (WireError is refused even though the signature verified).
         if not delivery or len(delivery) > 255:
-            raise MalformedRequestError("X-GitHub-Delivery header is missing")
+            raise WireError("X-GitHub-Delivery header is missing")
         if not event or len(event) > 255:
-            raise MalformedRequestError("X-GitHub-Event header is missing")
+            raise WireError("X-GitHub-Event header is missing")
         return Identity(event_id=delivery, event_type=event, handshake=event == "ping")
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:

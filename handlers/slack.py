@@ -4,8 +4,13 @@ app's signing secret, `X-Slack-Request-Timestamp` within 300 s of now (both dire
 `url_verification` is the handshake Slack sends when the Request URL is saved: stored, never
 published, answered with its `challenge`. Event callbacks dedup on `event_id`, which Slack keeps
 on its retries (those add `X-Slack-Retry-Num`/`X-Slack-Retry-Reason` and a fresh signature), so a
-retry is a duplicate. Only the Events API's JSON bodies are accepted: slash commands and
-interactivity post forms and expect an answer in the response, which this service does not give.
+retry is a duplicate.
+
+Slash commands and interactivity (block actions, shortcuts, view submissions) post forms —
+interactivity a single `payload=` field of JSON. They are stored, answered with an empty 200
+(Slack's acknowledgement: the user sees nothing) and published as `slack.slash_command` and
+`slack.<interaction type>`; their id is Slack's `trigger_id`. The legacy verification `token`
+they carry is not passed on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlencode
 
 from handlers.base import (
     BaseHandler,
@@ -58,12 +64,46 @@ MAX_HEADER_LENGTH = 512
 POSTED_SUBTYPES = frozenset({None, "bot_message", "file_share", "me_message", "thread_broadcast"})
 
 
+SLASH_COMMAND = "slash_command"
+MAX_FORM_FIELDS = 100
+
+
 def _body(raw: bytes) -> dict[str, Any]:
     if raw[:1] != b"{":
-        raise MalformedRequestError(
-            "not an Events API JSON body (slash commands and interactivity are not supported)"
-        )
+        raise MalformedRequestError("not an Events API JSON body")
     return json_object(raw)
+
+
+def _form(raw: bytes) -> dict[str, Any] | None:
+    """A slash command's fields, or an interaction's `payload` JSON; None for a JSON body."""
+    if raw[:1] == b"{":
+        return None
+    try:
+        fields = parse_qs(
+            raw.decode("utf-8"),
+            keep_blank_values=True,
+            strict_parsing=True,
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedRequestError("form body is not url-encoded UTF-8") from None
+    form = {name: values[0] for name, values in fields.items()}
+    if "payload" in form and len(form) == 1:
+        interaction = json_object(form["payload"].encode())
+        interaction.setdefault("type", "interaction")
+        return interaction
+    if "command" in form:
+        return {**form, "type": SLASH_COMMAND}
+    raise MalformedRequestError("form body is neither a slash command nor an interaction")
+
+
+def _trigger_id() -> str:
+    return f"{secrets.randbelow(10**12)}.47445629121.{secrets.token_hex(16)}"
+
+
+def _without_token(fields: dict[str, Any]) -> dict[str, Any]:
+    """The legacy verification token is a credential: never published."""
+    return {name: value for name, value in fields.items() if name != "token"}
 
 
 def _challenge_id(challenge: str) -> str:
@@ -98,6 +138,8 @@ class SlackHandler(BaseHandler):
         "reaction_added": ChatReactionAdded.event_type,
         "reaction_removed": ChatReactionRemoved.event_type,
         "url_verification": "(handshake, answered with the challenge, not published)",
+        "slash command (form)": "slack.slash_command (answered with an empty 200)",
+        "interactivity (form, payload=)": "slack.<type> (answered with an empty 200)",
     }
     sample_types: ClassVar[tuple[str, ...]] = (
         "message",
@@ -105,6 +147,8 @@ class SlackHandler(BaseHandler):
         "reaction_added",
         "url_verification",
         "channel_created",
+        "slash_command",
+        "block_actions",
     )
 
     def verify(
@@ -137,6 +181,15 @@ class SlackHandler(BaseHandler):
         raise InvalidSignatureError("no Slack signature matches a configured signing secret")
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        form = _form(request.body)
+        if form is not None:
+            trigger = form.get("trigger_id")
+            return Identity(
+                event_id=bounded_id(trigger, "trigger_id")
+                if trigger
+                else hashlib.sha256(request.body).hexdigest(),
+                event_type=bounded_id(form.get("type"), "type"),
+            )
         body = _body(request.body)
         kind = body.get("type")
         if kind == "url_verification":
@@ -174,12 +227,19 @@ class SlackHandler(BaseHandler):
     def reply(
         self, request: InboundRequest, identity: Identity, source: SourceConfig
     ) -> Reply | None:
+        if request.body[:1] != b"{":
+            # A command or interaction: an empty 200 acknowledges it and shows the user nothing
+            # (our JSON receipt would be shown to them as the command's answer).
+            return Reply(status=200, body=b"", content_type="text/plain")
         if identity.event_type != "url_verification":
             return None
         challenge = _body(request.body)["challenge"]
         return Reply(status=200, body=json.dumps({"challenge": challenge}).encode())
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
+        form = _form(delivery.body)
+        if form is not None:
+            return [passthrough(delivery, _without_token(form))]
         body = _body(delivery.body)
         if body.get("type") == "url_verification":
             return []
@@ -234,6 +294,45 @@ class SlackHandler(BaseHandler):
     def sample(self, event_type: str | None) -> bytes:
         """Bodies as in Slack's Events API documentation examples."""
         event_type = event_type or self.sample_types[0]
+        if event_type == SLASH_COMMAND:  # the form of Slack's signing documentation
+            return urlencode(
+                {
+                    "token": "xyzz0WbapA4vBCDEFasx0q6G",
+                    "team_id": "T1DC2JH3J",
+                    "team_domain": "testteamnow",
+                    "channel_id": "G8PSS9T3V",
+                    "channel_name": "foobar",
+                    "user_id": "U2CERLKJA",
+                    "user_name": "roadrunner",
+                    "command": "/webhook-collect",
+                    "text": "",
+                    "response_url": (
+                        "https://hooks.slack.com/commands/T1DC2JH3J/397700885554/"
+                        "96rGlfmibIGlgcZRskXaIFfN"
+                    ),
+                    "trigger_id": _trigger_id(),
+                }
+            ).encode()
+        if event_type == "block_actions":
+            interaction = {
+                "type": "block_actions",
+                "token": "xyzz0WbapA4vBCDEFasx0q6G",
+                "team": {"id": "T1DC2JH3J", "domain": "testteamnow"},
+                "user": {"id": "U2CERLKJA", "name": "roadrunner"},
+                "api_app_id": "A0KRD7HC3",
+                "trigger_id": _trigger_id(),
+                "actions": [
+                    {
+                        "action_id": "approve",
+                        "block_id": "b1",
+                        "type": "button",
+                        "value": "click_me_123",
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+                "response_url": "https://hooks.slack.com/actions/T1DC2JH3J/1/abc",
+            }
+            return urlencode({"payload": json.dumps(interaction)}).encode()
         if event_type == "url_verification":
             body: dict[str, Any] = {
                 "token": "Jhj5dZrVaK7ZwHHjRyZWjbDl",
@@ -303,8 +402,9 @@ class SlackHandler(BaseHandler):
         timestamp = str(int(now))
         base = b"v0:" + timestamp.encode() + b":" + body
         digest = hmac.new((context.secret or "").encode("utf-8"), base, hashlib.sha256)
+        form = body[:1] != b"{"
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded" if form else "application/json",
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             "X-Slack-Request-Timestamp": timestamp,
             "X-Slack-Signature": f"{PREFIX}{digest.hexdigest()}",

@@ -51,6 +51,7 @@ from handlers.base import (
     SignedRequest,
     SigningContext,
     Verdict,
+    WireError,
     check_tolerance,
     json_object,
     parse_unix_timestamp,
@@ -276,10 +277,15 @@ class StandardWebhooksHandler(BaseHandler):
                     return Verdict(secret_index=len(source.secrets) + offset, signed_at=signed_at)
         raise InvalidSignatureError("no webhook signature matches a configured secret or key")
 
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        """`webhook-id` is signed and kept on retries: the id even when the payload has no
+        `type` (the spec does not constrain the payload)."""
+        return _header(request.headers, "id") or None
+
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
-            raise MalformedRequestError("webhook-id header is missing")
+            raise WireError("webhook-id header is missing")
         event_type = json_object(request.body).get("type")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             raise MalformedRequestError("payload has no string 'type'")

@@ -54,10 +54,17 @@ MAX_HEADER_LENGTH = 4096
 
 
 def _signed_at(header: str) -> int:
+    """The timestamp exactly as Stripe's SDK reads it — the first item whose key is exactly `t`,
+    the text up to a second `=`, through `int()` — because that is the one its signature check
+    covered. Reading it any other way (stripping keys, taking another `t`) would apply the
+    tolerance to one timestamp and the signature to another."""
     for item in header.split(","):
-        key, _, value = item.partition("=")
-        if key.strip() == "t" and value.strip().isdigit():
-            return int(value)
+        parts = item.split("=", 2)
+        if parts[0] == "t":
+            try:
+                return int(parts[1]) if len(parts) > 1 else int("")
+            except ValueError:
+                raise InvalidSignatureError("Stripe-Signature t= is not a Unix time") from None
     raise InvalidSignatureError("Stripe-Signature has no t= timestamp")
 
 

@@ -264,6 +264,10 @@ class TwilioHandler(BaseHandler):
 
     # -- identification ----------------------------------------------------------------
 
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        """Twilio keeps `I-Twilio-Idempotency-Token` on its retries of one webhook."""
+        return request.headers.get("i-twilio-idempotency-token", "").strip() or None
+
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         if _is_json_body(request.body):
             return self._identify_json(request.body)

@@ -19,7 +19,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -27,8 +27,9 @@ from handlers import HANDLERS
 from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest import health, metrics
 from ingest.background import Background, health_policy, retry_policy
+from ingest.dberrors import is_outage, sqlstate
 from ingest.documents import DocumentResolver
-from ingest.ingestion import Ingestor
+from ingest.ingestion import Ingested, Ingestor
 from ingest.logs import configure, get_logger
 from ingest.outbound import OutboundClient, OutboundError
 from ingest.runtime import Database, load_config
@@ -62,12 +63,19 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLargeError(f"body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(f"body exceeds {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(f"body exceeds {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientGoneError from None
     return b"".join(chunks)
+
+
+class ClientGoneError(Exception):
+    """The sender hung up before its body arrived: nothing to store, nobody to answer."""
 
 
 @dataclass
@@ -129,36 +137,51 @@ async def _receive(request: Request, source: str) -> tuple[Response, str]:
                 client_ip=request.client.host if request.client else None,
             )
             ingested = await ingestor.ingest(source, inbound)
-        except RejectedRequestError as exc:
-            log.info("webhook.rejected", error=exc.code, reason=exc.message)
-            metrics.REJECTIONS.labels(source=source, reason=exc.code).inc()
-            return error_response(exc.code, exc.status, exc.message), "rejected"
-        except OutboundError as exc:
-            log.warning("webhook.certificate_unavailable", error=str(exc))
-            return _unavailable(
-                services, "a certificate needed to verify this request"
-            ), "unavailable"
-        except DATABASE_ERRORS as exc:
-            log.warning("webhook.database_unavailable", error=type(exc).__name__)
-            return _unavailable(services, "storage"), "unavailable"
-        reply, recorded = ingested.reply, ingested.recorded
-        outcome = "answered"
-        if recorded is None:
-            log.info("webhook.answered", method=request.method)
-        else:
-            outcome = "duplicate" if recorded.duplicate else "accepted"
-            if recorded.duplicate:
-                metrics.DUPLICATES.labels(source=source).inc()
-            handshake = bool(ingested.identity and ingested.identity.handshake)
-            log.info(
-                f"webhook.{outcome}", event_id=recorded.id, size=len(body), handshake=handshake
-            )
-        if reply is not None:
-            return Response(
-                reply.body, status_code=reply.status, media_type=reply.content_type
-            ), outcome
-        assert recorded is not None  # noqa: S101 - a GET always has a reply
-        return JSONResponse({"status": outcome, "id": recorded.id}), outcome
+        except (RejectedRequestError, ClientGoneError, OutboundError, *DATABASE_ERRORS) as exc:
+            return _refusal(exc, services, source)
+        return _answer(ingested, source, request.method, len(body))
+
+
+def _refusal(exc: BaseException, services: Services, source: str) -> tuple[Response, str]:
+    """Why nothing was stored, as the vendor should hear it: a 4xx for what it sent, a 503 only
+    for what will work on a retry (an outage), never a 503 for a refusal of the content."""
+    if isinstance(exc, RejectedRequestError):
+        log.info("webhook.rejected", error=exc.code, reason=exc.message)
+        metrics.REJECTIONS.labels(source=source, reason=exc.code).inc()
+        # A 413's unread body would have to be drained to reuse the connection: close it.
+        headers = {"Connection": "close"} if exc.status == 413 else None
+        return error_response(exc.code, exc.status, exc.message, headers), "rejected"
+    if isinstance(exc, ClientGoneError):
+        log.info("webhook.client_disconnected")
+        return Response(status_code=400), "disconnected"
+    if isinstance(exc, OutboundError):
+        log.warning("webhook.certificate_unavailable", error=str(exc))
+        return _unavailable(services, "a certificate needed to verify this request"), "unavailable"
+    if is_outage(exc):
+        log.warning("webhook.database_unavailable", error=type(exc).__name__)
+        return _unavailable(services, "storage"), "unavailable"
+    log.error("webhook.storage_refused", error=type(exc).__name__, sqlstate=sqlstate(exc))
+    message = "the delivery could not be stored; it has been logged"
+    return error_response("internal_error", 500, message), "error"
+
+
+def _answer(ingested: Ingested, source: str, method: str, size: int) -> tuple[Response, str]:
+    reply, recorded = ingested.reply, ingested.recorded
+    outcome = "answered"
+    if recorded is None:
+        log.info("webhook.answered", method=method)
+    else:
+        outcome = "duplicate" if recorded.duplicate else "accepted"
+        if recorded.duplicate:
+            metrics.DUPLICATES.labels(source=source).inc()
+        handshake = bool(ingested.identity and ingested.identity.handshake)
+        log.info(f"webhook.{outcome}", event_id=recorded.id, size=size, handshake=handshake)
+    if reply is not None:
+        return Response(
+            reply.body, status_code=reply.status, media_type=reply.content_type
+        ), outcome
+    assert recorded is not None  # noqa: S101 - a GET always has a reply
+    return JSONResponse({"status": outcome, "id": recorded.id}), outcome
 
 
 def confirmer(

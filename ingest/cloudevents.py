@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,11 +54,39 @@ class CloudEvent:
     document: dict[str, Any]
 
     def to_json(self) -> bytes:
-        return json.dumps(self.document, separators=(",", ":"), ensure_ascii=False).encode()
+        """UTF-8 JSON. NaN and Infinity are refused (no consumer could parse them); a lone
+        surrogate from hostile input is written as a `\\udXXX` escape instead of breaking the
+        encoding."""
+        text = json.dumps(self.document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(self.document, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _rfc3339(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+TYPE_CHARACTERS = re.compile(r"[^A-Za-z0-9._:/-]")
+MAX_TYPE_LENGTH = 255
+KEY_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def safe_type(event_type: str) -> str:
+    """Mapped types are tidy already; a vendor's own type (passed through, or a GitHub action
+    inside `vcs.pull_request.<action>`) can hold anything: keep it to a column's worth of
+    identifier characters, the same way on every replay."""
+    cleaned = TYPE_CHARACTERS.sub("_", event_type)
+    if len(cleaned) > MAX_TYPE_LENGTH:
+        digest = uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, event_type).hex[:16]
+        cleaned = f"{cleaned[: MAX_TYPE_LENGTH - 17]}~{digest}"
+    return cleaned or "unknown"
+
+
+def safe_key(key: str) -> str:
+    """A partition key PostgreSQL can store and Kafka can carry (no NUL, no lone surrogate)."""
+    return KEY_CHARACTERS.sub("\ufffd", key)[:4096]
 
 
 def build(
@@ -69,12 +98,13 @@ def build(
     vendor_event_id: str,
     received_at: datetime,
 ) -> CloudEvent:
-    event_id = cloudevent_id(source, vendor_event_id, seq, emitted.type, emitted.item_id)
+    event_type = safe_type(emitted.type)
+    event_id = cloudevent_id(source, vendor_event_id, seq, event_type, emitted.item_id)
     document: dict[str, Any] = {
         "specversion": "1.0",
         "id": event_id,
         "source": source_uri(source),
-        "type": emitted.type,
+        "type": event_type,
         "time": _rfc3339(emitted.time or received_at),
         "datacontenttype": "application/json",
         "vendor": vendor,
@@ -83,4 +113,4 @@ def build(
     }
     if emitted.subject is not None:
         document["subject"] = emitted.subject
-    return CloudEvent(id=event_id, type=emitted.type, key=emitted.key, document=document)
+    return CloudEvent(id=event_id, type=event_type, key=safe_key(emitted.key), document=document)

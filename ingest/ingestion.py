@@ -7,10 +7,13 @@ nothing. The HTTP layer only translates outcomes and errors into responses.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.base import (
     ForbiddenSourceAddressError,
@@ -21,7 +24,9 @@ from handlers.base import (
     VendorHandler,
 )
 from ingest import metrics
+from ingest.dberrors import is_outage, sqlstate
 from ingest.documents import DocumentResolver
+from ingest.identity import identify
 from ingest.logs import get_logger
 from ingest.processing import Outcome, normalize
 from ingest.retries import RetryPolicy
@@ -34,6 +39,7 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-webhook-secret"}
 )
 REDACTED = "[redacted]"
+DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 Confirmer = Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]
 
@@ -43,34 +49,66 @@ class UnknownSourceError(RejectedRequestError):
     status = 404
 
 
+MIN_SECRET_LENGTH = 4
+PREFIX = re.compile(r"^[A-Za-z]{2,8}_(?=.{8,})")
+"""A vendor's prefix on a secret (`whsec_`, `sk_`): the rest alone is as secret as the whole."""
+
+
+def secret_variants(values: Iterable[str]) -> tuple[str, ...]:
+    """Lower-cased forms of configured secrets to look for in header values: each value, and
+    each without its vendor prefix, so `WHSEC_…` or the bare key are caught as well."""
+    found: set[str] = set()
+    for value in values:
+        if len(value) < MIN_SECRET_LENGTH:
+            continue
+        found.add(value.lower())
+        if (match := PREFIX.match(value)) is not None:
+            found.add(value[match.end() :].lower())
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+def credential_headers(config: SourcesConfig) -> frozenset[str]:
+    """Header names that carry a credential for some source (the `header` option of token
+    schemes), blanked for every source: a sender may put one source's credential anywhere."""
+    return frozenset(
+        name for source in config.sources.values() for name in credential_headers_of(source)
+    )
+
+
 def redact_headers(
-    headers: Mapping[str, str], source: SourceConfig | None = None
+    headers: Mapping[str, str],
+    source: SourceConfig | None = None,
+    *,
+    secrets: Sequence[str] = (),
+    names: Collection[str] = (),
 ) -> dict[str, str]:
     """Headers as stored in the inbox: credentials blanked, signatures kept for re-verification.
 
-    Besides the usual credential headers, a source's own credential header (the `header` option
-    of token schemes) and any header carrying one of its configured values are blanked."""
-    names = set(SENSITIVE_HEADERS)
-    values: tuple[str, ...] = ()
+    Blanked: the usual credential headers, any name like a secret or token, `names`, and any
+    header carrying a configured value — this source's or, with `secrets` (see
+    `secret_variants`), any source's, in any letter case, with or without its prefix."""
+    sensitive = set(SENSITIVE_HEADERS) | {name.lower() for name in names}
+    variants = list(secrets)
     if source is not None:
-        options = source.options
-        custom = (
-            options.get("header")
-            if isinstance(options, Mapping)
-            else getattr(options, "header", None)
-        )
-        if isinstance(custom, str):
-            names.add(custom.lower())
-        values = tuple(v for v in (*source.secrets, *source.sensitive_values) if len(v) >= 4)
+        sensitive |= credential_headers_of(source)
+        variants.extend(secret_variants((*source.secrets, *source.sensitive_values)))
     return {
         name: REDACTED
-        if name in names
+        if name in sensitive
         or "secret" in name
         or "token" in name
-        or any(secret in value for secret in values)
+        or any(secret in value.lower() for secret in variants)
         else value
         for name, value in headers.items()
     }
+
+
+def credential_headers_of(source: SourceConfig) -> set[str]:
+    options = source.options
+    custom = (
+        options.get("header") if isinstance(options, Mapping) else getattr(options, "header", None)
+    )
+    return {custom.lower()} if isinstance(custom, str) else set()
 
 
 @dataclass(frozen=True)
@@ -104,6 +142,9 @@ class Ingestor:
         self.confirm = confirm
         self.max_record_bytes = max_record_bytes
         self.retry_policy = retry_policy or RetryPolicy()
+        # Every source's secrets, looked for in every source's stored headers.
+        self.secret_variants = secret_variants(config.secret_values())
+        self.credential_headers = credential_headers(config)
 
     def knows(self, source_name: str) -> bool:
         return source_name in self.config.sources
@@ -125,14 +166,27 @@ class Ingestor:
         metrics.VERIFICATION_MATCHES.labels(
             source=source.name, secret_index=str(verdict.secret_index)
         ).inc()
-        identity = handler.identify(request, source)
+        identified = identify(handler, request, source)
+        identity = identified.identity
+        if identified.unexpected is not None:
+            log.info(
+                "webhook.unexpected_shape",
+                reason=identified.unexpected,
+                fallback_id=identity.event_id,
+                hint="published as the passthrough <vendor>.unknown",
+            )
         delivery = NewDelivery(
             source=source.name,
             vendor=source.vendor,
             event_id=identity.event_id,
             event_type=identity.event_type,
             body=request.body,
-            headers=redact_headers(request.headers, source),
+            headers=redact_headers(
+                request.headers,
+                source,
+                secrets=self.secret_variants,
+                names=self.credential_headers,
+            ),
             received_at=datetime.fromtimestamp(now, tz=UTC),
             verdict=verdict,
         )
@@ -144,14 +198,50 @@ class Ingestor:
                 delivery.as_delivery(),
                 self.config,
                 max_record_bytes=self.max_record_bytes,
+                unexpected=identified.unexpected is not None,
             )
         )
         outcome, retry_at = self.retry_policy.settle(outcome, attempts=1)
-        recorded = await self.store.record(delivery, outcome, retry_at=retry_at)
+        recorded = await self._record(delivery, outcome, retry_at)
         if not recorded.duplicate and outcome.records and self.on_commit is not None:
             self.on_commit()
         if identity.confirm_url and not recorded.duplicate and self.confirm is not None:
             await self.confirm(identity.confirm_url, handler, source)
-        return Ingested(
-            recorded=recorded, reply=handler.reply(request, identity, source), identity=identity
+        reply = (
+            None
+            if identified.unexpected is not None
+            else self._reply(handler, request, identity, source)
         )
+        return Ingested(recorded=recorded, reply=reply, identity=identity)
+
+    async def _record(
+        self, delivery: NewDelivery, outcome: Outcome, retry_at: datetime | None
+    ) -> Recorded:
+        """Store it; if the database refuses what the normalization produced (not an outage),
+        store the raw delivery as `failed` instead, so it is still acknowledged and replayable."""
+        try:
+            return await self.store.record(delivery, outcome, retry_at=retry_at)
+        except DATABASE_ERRORS as exc:
+            if is_outage(exc):
+                raise
+            error = (
+                f"the database refused the normalized form ({type(exc).__name__}, "
+                f"SQLSTATE {sqlstate(exc)})"
+            )
+        log.warning("webhook.stored_raw", error=error, hint="ingest replay once fixed")
+        raw = replace(
+            delivery, headers={k: v.replace("\x00", "") for k, v in delivery.headers.items()}
+        )
+        return await self.store.record(raw, Outcome(status="failed", error=error))
+
+    @staticmethod
+    def _reply(
+        handler: VendorHandler, request: InboundRequest, identity: Identity, source: SourceConfig
+    ) -> Reply | None:
+        """The vendor's own answer, if it wants one; the delivery is stored already, so a handler
+        that cannot build it falls back to our default acknowledgement rather than an error."""
+        try:
+            return handler.reply(request, identity, source)
+        except (RejectedRequestError, ValueError, KeyError, TypeError) as exc:
+            log.warning("webhook.reply_failed", error=type(exc).__name__)
+            return None

@@ -8,16 +8,19 @@ CloudEvent too large for the sink: `ingest replay` once it is fixed).
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from handlers.base import Delivery, VendorHandler
+from handlers.base import Delivery, Emitted, MalformedRequestError, VendorHandler, parse_json
 from ingest import cloudevents
 from ingest.errors import IngestError, TransientHandlerError
+from ingest.identity import UNKNOWN_TYPE
 from ingest.outbound import OutboundError
 from ingest.sources import SourcesConfig
+from schemas.passthrough import VendorPassthrough
 
 MAX_ERROR_LENGTH = 1000
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -65,20 +68,48 @@ def describe_error(exc: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+def lenient_payload(body: bytes) -> Any:
+    """The body as data for a passthrough: its JSON if it is JSON, else its text (or base64),
+    so a consumer always gets what the vendor sent."""
+    try:
+        return parse_json(body)
+    except MalformedRequestError:
+        pass
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode()}
+
+
+def unknown_passthrough(delivery: Delivery) -> Emitted:
+    return Emitted(
+        type=f"{delivery.vendor}.{UNKNOWN_TYPE}",
+        data=VendorPassthrough(
+            vendor=delivery.vendor,
+            vendor_event_type=UNKNOWN_TYPE,
+            payload=lenient_payload(delivery.body),
+        ),
+        key=delivery.event_id,
+    )
+
+
 def normalize(
     handler: VendorHandler,
     delivery: Delivery,
     config: SourcesConfig,
     *,
     max_record_bytes: int | None = None,
+    unexpected: bool = False,
 ) -> Outcome:
     """The records `delivery` owes the sink, or why there are none.
 
     `max_record_bytes` (the producer's maximum) is checked here, when the CloudEvent is built,
     so an event Kafka would refuse is `failed` with a clear error — and replayable once the limit
-    is raised — instead of becoming a record the relay can only park."""
+    is raised — instead of becoming a record the relay can only park. An `unexpected` delivery
+    (one the handler could not identify, `ingest.identity`) is not given to the handler's
+    mapping at all: it is published as the passthrough `<vendor>.unknown`."""
     try:
-        emitted = handler.normalize(delivery)
+        emitted = [unknown_passthrough(delivery)] if unexpected else handler.normalize(delivery)
         records = []
         for seq, item in enumerate(emitted):
             event = cloudevents.build(

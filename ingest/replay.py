@@ -21,8 +21,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from handlers.base import VendorHandler
+from ingest.identity import unexpected_when_stored
 from ingest.processing import normalize
-from ingest.sources import SourcesConfig
+from ingest.sources import SourceConfig, SourcesConfig
 from ingest.store import EventFilter, ReplayRunRow, Store, StoredEvent
 
 PAGE = 200
@@ -88,8 +89,13 @@ async def replay_event(
         summary.failures.append((event.id, f"no handler for vendor {event.vendor!r}"))
         await store.advance_replay_run(run_id, event.id)
         return
+    source = config.sources.get(event.source) or SourceConfig(event.source, event.vendor)
     outcome = normalize(
-        handler, event.as_delivery(), config, max_record_bytes=options.max_record_bytes
+        handler,
+        event.as_delivery(),
+        config,
+        max_record_bytes=options.max_record_bytes,
+        unexpected=unexpected_when_stored(handler, source, event.headers, event.body),
     )
     if outcome.status == "retrying":
         # A replay is a person asking now: a transient failure is reported, not scheduled.

@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.base import VendorHandler
 from ingest import metrics
+from ingest.identity import unexpected_when_stored
 from ingest.logs import get_logger
 from ingest.processing import Outcome, normalize
 from ingest.relay.backoff import Backoff
 from ingest.relay.supervisor import sleep_or_stop
-from ingest.sources import SourcesConfig
+from ingest.sources import SourceConfig, SourcesConfig
 from ingest.store import Store, StoredEvent
 
 log = get_logger("ingest.retries")
@@ -82,8 +83,13 @@ class Retrier:
         handler = self.handlers.get(event.vendor)
         if handler is None:
             return
+        source = self.config.sources.get(event.source) or SourceConfig(event.source, event.vendor)
         outcome = normalize(
-            handler, event.as_delivery(), self.config, max_record_bytes=self.max_record_bytes
+            handler,
+            event.as_delivery(),
+            self.config,
+            max_record_bytes=self.max_record_bytes,
+            unexpected=unexpected_when_stored(handler, source, event.headers, event.body),
         )
         outcome, retry_at = self.policy.settle(outcome, event.attempts + 1)
         if not await self.store.apply_replay(event, outcome, retry_at=retry_at):

@@ -187,9 +187,34 @@ def test_retries_carry_the_same_event_id() -> None:
     assert first.event_type == "reaction_added"
 
 
-def test_forms_are_not_events() -> None:
-    with pytest.raises(MalformedRequestError, match="Events API"):
-        identify(handler, DOC_BODY, {})
+def test_a_slash_command_is_identified_acknowledged_empty_and_passed_on_without_its_token() -> None:
+    """Slack's own signing example is a slash command: a form, not an Events API body."""
+    identity = identify(handler, DOC_BODY, {})
+    assert identity.event_type == "slash_command"
+    assert identity.event_id == "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    source = SourceConfig(name="slack", vendor="slack", secrets=(DOC_SECRET,))
+    reply = handler.reply(request(DOC_BODY, {}), identity, source)
+    assert reply is not None
+    assert (reply.status, reply.body) == (200, b"")
+    [emitted] = handler.normalize(delivery(DOC_BODY))
+    assert emitted.type == "slack.slash_command"
+    assert isinstance(emitted.data, VendorPassthrough)
+    assert emitted.data.payload["command"] == "/webhook-collect"
+    assert "token" not in emitted.data.payload
+
+
+def test_an_interaction_is_its_payload_type() -> None:
+    body = handler.sample("block_actions")
+    identity = identify(handler, body, {})
+    assert identity.event_type == "block_actions"
+    [emitted] = handler.normalize(delivery(body))
+    assert emitted.type == "slack.block_actions"
+    assert isinstance(emitted.data, VendorPassthrough)
+    assert emitted.data.payload["actions"][0]["action_id"] == "approve"
+    assert "token" not in emitted.data.payload
+
+
+def test_an_event_callback_without_an_event_is_refused() -> None:
     with pytest.raises(MalformedRequestError):
         identify(handler, b'{"type": "event_callback", "event_id": "Ev1"}', {})
 

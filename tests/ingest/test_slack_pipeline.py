@@ -71,3 +71,19 @@ async def test_event_and_its_retry_make_one_cloudevent(
     assert cloudevent["vendoreventid"] == event["event_id"]
     assert cloudevent["data"]["text"] == event["event"]["text"]
     assert records[0].key == b"T123ABC456:C123ABC456"
+
+
+async def test_a_slash_command_gets_an_empty_200_and_is_published(
+    make_app: AppFactory, kafka_bootstrap: str
+) -> None:
+    """Slack shows our answer to the user who typed the command: it must be empty."""
+    async with make_app(EXTRA) as app:
+        for kind in ("slash_command", "block_actions"):
+            response = await post(app, handler.sample(kind))
+            assert response.status_code == 200, response.text
+            assert response.content == b""
+        records = await support.consume(kafka_bootstrap, [app.topics.default], expect=2)
+    types = sorted(json.loads(record.value)["type"] for record in records)
+    assert types == ["slack.block_actions", "slack.slash_command"]
+    for record in records:
+        assert "token" not in json.loads(record.value)["data"]["payload"]

@@ -60,3 +60,21 @@ async def test_public_url_is_what_is_verified_behind_a_proxy(make_app: AppFactor
         # An incoming message is answered with empty TwiML ("no reply"), as Twilio expects.
         assert accepted.headers["content-type"].startswith("text/xml")
         assert accepted.text.endswith("<Response></Response>")
+
+
+async def test_a_json_body_that_is_neither_an_event_nor_a_list_is_acked_and_published(
+    make_app: AppFactory, kafka_bootstrap: str
+) -> None:
+    body = b'{"unexpected": ["shape"]}'
+    source = handler.check_config(SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,)))
+    context = SigningContext(source=source, url="https://ingest.test/webhooks/twilio", secret=TOKEN)
+    signed = handler.sign(body, context, 0)  # JSON: the URL carries bodySHA256
+    async with make_app(EXTRA) as app:
+        response = await app.client.post(signed.url, content=body, headers=signed.headers)
+        assert response.status_code == 200, response.text
+        again = await app.client.post(signed.url, content=body, headers=signed.headers)
+        assert again.json() == {"status": "duplicate", "id": response.json()["id"]}
+        records = await support.consume(kafka_bootstrap, [app.topics.default], expect=1)
+    [cloudevent] = [json.loads(record.value) for record in records]
+    assert cloudevent["type"] == "twilio.unknown"
+    assert cloudevent["data"]["payload"] == {"unexpected": ["shape"]}
