@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -202,7 +202,12 @@ class Ingestor:
             )
         )
         outcome, retry_at = self.retry_policy.settle(outcome, attempts=1)
-        recorded = await self._record(delivery, outcome, retry_at)
+        window = (
+            timedelta(seconds=source.dedupe_content_seconds)
+            if source.dedupe_content_seconds
+            else None
+        )
+        recorded = await self._record(delivery, outcome, retry_at, window)
         if not recorded.duplicate and outcome.records and self.on_commit is not None:
             self.on_commit()
         if identity.confirm_url and not recorded.duplicate and self.confirm is not None:
@@ -215,12 +220,18 @@ class Ingestor:
         return Ingested(recorded=recorded, reply=reply, identity=identity)
 
     async def _record(
-        self, delivery: NewDelivery, outcome: Outcome, retry_at: datetime | None
+        self,
+        delivery: NewDelivery,
+        outcome: Outcome,
+        retry_at: datetime | None,
+        window: timedelta | None,
     ) -> Recorded:
         """Store it; if the database refuses what the normalization produced (not an outage),
         store the raw delivery as `failed` instead, so it is still acknowledged and replayable."""
         try:
-            return await self.store.record(delivery, outcome, retry_at=retry_at)
+            return await self.store.record(
+                delivery, outcome, retry_at=retry_at, content_window=window
+            )
         except DATABASE_ERRORS as exc:
             if is_outage(exc):
                 raise
@@ -232,7 +243,9 @@ class Ingestor:
         raw = replace(
             delivery, headers={k: v.replace("\x00", "") for k, v in delivery.headers.items()}
         )
-        return await self.store.record(raw, Outcome(status="failed", error=error))
+        return await self.store.record(
+            raw, Outcome(status="failed", error=error), content_window=window
+        )
 
     @staticmethod
     def _reply(

@@ -26,7 +26,10 @@ DEFAULT_TOPIC = "ingest.events"
 
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-COMMON_KEYS = frozenset({"vendor", "secrets", "tolerance_seconds", "ip_allowlist"})
+COMMON_KEYS = frozenset(
+    {"vendor", "secrets", "tolerance_seconds", "ip_allowlist", "dedupe_content_seconds"}
+)
+MAX_DEDUPE_WINDOW = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,10 @@ class SourceConfig:
     """Empty: any address. Otherwise requests from elsewhere get 403 before any parsing."""
     sensitive_values: tuple[str, ...] = ()
     """Every value read from the environment: redacted wherever it would be logged."""
+    dedupe_content_seconds: int | None = None
+    """Opt-in: within this window, a delivery whose body is byte for byte one already received
+    is a duplicate whatever its (unsigned) delivery id says — a replayed capture of a GitHub
+    webhook with a new `X-GitHub-Delivery` is not a new event."""
 
     def with_options(self, options: Any) -> SourceConfig:
         return replace(self, options=options)
@@ -135,6 +142,17 @@ def _parse_allowlist(raw: Any, where: str) -> tuple[IpNetwork, ...]:
         raise ConfigError(f"{where}: ip_allowlist: {exc}") from None
 
 
+def _parse_window(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw <= MAX_DEDUPE_WINDOW:
+        raise ConfigError(
+            f"{where}: dedupe_content_seconds must be a whole number of seconds, "
+            f"1 to {MAX_DEDUPE_WINDOW} (30 days)"
+        )
+    return raw
+
+
 def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceConfig:
     where = f"source {name!r}"
     if not SOURCE_NAME.match(name):
@@ -175,6 +193,7 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
         tolerance_seconds=tolerance,
         options=options,
         ip_allowlist=_parse_allowlist(raw.get("ip_allowlist"), where),
+        dedupe_content_seconds=_parse_window(raw.get("dedupe_content_seconds"), where),
         sensitive_values=tuple(v for v in sensitive if v),
     )
 

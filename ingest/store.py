@@ -11,9 +11,10 @@ they belong to.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, func, select, text, update
@@ -24,13 +25,14 @@ from handlers.base import Delivery, Verdict
 from ingest.clock import utcnow
 from ingest.processing import Outcome
 from ingest.sharding import key_hash
-from ingest.tables import InboxEvent, InboxItem, OutboxEvent, ReplayRun
+from ingest.tables import ContentDigest, InboxEvent, InboxItem, OutboxEvent, ReplayRun
 
 # Declarative models type __table__ as a FromClause; these are plain Tables.
 inbox = cast(Table, InboxEvent.__table__)
 outbox = cast(Table, OutboxEvent.__table__)
 items = cast(Table, InboxItem.__table__)
 runs = cast(Table, ReplayRun.__table__)
+digests = cast(Table, ContentDigest.__table__)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,12 @@ class ReplayRunRow:
 _SUMMARY_COLUMNS = [c for c in inbox.c if c.name not in {"headers", "body"}]
 
 
+class _TwinFoundError(Exception):
+    def __init__(self, inbox_id: int) -> None:
+        super().__init__(inbox_id)
+        self.inbox_id = inbox_id
+
+
 class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -215,11 +223,30 @@ class Store:
     # -- request path ---------------------------------------------------------------------------
 
     async def record(
-        self, delivery: NewDelivery, outcome: Outcome, *, retry_at: datetime | None = None
+        self,
+        delivery: NewDelivery,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+        content_window: timedelta | None = None,
     ) -> Recorded:
         """Store a verified delivery and what it produced, in one transaction; or find its twin.
 
-        `retry_at` is when the retrier should normalize a `retrying` outcome again."""
+        `retry_at` is when the retrier should normalize a `retrying` outcome again. With
+        `content_window`, a body already received within the window is a twin too, whatever its
+        delivery id (for vendors whose id header is not signed)."""
+        try:
+            return await self._record(delivery, outcome, retry_at, content_window)
+        except _TwinFoundError as twin:  # raised inside the transaction, so it rolled back
+            return Recorded(id=twin.inbox_id, duplicate=True)
+
+    async def _record(
+        self,
+        delivery: NewDelivery,
+        outcome: Outcome,
+        retry_at: datetime | None,
+        content_window: timedelta | None,
+    ) -> Recorded:
         now = utcnow()
         insert_inbox = (
             self._dialect.insert(inbox)
@@ -252,9 +279,43 @@ class Store:
                     )
                 )
                 return Recorded(id=existing.scalar_one(), duplicate=True)
+            if content_window is not None:
+                await self._claim_content(conn, delivery, new_id, now, content_window)
             fresh = await self._claim_items(conn, delivery.source, new_id, outcome, now)
             await self._write_outbox(conn, new_id, 1, fresh, now)
         return Recorded(id=new_id, duplicate=False)
+
+    async def _claim_content(
+        self,
+        conn: AsyncConnection,
+        delivery: NewDelivery,
+        inbox_id: int,
+        now: datetime,
+        window: timedelta,
+    ) -> None:
+        """Claim the body's digest for this inbox row, unless another row holds it within the
+        window: then raise `_TwinFoundError`, rolling the new row back. The upsert's WHERE makes
+        the claim atomic: a concurrent copy waits on the row lock and then finds it claimed."""
+        digest = hashlib.sha256(delivery.body).hexdigest()
+        claim = self._dialect.insert(digests).values(
+            source=delivery.source, digest=digest, inbox_id=inbox_id, seen_at=now
+        )
+        claim = claim.on_conflict_do_update(
+            index_elements=["source", "digest"],
+            set_={"inbox_id": claim.excluded.inbox_id, "seen_at": claim.excluded.seen_at},
+            where=digests.c.seen_at < now - window,
+        ).returning(digests.c.digest)
+        if (await conn.execute(claim)).scalar_one_or_none() is not None:
+            return
+        owner = (
+            await conn.execute(
+                select(digests.c.inbox_id).where(
+                    digests.c.source == delivery.source, digests.c.digest == digest
+                )
+            )
+        ).scalar_one_or_none()
+        if owner is not None:
+            raise _TwinFoundError(owner)
 
     async def _claim_items(
         self, conn: AsyncConnection, source: str, inbox_id: int, outcome: Outcome, now: datetime

@@ -216,3 +216,19 @@ class InboxItem(Base):
         BigId, ForeignKey("inbox_events.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime]
+
+
+class ContentDigest(Base):
+    """Bodies already received from a source that opted into content deduplication
+    (`dedupe_content_seconds`): the digest claims the body for the window, whatever delivery id
+    an unsigned header gives it. Claimed with INSERT … ON CONFLICT DO UPDATE … WHERE expired, so
+    two concurrent copies cannot both win."""
+
+    __tablename__ = "content_digests"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    inbox_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("inbox_events.id", ondelete="CASCADE")
+    )
+    seen_at: Mapped[datetime] = mapped_column(index=True)
