@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +29,12 @@ from ingest import health, metrics
 from ingest.background import Background, health_policy, retry_policy
 from ingest.dberrors import is_outage, sqlstate
 from ingest.documents import DocumentResolver
+from ingest.edge import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    RequestIdMiddleware,
+    TrustedProxiesMiddleware,
+)
 from ingest.ingestion import Ingested, Ingestor
 from ingest.logs import configure, get_logger
 from ingest.outbound import OutboundClient, OutboundError
@@ -42,36 +48,18 @@ READY_TIMEOUT_SECONDS = 3.0
 DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
-class PayloadTooLargeError(RejectedRequestError):
-    code = "payload_too_large"
-    status = 413
-
-
 def error_response(
     code: str, status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw bytes, refusing more than `limit` while reading: nothing oversized is buffered."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise RejectedRequestError("Content-Length is not a number")
-        if int(declared) > limit:
-            raise PayloadTooLargeError(f"body exceeds {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
+async def read_body(request: Request) -> bytes:
+    """The raw bytes; their size and pace are the edge's (`ingest.edge.body`)."""
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"body exceeds {limit} bytes")
-            chunks.append(chunk)
+        return await request.body()
     except ClientDisconnect:
         raise ClientGoneError from None
-    return b"".join(chunks)
 
 
 class ClientGoneError(Exception):
@@ -120,15 +108,14 @@ async def _receive(request: Request, source: str) -> tuple[Response, str]:
     services = _services(request)
     ingestor = services.ingestor
     assert ingestor is not None  # noqa: S101 - only apps with an ingestor route webhooks
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    with structlog.contextvars.bound_contextvars(source=source, request_id=request_id):
+    with structlog.contextvars.bound_contextvars(source=source):
         if not ingestor.knows(source):
             log.info("webhook.rejected", error="unknown_source")
             return error_response(
                 "unknown_source", 404, f"no source named {source!r} is configured"
             ), "unknown_source"
         try:
-            body = await read_body(request, services.settings.max_body_bytes)
+            body = await read_body(request)
             inbound = InboundRequest(
                 method=request.method,
                 url=str(request.url),
@@ -319,9 +306,30 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
+        middleware=edge_middleware(settings),
         exception_handlers={HTTPException: http_error, Exception: internal_error},
         lifespan=lifespan,
     )
+
+
+def edge_middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first (see `ingest.edge`)."""
+    return [
+        Middleware(RequestIdMiddleware),
+        Middleware(TrustedProxiesMiddleware, trusted=settings.trusted_networks),
+        Middleware(
+            AdmissionMiddleware,
+            limit=settings.max_in_flight,
+            wait_seconds=settings.admission_wait_seconds,
+            retry_after_seconds=settings.retry_after_seconds,
+        ),
+        Middleware(
+            BodyLimitMiddleware,
+            max_bytes=settings.max_body_bytes,
+            idle_seconds=settings.body_idle_timeout_seconds,
+            total_seconds=settings.body_timeout_seconds,
+        ),
+    ]
 
 
 def create_relay_app(settings: Settings, config: SourcesConfig) -> Starlette:

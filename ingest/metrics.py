@@ -85,6 +85,10 @@ TASK_RESTARTS = Counter(
     "Background loops restarted by their supervisor after an exception.",
     ["task"],
 )
+ADMISSION_REFUSALS = Counter(
+    "ingest_admission_refusals_total",
+    "Webhooks answered 503 at once because INGEST_MAX_IN_FLIGHT were already in flight.",
+)
 EVENT_RETRIES = Counter(
     "ingest_event_retries_total",
     "Automatic re-normalizations of events whose handler failed transiently, by result.",

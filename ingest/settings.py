@@ -12,8 +12,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.networks import IpNetwork, parse_networks
 
 
 class LogFormat(StrEnum):
@@ -61,6 +63,21 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0, alias="INGEST_DB_POOL_SIZE")
     db_timeout_seconds: float = Field(default=5.0, gt=0, alias="INGEST_DB_TIMEOUT_SECONDS")
     retry_after_seconds: int = Field(default=5, gt=0, alias="INGEST_RETRY_AFTER_SECONDS")
+
+    # -- the edge: hostile clients and overload ------------------------------------------------
+    trusted_proxies: str = Field(default="", alias="INGEST_TRUSTED_PROXIES")
+    max_in_flight: int = Field(default=64, gt=0, le=10_000, alias="INGEST_MAX_IN_FLIGHT")
+    admission_wait_seconds: float = Field(
+        default=1.0, ge=0, le=30, alias="INGEST_ADMISSION_WAIT_SECONDS"
+    )
+    max_connections: int = Field(default=2000, gt=0, alias="INGEST_MAX_CONNECTIONS")
+    header_timeout_seconds: float = Field(default=10.0, gt=0, alias="INGEST_HEADER_TIMEOUT_SECONDS")
+    body_idle_timeout_seconds: float = Field(
+        default=10.0, gt=0, alias="INGEST_BODY_IDLE_TIMEOUT_SECONDS"
+    )
+    body_timeout_seconds: float = Field(default=30.0, gt=0, alias="INGEST_BODY_TIMEOUT_SECONDS")
+    max_headers: int = Field(default=100, gt=0, alias="INGEST_MAX_HEADERS")
+    max_header_bytes: int = Field(default=65_536, gt=0, alias="INGEST_MAX_HEADER_BYTES")
 
     # -- the relay --------------------------------------------------------------------------
     run_relay: bool = Field(default=True, alias="INGEST_RUN_RELAY")
@@ -129,6 +146,16 @@ class Settings(BaseSettings):
                 except OSError as exc:
                     raise ValueError(f"cannot read {name}_FILE ({exc.strerror})") from None
         return values
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # a bad entry stops start-up, naming it
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[IpNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def kafka_enabled(self) -> bool:

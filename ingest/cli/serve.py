@@ -18,6 +18,7 @@ from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cl
 from ingest.errors import ConfigError
 from ingest.logs import get_logger
 from ingest.runtime import Database, load_config
+from ingest.server import uvicorn_options
 from ingest.settings import Settings
 from ingest.sources import SourcesConfig
 
@@ -63,9 +64,7 @@ def serve(host: str, port: int, workers: int, relay: bool) -> None:
         from ingest.app import create_app  # noqa: PLC0415 - keeps `ingest --help` fast
 
         app = create_app(settings, config, run_relay=relay)
-        uvicorn.run(
-            app, host=host, port=port, log_config=None, access_log=False, server_header=False
-        )
+        uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
         return
     # Worker processes build their own app from the environment; pass the relay choice there.
     os.environ["INGEST_RUN_RELAY"] = "1" if relay else "0"
@@ -76,9 +75,7 @@ def serve(host: str, port: int, workers: int, relay: bool) -> None:
             host=host,
             port=port,
             workers=workers,
-            log_config=None,
-            access_log=False,
-            server_header=False,
+            **uvicorn_options(settings),
         )
 
 
@@ -124,12 +121,7 @@ def relay_command(host: str, port: int | None) -> None:
         from ingest.app import create_relay_app  # noqa: PLC0415 - keeps `ingest --help` fast
 
         uvicorn.run(
-            create_relay_app(settings, config),
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            server_header=False,
+            create_relay_app(settings, config), host=host, port=port, **uvicorn_options(settings)
         )
         return
     _run_relay(settings, config)
