@@ -69,5 +69,5 @@ async def test_concurrent_copies_make_one_event(make_app: AppFactory) -> None:
         answers = await asyncio.gather(
             *(replay(app, "github-dedup", body, headers) for _ in range(8))
         )
-        assert sorted(a["status"] for a in answers).count("accepted") == 1
+        assert [a["status"] for a in answers].count("accepted") == 1
         assert len({a["id"] for a in answers}) == 1
