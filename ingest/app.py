@@ -35,10 +35,12 @@ from ingest.edge import (
     RequestIdMiddleware,
     TrustedProxiesMiddleware,
 )
+from ingest.group_commit import GroupCommitter
 from ingest.ingestion import Ingested, Ingestor
 from ingest.logs import configure, get_logger
 from ingest.outbound import OutboundClient, OutboundError
 from ingest.runtime import Database, load_config
+from ingest.server import configure_protocol
 from ingest.settings import Settings, load_settings
 from ingest.sources import SourceConfig, SourcesConfig
 
@@ -269,6 +271,16 @@ def create_app(
         background = Background(settings, database, config, HANDLERS) if relay_enabled else None
         client = outbound or OutboundClient()
         confirmations: set[asyncio.Task[None]] = set()
+        committer = (
+            GroupCommitter(
+                settings.database_url,
+                database.store,
+                writers=settings.db_writers,
+                timeout=settings.db_timeout_seconds,
+            )
+            if settings.group_commit and not database.is_sqlite
+            else None
+        )
         ingestor = Ingestor(
             config,
             database.store,
@@ -278,8 +290,11 @@ def create_app(
             confirm=confirmer(client, confirmations),
             max_record_bytes=settings.kafka_max_request_size,
             retry_policy=retry_policy(settings),
+            recorder=committer,
         )
         app.state.services = Services(settings, database, ingestor, background)
+        if committer is not None:
+            await committer.start()
         if background is not None:
             background.start()
         log.info(
@@ -291,6 +306,8 @@ def create_app(
         try:
             yield
         finally:
+            if committer is not None:
+                await committer.close()
             if background is not None:
                 await background.stop()
             if confirmations:  # let confirmations under way finish, briefly
@@ -364,4 +381,5 @@ def create_app_from_environment() -> Starlette:
     """Factory for `uvicorn --factory` (used by `ingest serve --workers N`)."""
     settings = load_settings()
     configure(settings.log_format, settings.log_level)
+    configure_protocol(settings)
     return create_app(settings)

@@ -8,6 +8,7 @@ statement timeout), 58 system error; network errors and timeouts never reach the
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 OUTAGE_STATE_CLASSES = frozenset({"08", "53", "57", "58"})
@@ -18,12 +19,14 @@ OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,  # the pool had no connection in time
+    asyncpg.InterfaceError,  # "connection is closed" (the group-commit writers use asyncpg)
+    asyncpg.PostgresConnectionError,
 )
 
 
 def sqlstate(exc: BaseException) -> str | None:
     original = getattr(exc, "orig", None)
-    for candidate in (original, getattr(original, "__cause__", None)):
+    for candidate in (exc, original, getattr(original, "__cause__", None)):
         state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(state, str):
             return state

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -111,6 +112,20 @@ def credential_headers_of(source: SourceConfig) -> set[str]:
     return {custom.lower()} if isinstance(custom, str) else set()
 
 
+class Recorder(Protocol):
+    """Where verified deliveries are stored: `Store` one per transaction, or the group
+    committer (`ingest.group_commit`) many per transaction."""
+
+    async def record(
+        self,
+        delivery: NewDelivery,
+        outcome: Outcome,
+        *,
+        retry_at: datetime | None = None,
+        content_window: timedelta | None = None,
+    ) -> Recorded: ...
+
+
 @dataclass(frozen=True)
 class Ingested:
     recorded: Recorded | None
@@ -132,6 +147,7 @@ class Ingestor:
         confirm: Confirmer | None = None,
         max_record_bytes: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -142,6 +158,7 @@ class Ingestor:
         self.confirm = confirm
         self.max_record_bytes = max_record_bytes
         self.retry_policy = retry_policy or RetryPolicy()
+        self.recorder: Recorder = recorder or store
         # Every source's secrets, looked for in every source's stored headers.
         self.secret_variants = secret_variants(config.secret_values())
         self.credential_headers = credential_headers(config)
@@ -229,7 +246,7 @@ class Ingestor:
         """Store it; if the database refuses what the normalization produced (not an outage),
         store the raw delivery as `failed` instead, so it is still acknowledged and replayable."""
         try:
-            return await self.store.record(
+            return await self.recorder.record(
                 delivery, outcome, retry_at=retry_at, content_window=window
             )
         except DATABASE_ERRORS as exc:
@@ -243,7 +260,7 @@ class Ingestor:
         raw = replace(
             delivery, headers={k: v.replace("\x00", "") for k, v in delivery.headers.items()}
         )
-        return await self.store.record(
+        return await self.recorder.record(
             raw, Outcome(status="failed", error=error), content_window=window
         )
 

@@ -117,24 +117,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-def protocol_for(settings: Settings) -> type[GuardedHttpToolsProtocol]:
-    """A protocol class carrying this process's limits (uvicorn instantiates it per connection)."""
-    return type(
-        "IngestHttpProtocol",
-        (GuardedHttpToolsProtocol,),
-        {
-            "header_timeout_seconds": settings.header_timeout_seconds,
-            "max_headers": settings.max_headers,
-            "max_header_bytes": settings.max_header_bytes,
-        },
-    )
+def configure_protocol(settings: Settings) -> None:
+    """Set this process's limits on the protocol class. (uvicorn pickles its config for worker
+    processes, so the class itself is passed by name; each worker configures it again from the
+    environment when it builds its app.)"""
+    GuardedHttpToolsProtocol.header_timeout_seconds = settings.header_timeout_seconds
+    GuardedHttpToolsProtocol.max_headers = settings.max_headers
+    GuardedHttpToolsProtocol.max_header_bytes = settings.max_header_bytes
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """What every `uvicorn.run` of ours passes: our protocol and no trust in proxy headers
     (uvicorn believes X-Forwarded-For from 127.0.0.1 by default; `ingest.edge.proxies` decides)."""
+    configure_protocol(settings)
     return {
-        "http": protocol_for(settings),
+        "http": GuardedHttpToolsProtocol,
         "proxy_headers": False,
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": 5,

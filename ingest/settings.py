@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, gt=0, alias="INGEST_DB_POOL_SIZE")
     db_timeout_seconds: float = Field(default=5.0, gt=0, alias="INGEST_DB_TIMEOUT_SECONDS")
     retry_after_seconds: int = Field(default=5, gt=0, alias="INGEST_RETRY_AFTER_SECONDS")
+    group_commit: bool = Field(default=True, alias="INGEST_GROUP_COMMIT")
+    db_writers: int = Field(default=2, gt=0, le=64, alias="INGEST_DB_WRITERS")
 
     # -- the edge: hostile clients and overload ------------------------------------------------
     trusted_proxies: str = Field(default="", alias="INGEST_TRUSTED_PROXIES")
