@@ -480,6 +480,41 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [StoredEvent(**row) for row in rows]
 
+    # -- retention ---------------------------------------------------------------------------
+
+    def _purgeable(self, older_than: datetime, status: str | None) -> Select[Any]:
+        """Inbox rows received before `older_than` with nothing left to publish: no outbox
+        record of theirs is pending or parked (and not `retrying`: the retrier still owns it)."""
+        owed = (
+            select(outbox.c.id)
+            .where(outbox.c.inbox_id == inbox.c.id, outbox.c.published_at.is_(None))
+            .exists()
+        )
+        query = select(inbox.c.id).where(inbox.c.received_at < older_than, ~owed)
+        if status is not None:
+            return query.where(inbox.c.status == status)
+        return query.where(inbox.c.status != "retrying")
+
+    async def count_purgeable(self, older_than: datetime, status: str | None = None) -> int:
+        query = select(func.count()).select_from(self._purgeable(older_than, status).subquery())
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def purge(
+        self, older_than: datetime, status: str | None = None, *, batch: int = 1000
+    ) -> int:
+        """Delete one bounded batch (their outbox records, items and digests cascade); how many.
+
+        Small batches keep each transaction, its locks and its WAL short on a busy inbox: call
+        again until it returns 0."""
+        chosen = self._purgeable(older_than, status).order_by(inbox.c.id).limit(batch)
+        async with self.engine.begin() as conn:
+            ids = list((await conn.execute(chosen)).scalars())
+            if not ids:
+                return 0
+            await conn.execute(inbox.delete().where(inbox.c.id.in_(ids)))
+        return len(ids)
+
     # -- inspection -------------------------------------------------------------------------------
 
     async def list_events(

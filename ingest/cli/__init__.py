@@ -7,6 +7,7 @@ import click
 from ingest import __version__
 from ingest.cli.events import events
 from ingest.cli.outbox import outbox
+from ingest.cli.purge import purge
 from ingest.cli.replay import replay
 from ingest.cli.schemas import schemas_command
 from ingest.cli.send import send
@@ -51,6 +52,7 @@ main.add_command(relay_command)
 main.add_command(migrate)
 main.add_command(events)
 main.add_command(outbox)
+main.add_command(purge)
 main.add_command(replay)
 main.add_command(send)
 main.add_command(vendors)

@@ -31,7 +31,7 @@ def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_help_lists_every_command() -> None:
     result = support.run_cli({}, support.ROOT, "--help")
     assert result.returncode == 0
-    for command in ("serve", "relay", "migrate", "events", "outbox", "replay", "send"):
+    for command in ("serve", "relay", "migrate", "events", "outbox", "purge", "replay", "send"):
         assert f"  {command} " in result.stdout
     assert "Exit codes" in result.stdout
 
