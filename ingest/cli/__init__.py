@@ -5,18 +5,51 @@ from __future__ import annotations
 import click
 
 from ingest import __version__
-from ingest.cli.events import events
-from ingest.cli.outbox import outbox
-from ingest.cli.purge import purge
-from ingest.cli.replay import replay
-from ingest.cli.schemas import schemas_command
-from ingest.cli.send import send
-from ingest.cli.serve import migrate, relay_command, serve
-from ingest.cli.sns import sns
-from ingest.cli.vendors import keys, vendors
+from ingest.cli.lazy import LazyCommand, LazyGroup
+
+COMMANDS = {
+    "serve": LazyCommand(
+        "ingest.cli.serve:serve", "Serve POST /webhooks/{source}, GET /healthz and GET /readyz."
+    ),
+    "relay": LazyCommand(
+        "ingest.cli.serve:relay_command",
+        "Publish the outbox without serving webhooks (pairs with serve --no-relay).",
+    ),
+    "migrate": LazyCommand(
+        "ingest.cli.serve:migrate", "Bring the database schema up to date (Alembic upgrade)."
+    ),
+    "events": LazyCommand("ingest.cli.events:events", "Inspect the inbox."),
+    "outbox": LazyCommand(
+        "ingest.cli.outbox:outbox", "Inspect the outbox; release parked records."
+    ),
+    "purge": LazyCommand(
+        "ingest.cli.purge:purge", "Delete old inbox events, with their CloudEvents, in batches."
+    ),
+    "replay": LazyCommand(
+        "ingest.cli.replay:replay",
+        "Re-normalize selected events and re-publish their CloudEvents.",
+    ),
+    "send": LazyCommand(
+        "ingest.cli.send:send", "Post a signed event to SOURCE's endpoint and print the response."
+    ),
+    "vendors": LazyCommand(
+        "ingest.cli.vendors:vendors", "List the vendor catalog, or describe one VENDOR in full."
+    ),
+    "keys": LazyCommand(
+        "ingest.cli.vendors:keys",
+        "Local keys for vendors that sign asymmetrically (try them offline).",
+    ),
+    "schemas": LazyCommand(
+        "ingest.cli.schemas:schemas_command",
+        "JSON Schema files of the domain events (schemas/json/).",
+    ),
+    "sns": LazyCommand("ingest.cli.sns:sns", "AWS SNS subscriptions."),
+}
 
 
 @click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
 Configuration comes from the environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS,
@@ -45,17 +78,3 @@ def main() -> None:
       ingest outbox list --parked   records Kafka refused, with the reason
       ingest replay --status failed --yes
     """
-
-
-main.add_command(serve)
-main.add_command(relay_command)
-main.add_command(migrate)
-main.add_command(events)
-main.add_command(outbox)
-main.add_command(purge)
-main.add_command(replay)
-main.add_command(send)
-main.add_command(vendors)
-main.add_command(keys)
-main.add_command(schemas_command)
-main.add_command(sns)

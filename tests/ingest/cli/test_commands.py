@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -114,3 +116,30 @@ def test_migrate_is_idempotent(postgres_server_url: str, tmp_path: Path) -> None
     assert first.returncode == 0, first.stderr
     assert "migrated database from empty to" in first.stdout
     assert "already at" in second.stdout
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`ingest --help` must not pay for SQLAlchemy, Alembic, aiokafka or the vendor SDKs."""
+    probe = (
+        "import sys\n"
+        "from ingest.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'sqlalchemy', 'alembic', 'aiokafka', 'stripe', 'handlers', 'pydantic'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_help_table_says_what_each_command_says() -> None:
+    from ingest.cli import COMMANDS  # noqa: PLC0415
+    from ingest.cli.lazy import load  # noqa: PLC0415
+
+    for name, command in COMMANDS.items():
+        loaded = load(command)
+        assert loaded.get_short_help_str(limit=200) == command.summary, name
