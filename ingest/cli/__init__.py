@@ -9,7 +9,8 @@ from ingest.cli.lazy import LazyCommand, LazyGroup
 
 COMMANDS = {
     "serve": LazyCommand(
-        "ingest.cli.serve:serve", "Serve POST /webhooks/{source}, GET /healthz and GET /readyz."
+        "ingest.cli.serve:serve",
+        "Serve POST /webhooks/{source}, GET /healthz, /readyz and /metrics.",
     ),
     "relay": LazyCommand(
         "ingest.cli.serve:relay_command",

@@ -56,7 +56,7 @@ async def check_database(settings: Settings) -> None:
     help="Also publish the outbox from this process (--no-relay: run `ingest relay` apart).",
 )
 def serve(host: str, port: int, workers: int, relay: bool) -> None:
-    """Serve POST /webhooks/{source}, GET /healthz and GET /readyz."""
+    """Serve POST /webhooks/{source}, GET /healthz, /readyz and /metrics."""
     settings = settings_for_cli()
     config = config_or_exit(settings)
     check_database(settings)
