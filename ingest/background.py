@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from handlers.base import VendorHandler
+from ingest.dberrors import is_outage
 from ingest.health import HealthPolicy
 from ingest.relay import Backoff, Relay, RelayConfig
 from ingest.relay.supervisor import TaskHealth, supervise
@@ -98,6 +99,7 @@ class Background:
                     stop,
                     backoff=backoff,
                     health=self.retries,
+                    outage=is_outage,
                 ),
                 name="retrier",
             )
@@ -112,6 +114,7 @@ class Background:
                         stop,
                         backoff=backoff,
                         health=self.listener,
+                        outage=is_outage,
                     ),
                     name="outbox-listener",
                 )

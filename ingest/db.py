@@ -11,6 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from ingest.errors import ConfigError
 
 SQLITE_CONNECTIONS = 2
+DURABLE_SESSION = {"application_name": "ingest", "synchronous_commit": "on"}
+"""A 2xx promises the row is on disk: with `synchronous_commit = off` (a server default some
+set for speed) a PostgreSQL crash loses commits already acknowledged — webhooks the vendor will
+never resend. The session asks for it whatever the server's default. (`fsync = off` cannot be
+overridden by a session: never run a production server with it.)"""
 
 
 def async_url(raw: str) -> URL:
@@ -62,7 +67,7 @@ def create_engine(
         connect_args={
             "timeout": timeout_seconds,
             "command_timeout": max(timeout_seconds * 2, 10.0),
-            "server_settings": {"application_name": "ingest"},
+            "server_settings": DURABLE_SESSION,
         },
     )
 

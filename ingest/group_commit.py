@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 
 from ingest.clock import utcnow
+from ingest.db import DURABLE_SESSION
 from ingest.dberrors import is_outage
 from ingest.logs import get_logger
 from ingest.processing import Outcome
@@ -122,7 +123,7 @@ class GroupCommitter:
             max_size=self.writers,
             timeout=self.timeout,
             command_timeout=max(self.timeout * 2, 10.0),
-            server_settings={"application_name": "ingest-group-commit"},
+            server_settings={**DURABLE_SESSION, "application_name": "ingest-group-commit"},
         )
         backoff = Backoff(initial=0.05, maximum=2.0)
         self._tasks = [

@@ -63,11 +63,14 @@ async def supervise(
     *,
     backoff: Backoff,
     health: TaskHealth | None = None,
+    outage: Callable[[BaseException], bool] | None = None,
 ) -> None:
     """Run `body` until `stop` is set; an exception restarts it after a backoff sleep.
 
     A body that returns while `stop` is not set is restarted too (after the shortest backoff),
-    so a loop that returns early by mistake cannot silently end the service's work either."""
+    so a loop that returns early by mistake cannot silently end the service's work either.
+    Exceptions `outage` recognises (the database being away) are expected: logged once as a
+    warning (`task.waiting`), not as a crash."""
     health = health or TaskHealth(name)
     while not stop.is_set():
         health.running = True
@@ -83,7 +86,10 @@ async def supervise(
             metrics.TASK_RESTARTS.labels(task=name).inc()
             error = describe(exc)
             if not health.failing or error != health.last_error:
-                log.error("task.crashed", task=name, error=error, restarting=True)
+                if outage is not None and outage(exc):
+                    log.warning("task.waiting", task=name, error=error, retrying=True)
+                else:
+                    log.error("task.crashed", task=name, error=error, restarting=True)
             health.last_error, health.failing = error, True
             if await sleep_or_stop(backoff.delay(health.consecutive_failures), stop):
                 break
