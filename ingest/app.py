@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -27,7 +26,7 @@ from handlers import HANDLERS
 from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest import health, metrics
 from ingest.background import Background, health_policy, retry_policy
-from ingest.dberrors import is_outage, sqlstate
+from ingest.dberrors import DATABASE_ERRORS, is_outage, sqlstate
 from ingest.documents import DocumentResolver
 from ingest.edge import (
     AdmissionMiddleware,
@@ -47,7 +46,6 @@ from ingest.sources import SourceConfig, SourcesConfig
 log = get_logger("ingest.http")
 
 READY_TIMEOUT_SECONDS = 3.0
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 
 def error_response(
@@ -66,6 +64,15 @@ async def read_body(request: Request) -> bytes:
 
 class ClientGoneError(Exception):
     """The sender hung up before its body arrived: nothing to store, nobody to answer."""
+
+
+REFUSALS: tuple[type[BaseException], ...] = (
+    RejectedRequestError,
+    ClientGoneError,
+    OutboundError,
+    *DATABASE_ERRORS,
+)
+"""What stops a delivery from being stored, each answered as `_refusal` says."""
 
 
 @dataclass
@@ -126,7 +133,7 @@ async def _receive(request: Request, source: str) -> tuple[Response, str]:
                 client_ip=request.client.host if request.client else None,
             )
             ingested = await ingestor.ingest(source, inbound)
-        except (RejectedRequestError, ClientGoneError, OutboundError, *DATABASE_ERRORS) as exc:
+        except REFUSALS as exc:
             return _refusal(exc, services, source)
         return _answer(ingested, source, request.method, len(body))
 

@@ -21,7 +21,19 @@ OUTAGE_TYPES: tuple[type[BaseException], ...] = (
     sa_exc.TimeoutError,  # the pool had no connection in time
     asyncpg.InterfaceError,  # "connection is closed" (the group-commit writers use asyncpg)
     asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.InternalClientError,  # a connection left mid-protocol by a server crash
 )
+
+
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.SQLAlchemyError,
+    asyncpg.PostgresError,  # the group-commit writers talk to asyncpg directly
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+"""Everything talking to the database can raise; `is_outage` sorts them."""
 
 
 def sqlstate(exc: BaseException) -> str | None:

@@ -217,7 +217,28 @@ class GroupCommitter:
         for request in batch:
             firsts.setdefault(request.key, request)
         candidates = list(firsts.values())
-        async with self._pool.acquire() as conn, conn.transaction():
+        conn = await self._pool.acquire()
+        try:
+            new_keys, ids = await self._transaction(conn, firsts, candidates, now)
+        finally:
+            # Once the commit returned, its rows stand: a connection the server broke just after
+            # (the release's reset fails) must not turn stored requests into errors.
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+        results = []
+        for request in batch:
+            duplicate = request.key not in new_keys or firsts[request.key] is not request
+            results.append(Recorded(id=ids[request.key], duplicate=duplicate))
+        return results
+
+    async def _transaction(
+        self,
+        conn: Any,
+        firsts: dict[tuple[str, str], _Request],
+        candidates: list[_Request],
+        now: datetime,
+    ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], int]]:
+        async with conn.transaction():
             inserted = await conn.fetch(INSERT_INBOX, *_inbox_columns(candidates), now)
             ids = {(row["source"], row["vendor_event_id"]): row["id"] for row in inserted}
             new_keys = set(ids)
@@ -230,11 +251,7 @@ class GroupCommitter:
             fresh = [r for r in candidates if r.key in new_keys]
             claimed = await self._claim_items(conn, fresh, ids, now)
             await self._write_outbox(conn, fresh, ids, claimed, now)
-        results = []
-        for request in batch:
-            duplicate = request.key not in new_keys or firsts[request.key] is not request
-            results.append(Recorded(id=ids[request.key], duplicate=duplicate))
-        return results
+        return new_keys, ids
 
     @staticmethod
     async def _claim_items(

@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from handlers.base import (
     ForbiddenSourceAddressError,
     Identity,
@@ -25,7 +23,7 @@ from handlers.base import (
     VendorHandler,
 )
 from ingest import metrics
-from ingest.dberrors import is_outage, sqlstate
+from ingest.dberrors import DATABASE_ERRORS, is_outage, sqlstate
 from ingest.documents import DocumentResolver
 from ingest.identity import identify
 from ingest.logs import get_logger
@@ -40,7 +38,6 @@ SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-webhook-secret"}
 )
 REDACTED = "[redacted]"
-DATABASE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
 
 Confirmer = Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]
 

@@ -693,19 +693,6 @@ class Postgres:
         log = str(self.home / "postgres.log")
         await asyncio.to_thread(self.pg_ctl, "start", "-w", "-t", "60", "-l", log)
 
-    async def make_commits_durable(self) -> None:
-        """scripts/postgres.sh turns synchronous_commit off (fast tests). Then a commit is
-        acknowledged before its WAL is written, and an immediate stop — a crash — loses the last
-        few hundred milliseconds of commits: acknowledged webhooks and published-marks would
-        vanish for reasons that are the test cluster's, not the service's. A production database
-        commits synchronously; so does this one. fsync stays off: the OS does not crash here."""
-        connection = await asyncpg.connect(asyncpg_dsn(self.url), timeout=10)
-        try:
-            await connection.execute("ALTER SYSTEM SET synchronous_commit = on")
-            await connection.execute("SELECT pg_reload_conf()")
-        finally:
-            await connection.close()
-
 
 # -- Kafka -----------------------------------------------------------------------------------
 

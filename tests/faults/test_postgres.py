@@ -32,7 +32,8 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[harness.Postgres]:
     postgres = harness.Postgres(tmp_path / "pg")
     await asyncio.to_thread(postgres.start)
     try:
-        await postgres.make_commits_durable()
+        # scripts/postgres.sh leaves the server's synchronous_commit off (fast tests): the
+        # service's own sessions must ask for it, and this scenario shows they do.
         yield postgres
     finally:
         await asyncio.to_thread(postgres.stop)
