@@ -37,7 +37,7 @@ from handlers.base import (
     passthrough,
 )
 from ingest.sources import SourceConfig
-from schemas.base import Money
+from schemas.base import Money, currency_exponent
 from schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
@@ -68,10 +68,40 @@ def _signed_at(header: str) -> int:
     raise InvalidSignatureError("Stripe-Signature has no t= timestamp")
 
 
+# Stripe's own decimals per currency (https://docs.stripe.com/currencies): amounts are integers
+# in these units, which are not always ISO 4217's. MGA is zero-decimal at Stripe but has two
+# decimals in ISO; ISK has none in ISO but Stripe kept two ("100" is 1 króna).
+STRIPE_ZERO_DECIMAL = frozenset(
+    {
+        "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+        "VUV", "XAF", "XOF", "XPF",
+    }
+)  # fmt: skip
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def stripe_exponent(currency: str) -> int:
+    if currency in STRIPE_ZERO_DECIMAL:
+        return 0
+    return 3 if currency in STRIPE_THREE_DECIMAL else 2
+
+
 def _money(amount: Any, currency: Any) -> Money:
-    if not isinstance(amount, int) or not isinstance(currency, str):
+    """Stripe's integer amount as ISO 4217 minor units: the same for most currencies, times 100
+    for MGA, divided by 100 for ISK: exactly, or an error (an old fractional-króna charge has no
+    ISO form)."""
+    if not isinstance(amount, int) or isinstance(amount, bool) or not isinstance(currency, str):
         raise ValueError("Stripe object lacks an integer amount and a currency")
-    return Money(amount_minor=amount, currency=currency.upper())
+    code = currency.upper()
+    shift = currency_exponent(code) - stripe_exponent(code)
+    if shift >= 0:
+        return Money(amount_minor=amount * 10**shift, currency=code)
+    divisor = 10**-shift
+    if amount % divisor:
+        raise ValueError(
+            f"Stripe amount {amount} {code} is not a whole number of ISO 4217 minor units"
+        )
+    return Money(amount_minor=amount // divisor, currency=code)
 
 
 def _string_metadata(raw: Any) -> dict[str, str]:

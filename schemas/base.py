@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
+import iso4217
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -23,25 +24,6 @@ class Money(DomainModel):
 
 # -- minor units ---------------------------------------------------------------------
 
-# ISO 4217 minor-unit exponents that differ from the usual 2 (ISO 4217 list one, "Minor unit"
-# column). Other codes have two decimals, except those ISO lists with no minor unit at all.
-_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(
-        (
-            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-            "VND", "VUV", "XAF", "XOF", "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-    **dict.fromkeys(("CLF", "UYW"), 4),
-}  # fmt: skip
-# Metals, SDR, bond-market units, testing and "no currency" codes: ISO gives them no minor unit
-# ("N.A."), so no amount of them can be expressed as minor units; refuse rather than guess.
-_NO_MINOR_UNIT = frozenset(
-    ("XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU", "XTS", "XUA", "XXX")
-)
-
 _CURRENCY = re.compile(r"[A-Z]{3}")
 # Plain decimal notation only (PayPal's `value` pattern, without its minus sign): no exponent
 # ("1e9999" would be a cheap way to make us build a huge integer), no sign, no spaces.
@@ -50,12 +32,19 @@ _MAX_DECIMAL_LENGTH = 32  # PayPal's documented maximum length for `value`
 
 
 def currency_exponent(currency: str) -> int:
-    """Digits after the decimal point in `currency`'s minor unit (JPY 0, USD 2, KWD 3)."""
+    """Digits after the decimal point in `currency`'s minor unit (JPY 0, USD 2, KWD 3), from
+    ISO 4217's own list (the `iso4217` package ships the maintenance agency's table), not a
+    hand-kept copy. Metals, SDR, bond units and test codes have no minor unit ("N.A."): no amount
+    of them can be minor units, so they are refused rather than guessed."""
     if not _CURRENCY.fullmatch(currency):
         raise ValueError(f"{currency!r} is not an upper-case ISO 4217 code")
-    if currency in _NO_MINOR_UNIT:
+    try:
+        exponent = iso4217.Currency[currency.lower()].exponent
+    except KeyError:
+        raise ValueError(f"{currency} is not an ISO 4217 currency") from None
+    if exponent is None:
         raise ValueError(f"{currency} has no minor unit in ISO 4217")
-    return _EXPONENTS.get(currency, 2)
+    return int(exponent)
 
 
 def to_minor_units(value: str, currency: str) -> int:

@@ -232,7 +232,17 @@ def test_money_from_decimal_refuses_what_it_cannot_represent(amount: str, curren
 
 
 def test_currency_exponents() -> None:
-    assert [currency_exponent(c) for c in ("USD", "JPY", "KWD", "CLF", "XYZ")] == [2, 0, 3, 4, 2]
+    assert [currency_exponent(c) for c in ("USD", "JPY", "KWD", "CLF", "ISK", "MGA")] == [
+        2,
+        0,
+        3,
+        4,
+        0,
+        2,
+    ]
+    # A code ISO 4217 does not list is refused: guessing two decimals could be 100 times off.
+    with pytest.raises(ValueError, match="not an ISO 4217 currency"):
+        currency_exponent("XYZ")
 
 
 @settings(max_examples=200, deadline=None)

@@ -247,3 +247,45 @@ def test_new_samples_are_signed_and_accepted_like_the_others() -> None:
         assert verify(handler, body, signed(body), source, NOW).secret_index == 0
         event = stripe.Event.construct_from(json.loads(body), stripe.api_key)
         assert event.type == event_type
+
+
+@pytest.mark.parametrize(
+    ("stripe_amount", "currency", "iso_minor"),
+    [
+        (1000, "usd", 1000),  # two decimals at Stripe and in ISO
+        (500, "jpy", 500),  # zero-decimal in both
+        (5120, "kwd", 5120),  # three decimals in both
+        (1000, "mga", 100000),  # Stripe: zero-decimal; ISO 4217: two decimals
+        (500, "isk", 5),  # Stripe: two decimals kept for compatibility; ISO: none
+        (1000, "huf", 1000),  # two in both (Stripe pays out HUF as whole forints only)
+        (9900, "twd", 9900),
+        (250, "ugx", 250),  # zero-decimal in both
+    ],
+)
+def test_amounts_are_iso_4217_minor_units(
+    stripe_amount: int, currency: str, iso_minor: int
+) -> None:
+    """Stripe writes amounts in its own decimals per currency; consumers get ISO's."""
+    event = json.loads(handler.sample("payment_intent.succeeded"))
+    event["data"]["object"]["amount"] = stripe_amount
+    event["data"]["object"]["amount_received"] = stripe_amount
+    event["data"]["object"]["currency"] = currency
+    body = json.dumps(event).encode()
+    [emitted] = handler.normalize(
+        Delivery("stripe", "stripe", event["id"], event["type"], body, datetime.now(UTC))
+    )
+    assert emitted.data.model_dump()["amount"] == {
+        "amount_minor": iso_minor,
+        "currency": currency.upper(),
+    }
+
+
+def test_an_amount_with_no_iso_form_fails_the_event_rather_than_rounding() -> None:
+    """A fractional-króna charge from before 2023: 40.10 ISK has no ISO 4217 representation."""
+    event = json.loads(handler.sample("payment_intent.succeeded"))
+    event["data"]["object"].update(amount=4010, amount_received=4010, currency="isk")
+    body = json.dumps(event).encode()
+    with pytest.raises(ValueError, match="whole number"):
+        handler.normalize(
+            Delivery("stripe", "stripe", event["id"], event["type"], body, datetime.now(UTC))
+        )
