@@ -143,3 +143,18 @@ def test_the_help_table_says_what_each_command_says() -> None:
     for name, command in COMMANDS.items():
         loaded = load(command)
         assert loaded.get_short_help_str(limit=200) == command.summary, name
+
+
+def test_the_readmes_clerk_example_is_a_domain_event(demo_dir: Path) -> None:
+    """The demo configures Clerk as Clerk: its user.created is identity.user.created, not the
+    passthrough a generic Standard Webhooks source would publish."""
+    with support.running_server({}, demo_dir) as server:
+        sent = support.run_cli({}, demo_dir, "send", "clerk", "--url", server.url)
+        assert sent.returncode == 0, sent.stderr
+        sink = demo_dir / "events.jsonl"
+        deadline = time.monotonic() + 10
+        while not (sink.exists() and sink.read_text().strip()):
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+    [event] = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert event["type"].startswith("identity.")
