@@ -206,3 +206,38 @@ async def test_a_client_that_hangs_up_mid_body_is_not_an_internal_error(
     assert "internal_error" not in log
     assert "Traceback" not in log
     assert log.count("webhook.client_disconnected") == 20
+
+
+@pytest.mark.parametrize("vendor", ["standard-webhooks", "clerk", "openai", "anthropic", "r2"])
+async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
+    vendor: str, make_app: AppFactory, tmp_path: Path
+) -> None:
+    """Clerk, OpenAI, Anthropic and R2 verify with Standard Webhooks too: the spec's own test
+    payload (no `type`) is stored, acked and published, never a 400."""
+    from handlers import HANDLERS  # noqa: PLC0415
+    from handlers.base import SigningContext  # noqa: PLC0415
+    from ingest.sources import SourceConfig  # noqa: PLC0415
+    from tests import catalog  # noqa: PLC0415
+
+    document = catalog.source_document(vendor, tmp_path / "keys")
+    handler = HANDLERS[vendor]
+    options = {k: v for k, v in document.items() if k not in {"vendor", "secrets"}}
+    source = handler.check_config(
+        SourceConfig(vendor, vendor, tuple(document.get("secrets", [])), options=options)
+    )
+    body = b'{"test": 2432232314}'
+    url = f"https://ingest.test/webhooks/{vendor}"
+    context = SigningContext(
+        source=source, url=url, secret=(source.secrets or (None,))[0], key_dir=tmp_path / "keys"
+    )
+    signed = handler.sign(body, context, time.time())
+    async with make_app({vendor: document}) as app:
+        response = await app.client.post(
+            f"/webhooks/{vendor}", content=body, headers=signed.headers
+        )
+        assert response.status_code == 200, response.text
+        # The vendor's retry: the same message id (Standard Webhooks signs it).
+        again = await app.client.post(f"/webhooks/{vendor}", content=body, headers=signed.headers)
+        assert again.json()["status"] == "duplicate"
+        [record] = await app.store.cloudevents_of(response.json()["id"])
+    assert json.loads(record.value)["data"]["payload"] == {"test": 2432232314}

@@ -136,8 +136,10 @@ async def test_an_overload_is_refused_fast_and_retried_to_completion(
         return response.status_code
 
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    before = rss_mib(server)
     async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
         statuses = await asyncio.gather(*(deliver(client, body) for body in bodies))
+        during = rss_mib(server)
         refused = [b for b, s in zip(bodies, statuses, strict=True) if s == 503]
         assert set(statuses) <= {200, 503}
         assert refused, "nothing was refused: this was not an overload"
@@ -151,3 +153,11 @@ async def test_an_overload_is_refused_fast_and_retried_to_completion(
             refused = [b for b, s in zip(refused, again, strict=True) if s == 503]
         listed = await client.get("/metrics")
     assert "ingest_admission_refusals_total" in listed.text
+    # Bounded: only INGEST_MAX_IN_FLIGHT bodies are ever read at once.
+    assert during - before < 150, (before, during)
+
+
+def rss_mib(server: support.ServerProcess) -> float:
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    [line] = [line for line in status.splitlines() if line.startswith("VmRSS:")]
+    return int(line.split()[1]) / 1024
