@@ -49,8 +49,13 @@ services-down:
 	bash scripts/kafka.sh stop
 	bash scripts/postgres.sh stop
 
-bench: install
-	$(BIN)/python bench/ingest_rate.py
+bench: install  ## ingest vs bare Starlette on a durable PostgreSQL and Kafka, incl. a 5M-row inbox; results in bench/results/
+	@set -euo pipefail; \
+	db="$$(bash scripts/postgres.sh start --durable --dir $(BENCH_PG_DIR) --port $(BENCH_PG_PORT) | sed -n 's/^DATABASE_URL=//p')"; \
+	kafka="$$(bash scripts/kafka.sh start | sed -n 's/^KAFKA_BOOTSTRAP_SERVERS=//p')"; \
+	[[ -n $$db && -n $$kafka ]] || { echo "make bench: PostgreSQL or Kafka did not start" >&2; exit 1; }; \
+	$(BIN)/python bench/ingest_rate.py --database-url "$$db" --kafka "$$kafka" \
+		--big-inbox --results bench/results $(BENCH_ARGS)
 
 BENCH_PG_DIR ?= .services/postgres-durable
 BENCH_PG_PORT ?= 15433

@@ -8,19 +8,37 @@ two servers in the same run with the same load generator and reports their ratio
   stack on this machine.
 * `ingest`: `python -m ingest serve`, one worker, SQLite + file sink by default (`--database-url`
   for PostgreSQL, `--kafka` for Kafka). Each request is a freshly sampled and signed Stripe
-  `payment_intent.succeeded` event: verified, normalized, committed to the inbox and outbox in one
-  transaction, then published by the in-process relay.
+  `payment_intent.succeeded` event: verified, normalized, committed to the inbox and outbox,
+  then published by the in-process relay.
 
-Phases alternate (bare, ingest, bare, ingest, ...) so that drift on a shared machine hits both
-sides alike; every phase is a warm-up followed by a fixed number of timed requests at a fixed
-concurrency. After each ingest phase the benchmark waits until the sink holds every accepted event
-and reports that wait (the relay's drain time). At the end it checks that the sink holds exactly
-the accepted events, once each. The exit status is non-zero if any request or check failed.
+Each round runs, interleaved so that drift on a shared machine hits every phase alike:
+
+1. for each `--concurrency` (16 and 64 by default): a bare phase, then an ingest phase, each a
+   warm-up followed by a fixed number of timed requests from a closed-loop load generator;
+2. an ingest phase in which a share of the requests (`--redeliveries`, 10 %) are redeliveries of
+   events accepted earlier in the run: same body and Stripe event id, freshly signed. They must
+   all be answered `duplicate`, with the inbox id of the original;
+3. an open-loop ingest phase (`--open-loop-rate` events/s for `--open-loop-seconds`): requests
+   leave on a timetable whatever the responses, and for each event the benchmark records when
+   its 2xx arrived and when it became readable in the sink (for Kafka: by a read_committed
+   consumer), so the relay's ack-to-readable latency is measured at a known rate.
+
+With `--big-inbox`, after the rounds the inbox is filled to `--big-inbox-rows` processed events
+with SQL (`bench/inbox_fill.py`) and the bare/ingest pair at the first concurrency is run again
+for as many rounds, to compare with the same pair on the nearly empty inbox of the same run.
+
+After each ingest phase the benchmark waits until the sink holds every accepted event and reports
+that wait (the relay's drain time). At the end it checks that the sink holds exactly the accepted
+events, once each. The exit status is non-zero if any request or check failed; the targets of
+issue 7 are printed (PASS/MISS) but never change it.
 
 The load generator is a minimal HTTP/1.1 client by default, because httpx saturates long before
-the bare server does (see RawConnection and bench/README.md).
+the bare server does (see RawConnection and bench/README.md). Modules: `loadgen.py` (requests and
+both load generators), `reporting.py` (phases, medians, ratios, targets, tables, JSON),
+`inbox_fill.py` (the SQL fill); this file starts, runs and checks everything.
 
-Run: `make bench`, or `.venv/bin/python bench/ingest_rate.py --help`.
+Run: `make bench` (durable PostgreSQL, Kafka, the 5M-row inbox; results under bench/results/), or
+`.venv/bin/python bench/ingest_rate.py --help`.
 """
 
 from __future__ import annotations
@@ -33,342 +51,83 @@ import json
 import math
 import multiprocessing
 import os
-import platform
+import random
 import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
-from importlib import metadata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from inbox_fill import fill_inbox
+from loadgen import (
+    EVENT_TYPE,
+    MAX_FAILURES_SHOWN,
+    SECRET,
+    SENDERS,
+    SOURCE,
+    STARTUP_TIMEOUT_SECONDS,
+    Kind,
+    LoadResult,
+    OpenLoop,
+    SignedRequest,
+    Signer,
+    client_process,
+    generate_load,
+    redelivery_positions,
+    run_event_loop,
+    split,
+)
+from reporting import (
+    TARGET_ACK_TO_KAFKA_RATE,
+    CpuWindow,
+    Labels,
+    Mode,
+    Options,
+    Phase,
+    Report,
+    describe_machine,
+    print_phase,
+    print_summary,
+    print_verdict,
+    rows_label,
+    summarize,
+    write_results,
+)
 from sqlalchemy.engine import make_url
-
-from handlers.base import SigningContext
-from handlers.stripe import StripeHandler
-from ingest.sources import SourceConfig
 
 BENCH_DIR = Path(__file__).resolve().parent
 BARE_APP = BENCH_DIR / "bare_app.py"
 
-SECRET = "whsec_bench_secret"  # noqa: S105 - a throwaway signing key for local servers
-EVENT_TYPE = "payment_intent.succeeded"
-SOURCE = "stripe"
-WEBHOOK_PATH = f"/webhooks/{SOURCE}"
 KAFKA_PARTITIONS = 3  # the local broker's num.partitions (scripts/kafka.sh)
 
 INGEST_SERVE = [sys.executable, "-m", "ingest", "serve", "--host", "127.0.0.1"]
 
-STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
-REQUEST_TIMEOUT_SECONDS = 30.0
 SINK_POLL_SECONDS = 0.002
-MAX_FAILURES_SHOWN = 5
+"""How often the file sink is read, and how often waits for the sink look at the count."""
+KAFKA_FETCH_WAIT_MS = 100
+IDLE_SAMPLE_SECONDS = 1.0
+BUSY_IDLE_CORES = 0.25
+"""Machine CPU in use, in cores, while this benchmark is idle, above which another job is
+probably running: the output says so."""
 
 # Server environment the benchmark owns: inherited values would silently change what is measured
 # (a KAFKA_BOOTSTRAP_SERVERS exported in the shell would swap the sink, for instance).
 OWNED_ENV_PREFIXES = ("INGEST_", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS")
-
-Kind = Literal["bare", "ingest"]
-
-
-# -- requests ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    """One distinct Stripe event, signed; `event_id` is what the sink must eventually contain."""
-
-    body: bytes
-    headers: dict[str, str]
-    event_id: str
-    wire: bytes
-    """The whole HTTP/1.1 request, for the raw client."""
-
-
-def http_request(headers: dict[str, str], body: bytes) -> bytes:
-    lines = [f"POST {WEBHOOK_PATH} HTTP/1.1", "Host: 127.0.0.1"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def signed_requests(count: int) -> list[SignedRequest]:
-    """Fresh events signed now: Stripe signatures expire after 300 s, so build them per phase.
-
-    Signing happens before the clock starts so that the load generator spends its CPU on HTTP only.
-    Both servers get the same kind of requests (size, headers), so only the endpoint differs.
-    """
-    handler = StripeHandler()
-    now = time.time()
-    source = SourceConfig(name=SOURCE, vendor="stripe", secrets=(SECRET,))
-    context = SigningContext(
-        source=source, url=f"http://127.0.0.1/webhooks/{SOURCE}", secret=SECRET
-    )
-    requests = []
-    for _ in range(count):
-        body = handler.sample(EVENT_TYPE)
-        event_id = json.loads(body)["id"]
-        headers = handler.sign(body, context, now).headers
-        requests.append(SignedRequest(body, headers, event_id, http_request(headers, body)))
-    return requests
-
-
-# -- load generator ------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadResult:
-    """What one load-generator process saw in one phase (pickled back from child processes)."""
-
-    started: float = 0.0
-    """time.perf_counter() (CLOCK_MONOTONIC: comparable across processes) at the first timed
-    request."""
-    finished: float = 0.0
-    """time.perf_counter() after the last timed response: the last ack."""
-    latencies: list[float] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
-    """Inbox ids the service answered with (warm-up included): all distinct if all is well."""
-    accepted: list[str] = field(default_factory=list)
-    """Stripe event ids of the requests answered with success (warm-up included)."""
-    failures: list[str] = field(default_factory=list)
-    failure_count: int = 0
-    warmup_failure_count: int = 0
-    client_cpu_seconds: float = 0.0
-
-
-def check_response(status: int, body: bytes, kind: Kind) -> tuple[str | None, int | None]:
-    """(why the response is not a success or None, the inbox id): `ingest` must say `accepted`."""
-    if status != 200:
-        return f"HTTP {status}: {body[:200]!r}", None
-    if kind == "bare":
-        return None, None
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return f"not JSON: {body[:200]!r}", None
-    if document.get("status") != "accepted" or not isinstance(document.get("id"), int):
-        return f"not accepted: {body[:200]!r}", None
-    return None, document["id"]
-
-
-Send = Callable[[SignedRequest], Awaitable[tuple[int, bytes]]]
-"""POST one request to the webhook endpoint; returns (status, body)."""
-
-TRANSPORT_ERRORS = (httpx.HTTPError, OSError, EOFError, asyncio.LimitOverrunError, ValueError)
-
-
-class ProtocolError(ValueError):
-    """A response the raw client does not handle (no Content-Length, chunked)."""
-
-
-class RawConnection:
-    """HTTP/1.1 on one keep-alive TCP connection, and nothing more: the default load generator.
-
-    httpx costs 0.7-1.2 ms of client CPU per request here (its connection pool scans every
-    connection on each request, and httpcore 1.0.9 retries a failing `import sniffio` each time
-    it creates a lock: encode/httpcore#1103), which caps one client process at ~800 requests/s,
-    a thirtieth of what the bare server sustains; on 2 cores more client processes only take the
-    server's core. Pre-encoded requests and a Content-Length parser cost ~20 us per request, so
-    the bare phase measures the server, not the client. `--client httpx` remains for comparison.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def send(self, request: SignedRequest) -> tuple[int, bytes]:
-        try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
-                return await self._exchange(request.wire)
-        except BaseException:
-            await self.close()  # a half-read response would poison the next one
-            raise
-
-    async def _exchange(self, wire: bytes) -> tuple[int, bytes]:
-        if self._reader is None or self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self._reader, self._writer
-        writer.write(wire)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length: int | None = None
-        close = False
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"connection" and value.strip().lower() == b"close":
-                close = True
-            elif name == b"transfer-encoding":
-                raise ProtocolError("chunked responses are not supported")
-        if length is None:
-            raise ProtocolError("response without Content-Length")
-        body = await reader.readexactly(length)
-        if close:
-            await self.close()
-        return status, body
-
-    async def close(self) -> None:
-        writer, self._reader, self._writer = self._writer, None, None
-        if writer is not None:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-@contextlib.asynccontextmanager
-async def raw_senders(url: str, concurrency: int) -> AsyncIterator[list[Send]]:
-    address = httpx.URL(url)
-    connections = [RawConnection(address.host, address.port or 80) for _ in range(concurrency)]
-    try:
-        yield [connection.send for connection in connections]
-    finally:
-        for connection in connections:
-            await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def httpx_senders(url: str, concurrency: int) -> AsyncIterator[list[Send]]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url,
-        limits=limits,
-        timeout=REQUEST_TIMEOUT_SECONDS,
-        trust_env=False,  # never through a proxy from the environment: 127.0.0.1 directly
-    ) as client:
-
-        async def send(request: SignedRequest) -> tuple[int, bytes]:
-            response = await client.post(
-                WEBHOOK_PATH, content=request.body, headers=request.headers
-            )
-            return response.status_code, response.content
-
-        yield [send] * concurrency
-
-
-SENDERS: dict[str, Callable[[str, int], contextlib.AbstractAsyncContextManager[list[Send]]]] = {
-    "raw": raw_senders,
-    "httpx": httpx_senders,
-}
-
-
-async def generate_load(
-    url: str,
-    kind: Kind,
-    client: str,
-    warmup: Sequence[SignedRequest],
-    measured: Sequence[SignedRequest],
-    concurrency: int,
-    gate: Callable[[], Awaitable[None]],
-) -> LoadResult:
-    """`concurrency` keep-alive connections, each sending its next request when the last answers.
-
-    A closed loop with a fixed number of requests in flight, like a vendor's delivery workers: the
-    rate is what the server sustains at that concurrency, and latency includes queueing in the
-    server. `gate` is awaited between warm-up and timing (a barrier across client processes).
-    """
-    result = LoadResult()
-    async with SENDERS[client](url, concurrency) as senders:
-
-        async def run(requests: Sequence[SignedRequest], timed: bool) -> None:
-            position = 0
-
-            async def worker(send: Send) -> None:
-                nonlocal position
-                while position < len(requests):
-                    request = requests[position]
-                    position += 1
-                    began = time.perf_counter()
-                    try:
-                        status, body = await send(request)
-                    except TRANSPORT_ERRORS as exc:
-                        problem: str | None = f"{type(exc).__name__}: {exc}"
-                    else:
-                        elapsed = time.perf_counter() - began
-                        problem, inbox_id = check_response(status, body, kind)
-                        if problem is None:
-                            result.accepted.append(request.event_id)
-                            if timed:
-                                result.latencies.append(elapsed)
-                            if inbox_id is not None:
-                                result.ids.append(inbox_id)
-                    if problem is not None:
-                        if timed:
-                            result.failure_count += 1
-                        else:
-                            result.warmup_failure_count += 1
-                        if len(result.failures) < MAX_FAILURES_SHOWN:
-                            result.failures.append(problem)
-
-            await asyncio.gather(*(worker(send) for send in senders))
-
-        await run(warmup, timed=False)
-        await gate()
-        cpu_before = time.process_time()
-        result.started = time.perf_counter()
-        await run(measured, timed=True)
-        result.finished = time.perf_counter()
-        result.client_cpu_seconds = time.process_time() - cpu_before
-    return result
-
-
-def run_event_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """uvloop when available (it is a dependency of uvicorn[standard]): a cheaper client."""
-    try:
-        import uvloop  # noqa: PLC0415 - optional
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
-
-
-def client_process(
-    url: str,
-    kind: Kind,
-    client: str,
-    warmup: list[SignedRequest],
-    measured: list[SignedRequest],
-    concurrency: int,
-    barrier: Barrier,
-    results: Queue[LoadResult],
-) -> None:
-    """Entry point of a spawned load-generator process (`--client-processes` > 1)."""
-
-    async def gate() -> None:
-        await asyncio.to_thread(barrier.wait, STARTUP_TIMEOUT_SECONDS)
-
-    results.put(
-        run_event_loop(generate_load(url, kind, client, warmup, measured, concurrency, gate)),
-    )
-
-
-def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
-    """`items` in `parts` nearly equal contiguous slices."""
-    size, extra = divmod(len(items), parts)
-    slices, start = [], 0
-    for index in range(parts):
-        end = start + size + (1 if index < extra else 0)
-        slices.append(list(items[start:end]))
-        start = end
-    return slices
 
 
 # -- CPU accounting ------------------------------------------------------------------------------
@@ -405,17 +164,6 @@ class MachineTimes:
         return cls(total=sum(values), idle=values[3] + values[4], steal=values[7])
 
 
-@dataclass(frozen=True)
-class CpuWindow:
-    """CPU used over one timed phase, in cores (1.0 = one core busy for the whole phase)."""
-
-    server: float
-    client: float
-    machine_busy: float
-    steal: float
-    """Fraction of the machine's CPU time stolen by the hypervisor."""
-
-
 class CpuMeter:
     """Started at the gate, stopped at the last response: CPU of the server process (all threads)
     and of the whole machine, so a phase shows whether the server, the client or a neighbour was
@@ -442,6 +190,18 @@ class CpuMeter:
             machine_busy=busy,
             steal=steal,
         )
+
+
+async def machine_busy_cores(seconds: float = IDLE_SAMPLE_SECONDS) -> float:
+    """Cores in use on the whole machine over `seconds` while this benchmark sleeps: how much
+    another job takes (the load average alone mixes in our own past phases)."""
+    before = MachineTimes.now()
+    await asyncio.sleep(seconds)
+    after = MachineTimes.now()
+    total = after.total - before.total
+    if total <= 0:
+        return math.nan
+    return (os.cpu_count() or 1) * (1 - (after.idle - before.idle) / total)
 
 
 # -- servers -------------------------------------------------------------------------------------
@@ -580,58 +340,120 @@ def migrate(env: dict[str, str], workdir: Path) -> None:
         raise BenchmarkError(f"ingest migrate failed ({result.returncode}):\n{result.stderr}")
 
 
+async def postgres_settings(database_url: str) -> dict[str, str]:
+    """The server's durability settings, read from the server: what the run really measured."""
+    url = make_url(database_url)
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+    try:
+        rows = await conn.fetch(
+            "SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])",
+            ["fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "wal_level"],
+        )
+        settings = {row["name"]: str(row["setting"]) for row in rows}
+        settings["server_version"] = str(await conn.fetchval("SHOW server_version"))
+        settings["shared_buffers"] = str(await conn.fetchval("SHOW shared_buffers"))
+    finally:
+        await conn.close()
+    return settings
+
+
 # -- sinks ---------------------------------------------------------------------------------------
 
 
 class SinkWatcher(Protocol):
-    """Counts what the relay has published, and finally reads it all back to check it."""
+    """Tails what the relay has published: when each event became readable, and every record.
+
+    `arrivals` maps a Stripe event id (the CloudEvent's `vendoreventid`) to the perf_counter()
+    at which it was first read; `records` lists every record's event id, duplicates included.
+    """
 
     description: str
+    arrivals: dict[str, float]
+    records: list[str]
 
-    async def count(self) -> int: ...
+    async def start(self) -> None: ...
 
-    async def event_ids(self, expected: int) -> list[str]: ...
+    async def stop(self) -> None: ...
+
+    def count(self) -> int: ...
 
 
 class FileWatcher:
-    """The JSON-lines sink: counts newlines incrementally, so polling stays cheap as it grows."""
+    """The JSON-lines sink, polled every SINK_POLL_SECONDS by a background task that reads only
+    what was appended since the last poll (so polling stays cheap as the file grows)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.description = f"file {path.name}"
+        self.arrivals: dict[str, float] = {}
+        self.records: list[str] = []
         self._offset = 0
-        self._lines = 0
+        self._task: asyncio.Task[None] | None = None
 
-    async def count(self) -> int:
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._tail())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def count(self) -> int:
+        if self._task is not None and self._task.done():
+            self._task.result()  # re-raise what stopped the tail
+        return len(self.records)
+
+    async def _tail(self) -> None:
+        while True:
+            self._read()
+            await asyncio.sleep(SINK_POLL_SECONDS)
+
+    def _read(self) -> None:
         try:
             with self.path.open("rb") as handle:
                 handle.seek(self._offset)
                 chunk = handle.read()
         except FileNotFoundError:
-            return 0
+            return
         # Only whole lines count; a partial last line is read again next time.
         complete = chunk.rfind(b"\n") + 1
-        self._lines += chunk.count(b"\n", 0, complete)
+        now = time.perf_counter()
+        for line in chunk[:complete].splitlines():
+            if line.strip():
+                self._add(json.loads(line)["vendoreventid"], now)
         self._offset += complete
-        return self._lines
 
-    async def event_ids(self, expected: int) -> list[str]:
-        try:
-            with self.path.open("rb") as handle:
-                return [json.loads(line)["vendoreventid"] for line in handle if line.strip()]
-        except FileNotFoundError:
-            return []
+    def _add(self, event_id: str, now: float) -> None:
+        self.records.append(event_id)
+        self.arrivals.setdefault(event_id, now)
 
 
 class KafkaWatcher:
-    """A topic of our own, created for the run: its end offsets count what the relay produced."""
+    """A topic of our own, created for the run, read from the start by a read_committed consumer
+    for the whole run.
+
+    read_committed is what a downstream consumer of the relay's transactions uses, so the time a
+    record is returned here is when it became *readable*, not merely written. Counting records
+    this way (rather than from the partitions' end offsets) also keeps transaction markers,
+    which take an offset each, out of the count.
+    """
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.description = f"Kafka topic {topic}"
+        self.description = f"Kafka topic {topic} (read_committed)"
         self.partitions = [TopicPartition(topic, p) for p in range(KAFKA_PARTITIONS)]
+        self.arrivals: dict[str, float] = {}
+        self.records: list[str] = []
         self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def create_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -653,130 +475,149 @@ class KafkaWatcher:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            fetch_max_wait_ms=KAFKA_FETCH_WAIT_MS,
         )
         await self._consumer.start()
+        await self._wait_for_leaders(self._consumer)
+        self._consumer.assign(self.partitions)
+        await self._consumer.seek_to_beginning(*self.partitions)
+        self._task = asyncio.create_task(self._tail(self._consumer))
+
+    async def _wait_for_leaders(self, consumer: AIOKafkaConsumer) -> None:
+        """Until the new topic's partition leaders answer (a few hundred ms after creation):
+        seeking earlier makes aiokafka log NotLeaderForPartitionError while it retries."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                await consumer.end_offsets(self.partitions)
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+            else:
+                return
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._consumer is not None:
             await self._consumer.stop()
 
-    async def count(self) -> int:
-        assert self._consumer is not None  # noqa: S101 - started by prepare_backends()
-        offsets = await self._consumer.end_offsets(self.partitions)
-        return sum(offsets.values())
+    def count(self) -> int:
+        if self._task is not None and self._task.done():
+            self._task.result()  # re-raise what stopped the tail
+        return len(self.records)
 
-    async def event_ids(self, expected: int) -> list[str]:
-        """Read the topic from the start; a little past `expected`, to see duplicates too."""
-        assert self._consumer is not None  # noqa: S101 - started by prepare_backends()
-        consumer = self._consumer
-        consumer.assign(self.partitions)
-        await consumer.seek_to_beginning(*self.partitions)
-        ids: list[str] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 60
-        settle: float | None = None
-        while loop.time() < deadline and (settle is None or loop.time() < settle):
+    async def _tail(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
             batch = await consumer.getmany(timeout_ms=250)
+            now = time.perf_counter()
             for records in batch.values():
-                ids.extend(json.loads(record.value)["vendoreventid"] for record in records)
-            if settle is None and len(ids) >= expected:
-                settle = loop.time() + 1.0
-        return ids
+                for record in records:
+                    event_id = json.loads(record.value)["vendoreventid"]
+                    self.records.append(event_id)
+                    self.arrivals.setdefault(event_id, now)
 
 
-async def wait_for_sink(watcher: SinkWatcher, expected: int, limit: float) -> float | None:
-    """perf_counter() when the sink first holds `expected` records; None after `limit` s."""
+async def wait_for_sink(watcher: SinkWatcher, expected: int, limit: float) -> bool:
+    """Whether the sink held `expected` records within `limit` seconds."""
     deadline = time.perf_counter() + limit
-    while True:
-        if await watcher.count() >= expected:
-            return time.perf_counter()
+    while watcher.count() < expected:
         if time.perf_counter() > deadline:
-            return None
+            return False
         await asyncio.sleep(SINK_POLL_SECONDS)
+    return True
 
 
-# -- phases --------------------------------------------------------------------------------------
+async def settled_records(watcher: SinkWatcher, expected: int) -> list[str]:
+    """Every record read, once the sink holds `expected` and a second more has brought no
+    surprise: a duplicate published late would show up in that second."""
+    await wait_for_sink(watcher, expected, 60.0)
+    await asyncio.sleep(1.0)
+    return list(watcher.records)
 
 
-@dataclass
-class Phase:
-    """One timed run against one server, with what it cost and (ingest) how long the relay took."""
-
-    kind: Kind
-    round: int
-    requests: int
-    seconds: float
-    latencies: list[float]
-    failure_count: int
-    warmup_failure_count: int
-    failures: list[str]
-    cpu: CpuWindow
-    ids: list[int]
-    accepted: list[str]
-    last_ack: float
-    """time.perf_counter() of the last timed response."""
-    drain_seconds: float | None = None
-    """From the last ack until the sink held every accepted event (ingest only)."""
-
-    @property
-    def rate(self) -> float:
-        """Successful requests per second: failures are fast and would flatter the rate."""
-        return len(self.latencies) / self.seconds if self.seconds > 0 else math.nan
-
-    def percentile_ms(self, p: float) -> float:
-        return percentile(self.latencies, p) * 1000
+# -- phases ---------------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile: an observed latency, never an interpolation between two."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-async def run_phase(
+async def measure(
     options: Options,
     server: Server,
     kind: Kind,
-    round_number: int,
+    concurrency: int,
     warmup: list[SignedRequest],
     measured: list[SignedRequest],
-) -> Phase:
-    """One warm-up + timed run against one server, in-process or across client processes."""
-    if options.client_processes == 1:
+    open_rate: float | None = None,
+) -> tuple[list[LoadResult], CpuWindow]:
+    """One warm-up + timed run against one server: closed loop (in-process or across client
+    processes) or, with `open_rate`, open loop in this process."""
+    if options.client_processes == 1 or open_rate is not None:
         meter: CpuMeter | None = None
 
         async def gate() -> None:
             nonlocal meter
             meter = CpuMeter(server.process.pid)
 
-        result = await generate_load(
-            server.url, kind, options.client, warmup, measured, options.concurrency, gate
-        )
+        if open_rate is not None:
+            result = await OpenLoop(server.url, open_rate).run(warmup, measured, gate)
+        else:
+            result = await generate_load(
+                server.url, kind, options.client, warmup, measured, concurrency, gate
+            )
         results = [result]
         assert meter is not None  # noqa: S101 - set by the gate
     else:
-        results, meter = await run_client_processes(options, server, kind, warmup, measured)
+        results, meter = await run_client_processes(
+            options, server, kind, concurrency, warmup, measured
+        )
+    seconds = max(r.finished for r in results) - min(r.started for r in results)
+    return results, meter.stop(seconds, sum(r.client_cpu_seconds for r in results))
+
+
+def phase_from(
+    results: Sequence[LoadResult],
+    cpu: CpuWindow,
+    *,
+    label: str,
+    kind: Kind,
+    mode: Mode,
+    round_number: int,
+    concurrency: int | None,
+    target_rate: float | None,
+    inbox_rows: int,
+    measured: Sequence[SignedRequest],
+) -> Phase:
     started = min(r.started for r in results)
     finished = max(r.finished for r in results)
-    seconds = finished - started
-    cpu = meter.stop(seconds, sum(r.client_cpu_seconds for r in results))
     return Phase(
+        label=label,
         kind=kind,
+        mode=mode,
         round=round_number,
+        concurrency=concurrency,
+        target_rate=target_rate,
+        inbox_rows=inbox_rows,
         requests=len(measured),
-        seconds=seconds,
+        seconds=finished - started,
         latencies=[latency for r in results for latency in r.latencies],
+        redelivery_latencies=[latency for r in results for latency in r.redelivery_latencies],
         failure_count=sum(r.failure_count for r in results),
         warmup_failure_count=sum(r.warmup_failure_count for r in results),
         failures=[failure for r in results for failure in r.failures][:MAX_FAILURES_SHOWN],
         cpu=cpu,
         ids=[i for r in results for i in r.ids],
         accepted=[event_id for r in results for event_id in r.accepted],
+        duplicates=[pair for r in results for pair in r.duplicates],
+        ack_times={k: v for r in results for k, v in r.ack_times.items()},
+        lateness=[late for r in results for late in r.lateness],
         last_ack=finished,
+        redeliveries=sum(1 for request in measured if request.expect == "duplicate"),
     )
 
 
@@ -784,6 +625,7 @@ async def run_client_processes(
     options: Options,
     server: Server,
     kind: Kind,
+    concurrency: int,
     warmup: list[SignedRequest],
     measured: list[SignedRequest],
 ) -> tuple[list[LoadResult], CpuMeter]:
@@ -792,7 +634,7 @@ async def run_client_processes(
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(count + 1)
     queue: Queue[LoadResult] = context.Queue()
-    concurrencies = [len(part) for part in split(range(options.concurrency), count)]
+    concurrencies = [len(part) for part in split(range(concurrency), count)]
     processes = [
         context.Process(
             target=client_process,
@@ -818,46 +660,22 @@ async def run_client_processes(
     return results, meter
 
 
-# -- the run -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Options:
-    requests: int
-    bare_requests: int
-    warmup: int
-    concurrency: int
-    rounds: int
-    database_url: str | None
-    kafka: str | None
-    client: str
-    client_processes: int
-    server_env: dict[str, str]
-    drain_timeout: float
-    keep: bool
-    json_path: Path | None
+# -- the run --------------------------------------------------------------------------------------
 
 
 @dataclass
-class Report:
-    configuration: dict[str, Any]
-    phases: list[Phase] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    sink_records: int | None = None
-    server_log_lines: int | None = None
-
-    @property
-    def failed_requests(self) -> int:
-        return sum(p.failure_count + p.warmup_failure_count for p in self.phases)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.problems) or self.failed_requests > 0
+class Backends:
+    env: dict[str, str]
+    """The ingest server's environment."""
+    watcher: SinkWatcher
+    database_url: str | None
+    """The run's own PostgreSQL database, with credentials (for the fill), or None on SQLite."""
+    topic: str
 
 
 async def prepare_backends(
     options: Options, stack: contextlib.AsyncExitStack, workdir: Path, run_id: str
-) -> tuple[dict[str, str], SinkWatcher]:
+) -> Backends:
     """The ingest server's environment and a watcher on its sink: nothing shared with other runs.
 
     SQLite and the file sink live in the run's directory; on PostgreSQL the run gets a database of
@@ -871,63 +689,233 @@ async def prepare_backends(
         "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'ingest.db'}",
         **options.server_env,
     }
+    database_url = None
     if options.database_url:
         name = f"bench_{run_id}"
-        env["DATABASE_URL"] = await create_database(options.database_url, name)
+        database_url = env["DATABASE_URL"] = await create_database(options.database_url, name)
         if not options.keep:
             stack.push_async_callback(drop_database, options.database_url, name)
         await asyncio.to_thread(migrate, server_environment(env), workdir)
-    if not options.kafka:
-        return env, FileWatcher(workdir / "events.jsonl")
-    env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka
-    kafka = KafkaWatcher(options.kafka, topic)
-    await kafka.create_topic()
-    if not options.keep:
-        stack.push_async_callback(kafka.delete_topic)
-    await kafka.start()
-    stack.push_async_callback(kafka.stop)
-    return env, kafka
+    watcher: SinkWatcher
+    if options.kafka:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = options.kafka
+        kafka = KafkaWatcher(options.kafka, topic)
+        await kafka.create_topic()
+        if not options.keep:
+            stack.push_async_callback(kafka.delete_topic)
+        watcher = kafka
+    else:
+        watcher = FileWatcher(workdir / "events.jsonl")
+    await watcher.start()
+    stack.push_async_callback(watcher.stop)
+    return Backends(env, watcher, database_url, topic)
 
 
-def phase_requests(options: Options, kind: Kind) -> tuple[list[SignedRequest], list[SignedRequest]]:
-    """(warm-up, timed) requests. The bare phase re-sends the same events: it stores nothing,
-    and at ~40x the service's rate it needs more requests to last long enough to be measured."""
-    requests = signed_requests(options.warmup + options.requests)
-    warmup, timed = requests[: options.warmup], requests[options.warmup :]
-    if kind == "bare":
-        timed = [timed[i % len(timed)] for i in range(options.bare_requests)]
-    return warmup, timed
+class Runner:
+    """Runs the phases in order and keeps what later phases and the final check need: every event
+    accepted so far (with its inbox id and body, for redeliveries)."""
 
+    def __init__(
+        self,
+        options: Options,
+        report: Report,
+        bare: Server,
+        ingest: Server,
+        backends: Backends,
+    ) -> None:
+        self.options = options
+        self.report = report
+        self.bare = bare
+        self.ingest = ingest
+        self.backends = backends
+        self.watcher = backends.watcher
+        self.labels = Labels(options)
+        self.signer = Signer()
+        self.accepted: list[str] = []
+        """Stripe ids of every accepted event, in order: what the sink must hold, once each."""
+        self.history: dict[str, tuple[int, bytes]] = {}
+        """Accepted event id -> (inbox id, body)."""
+        self.fill_rows = 0
 
-async def run_rounds(
-    options: Options, report: Report, bare: Server, ingest: Server, watcher: SinkWatcher
-) -> list[str]:
-    """Alternate bare and ingest phases; after each ingest phase, time the relay's drain.
+    @property
+    def inbox_rows(self) -> int:
+        return len(self.history) + self.fill_rows
 
-    Returns the Stripe ids of every event the service accepted, in the order they were sent.
-    """
-    accepted: list[str] = []
-    for round_number in range(1, options.rounds + 1):
-        phases: tuple[tuple[Kind, Server], ...] = (("bare", bare), ("ingest", ingest))
-        for kind, server in phases:
-            warmup, timed = phase_requests(options, kind)
-            phase = await run_phase(options, server, kind, round_number, warmup, timed)
-            report.phases.append(phase)
-            if kind == "ingest":
-                accepted.extend(phase.accepted)
-                done = await wait_for_sink(watcher, len(accepted), options.drain_timeout)
-                if done is None:
-                    report.problems.append(
-                        f"round {round_number}: the sink did not reach {len(accepted)} records "
-                        f"within {options.drain_timeout:.0f} s"
+    async def rounds(self) -> None:
+        """Every round: (bare, ingest) per concurrency, then redeliveries, then the open loop."""
+        options = self.options
+        for number in range(1, options.rounds + 1):
+            for concurrency in options.concurrencies:
+                for kind in ("bare", "ingest"):
+                    await self.closed(
+                        self.labels.closed(kind, concurrency), kind, concurrency, number
                     )
-                else:
-                    phase.drain_seconds = max(0.0, done - phase.last_ack)
-            print_phase(phase, options.client_processes)
-            for each in (bare, ingest):
-                if each.process.poll() is not None:
-                    raise BenchmarkError(f"{each.name} exited during the run:\n{each.log_tail()}")
-    return accepted
+            if options.redelivery_share > 0:
+                await self.closed(
+                    self.labels.redeliveries,
+                    "ingest",
+                    options.primary,
+                    number,
+                    redelivery_share=options.redelivery_share,
+                )
+            if options.open_loop_rate > 0:
+                await self.open_loop(number)
+
+    async def big_inbox_rounds(self) -> None:
+        """Fill the inbox, then the (bare, ingest) pair at the first concurrency again."""
+        options = self.options
+        database_url = self.backends.database_url
+        assert database_url is not None  # noqa: S101 - parse_args requires --database-url
+        rows = options.big_inbox_rows
+        print(
+            f"filling the inbox with {rows:,} processed events"
+            f"{' and their published outbox records' if options.big_inbox_outbox else ''}"
+            " (INSERT … SELECT … generate_series, 100,000 rows a transaction) …",
+            flush=True,
+        )
+
+        def progress(line: str) -> None:
+            print(f"  fill: {line}", flush=True)
+
+        self.report.fill = await fill_inbox(
+            database_url,
+            rows,
+            source=SOURCE,
+            event_type=EVENT_TYPE,
+            secret=SECRET,
+            topic=self.backends.topic,
+            outbox=options.big_inbox_outbox,
+            progress=progress,
+        )
+        self.fill_rows = rows
+        fill = self.report.fill
+        print(
+            f"  fill: done in {fill.total_seconds:.0f} s (insert {fill.insert_seconds:.0f} s,"
+            f" vacuum/analyze {fill.vacuum_seconds:.0f} s, checkpoint "
+            + ("refused" if fill.checkpoint_seconds is None else f"{fill.checkpoint_seconds:.0f} s")
+            + f"); inbox {fill.inbox_bytes / 2**30:.1f} GiB, outbox"
+            f" {fill.outbox_bytes / 2**30:.1f} GiB",
+            flush=True,
+        )
+        for number in range(1, options.rounds + 1):
+            for kind in ("bare", "ingest"):
+                label = self.labels.closed(kind, options.primary, big=True)
+                await self.closed(label, kind, options.primary, number)
+
+    def closed_requests(
+        self, kind: Kind, redelivery_share: float
+    ) -> tuple[list[SignedRequest], list[SignedRequest]]:
+        """(warm-up, timed) requests. The bare phase re-sends the same events: it stores nothing,
+        and at ~40x the service's rate it needs more requests to last long enough to be measured.
+        With `redelivery_share`, that share of the timed requests are redeliveries of events
+        accepted in earlier phases (each at most once per phase), spread evenly."""
+        options = self.options
+        requests = self.signer.fresh(options.warmup + options.requests)
+        warmup, timed = requests[: options.warmup], requests[options.warmup :]
+        if kind == "bare":
+            timed = [timed[i % len(timed)] for i in range(options.bare_requests)]
+        elif redelivery_share > 0:
+            positions = redelivery_positions(len(timed), redelivery_share)
+            known = list(self.history)
+            if len(known) >= len(positions):
+                picks = random.sample(known, len(positions))
+            else:
+                picks = random.choices(known, k=len(positions)) if known else []
+            for position, event_id in zip(positions, picks, strict=False):
+                timed[position] = self.signer.redelivery(self.history[event_id][1], event_id)
+        return warmup, timed
+
+    async def closed(
+        self,
+        label: str,
+        kind: Kind,
+        concurrency: int,
+        number: int,
+        *,
+        redelivery_share: float = 0.0,
+    ) -> Phase:
+        server = self.bare if kind == "bare" else self.ingest
+        warmup, timed = self.closed_requests(kind, redelivery_share)
+        rows = self.inbox_rows
+        results, cpu = await measure(self.options, server, kind, concurrency, warmup, timed)
+        phase = phase_from(
+            results,
+            cpu,
+            label=label,
+            kind=kind,
+            mode="closed",
+            round_number=number,
+            concurrency=concurrency,
+            target_rate=None,
+            inbox_rows=rows,
+            measured=timed,
+        )
+        return await self.finish(phase, [*warmup, *timed])
+
+    async def open_loop(self, number: int) -> Phase:
+        options = self.options
+        rate = options.open_loop_rate
+        count = max(1, round(rate * options.open_loop_seconds))
+        requests = self.signer.fresh(options.warmup + count)
+        warmup, timed = requests[: options.warmup], requests[options.warmup :]
+        rows = self.inbox_rows
+        results, cpu = await measure(
+            options, self.ingest, "ingest", 0, warmup, timed, open_rate=rate
+        )
+        phase = phase_from(
+            results,
+            cpu,
+            label=self.labels.open_loop,
+            kind="ingest",
+            mode="open",
+            round_number=number,
+            concurrency=None,
+            target_rate=rate,
+            inbox_rows=rows,
+            measured=timed,
+        )
+        return await self.finish(phase, requests)
+
+    async def finish(self, phase: Phase, sent: Sequence[SignedRequest]) -> Phase:
+        """Book an ingest phase's events, wait for the relay, check redeliveries; print."""
+        self.report.phases.append(phase)
+        if phase.kind == "ingest":
+            bodies = {r.event_id: r.body for r in sent if r.expect == "accepted"}
+            for event_id, inbox_id in zip(phase.accepted, phase.ids, strict=True):
+                self.history[event_id] = (inbox_id, bodies[event_id])
+            self.accepted.extend(phase.accepted)
+            wrong = [
+                (event_id, inbox_id)
+                for event_id, inbox_id in phase.duplicates
+                if self.history.get(event_id, (None, b""))[0] != inbox_id
+            ]
+            if wrong:
+                self.report.problems.append(
+                    f"{phase.label} round {phase.round}: {len(wrong)} redeliveries answered with "
+                    f"another event's inbox id, e.g. {wrong[0]}"
+                )
+            limit = self.options.drain_timeout
+            if await wait_for_sink(self.watcher, len(self.accepted), limit):
+                arrivals = self.watcher.arrivals
+                last = max((arrivals[e] for e in phase.accepted if e in arrivals), default=None)
+                if last is not None:
+                    phase.drain_seconds = max(0.0, last - phase.last_ack)
+            else:
+                self.report.problems.append(
+                    f"{phase.label} round {phase.round}: the sink did not reach "
+                    f"{len(self.accepted)} records within {limit:.0f} s"
+                )
+            if phase.mode == "open":
+                arrivals = self.watcher.arrivals
+                phase.ack_to_readable = [
+                    arrivals[e] - acked for e, acked in phase.ack_times.items() if e in arrivals
+                ]
+                phase.lost = len(phase.ack_times) - len(phase.ack_to_readable)
+        print_phase(phase, self.options.client_processes)
+        for each in (self.bare, self.ingest):
+            if each.process.poll() is not None:
+                raise BenchmarkError(f"{each.name} exited during the run:\n{each.log_tail()}")
+        return phase
 
 
 async def benchmark(options: Options, report: Report) -> None:
@@ -940,12 +928,30 @@ async def benchmark(options: Options, report: Report) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"ingest-bench-{run_id}-"))
     report.configuration["workdir"] = str(workdir)
     async with contextlib.AsyncExitStack() as stack:
-        ingest_env, watcher = await prepare_backends(options, stack, workdir, run_id)
-        database = make_url(ingest_env["DATABASE_URL"]).render_as_string(hide_password=True)
+        backends = await prepare_backends(options, stack, workdir, run_id)
+        env, watcher = backends.env, backends.watcher
+        database = make_url(env["DATABASE_URL"]).render_as_string(hide_password=True)
         report.configuration.update(
             database=database, sink=watcher.description, server_env=options.server_env
         )
         print(f"ingest: {database}, sink: {watcher.description}; directory {workdir}", flush=True)
+        if backends.database_url is not None:
+            settings = await postgres_settings(backends.database_url)
+            report.machine["postgresql"] = settings
+            durable = settings.get("fsync") == "on" and settings.get("synchronous_commit") == "on"
+            print(
+                f"PostgreSQL {settings.get('server_version')}: fsync={settings.get('fsync')}"
+                f" synchronous_commit={settings.get('synchronous_commit')}"
+                f" full_page_writes={settings.get('full_page_writes')}"
+                f" shared_buffers={settings.get('shared_buffers')}",
+                flush=True,
+            )
+            if not durable:
+                report.notes.append(
+                    "PostgreSQL is not durable (fsync or synchronous_commit off): commits are "
+                    "cheaper than in production; use scripts/postgres.sh start --durable"
+                )
+                print(f"WARNING: {report.notes[-1]}", flush=True)
         # Entered after prepare_backends, so the servers stop before the database is dropped.
         bare_port, ingest_port = free_port(), free_port()
         bare = stack.enter_context(
@@ -961,19 +967,37 @@ async def benchmark(options: Options, report: Report) -> None:
             running_server(
                 "ingest",
                 [*INGEST_SERVE, "--port", str(ingest_port)],
-                server_environment(ingest_env),
+                server_environment(env),
                 workdir,
                 ingest_port,
             )
         )
         await asyncio.gather(wait_healthy(bare), wait_healthy(ingest))
-        accepted = await run_rounds(options, report, bare, ingest, watcher)
-        published = await watcher.event_ids(len(accepted))
+        runner = Runner(options, report, bare, ingest, backends)
+        await runner.rounds()
+        if options.big_inbox_rows:
+            await runner.big_inbox_rounds()
+        published = await settled_records(watcher, len(runner.accepted))
+        report.accepted_events = len(runner.accepted)
         report.sink_records = len(published)
-        report.problems.extend(verify_ingest(report.phases, accepted, published))
+        report.problems.extend(verify_ingest(report.phases, runner.accepted, published))
+        report.server_duplicates = await scrape_duplicates(ingest)
+        report.problems.extend(verify_duplicates(report))
         report.server_log_lines = count_lines(ingest.log_path)
     if not report.failed and not options.keep:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def scrape_duplicates(server: Server) -> float | None:
+    """The service's count of redeliveries it recognised, from /metrics; None if unreadable."""
+    with contextlib.suppress(httpx.HTTPError):
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, trust_env=False) as client:
+            response = await client.get("/metrics")
+        for line in response.text.splitlines():
+            if line.startswith("ingest_webhook_duplicates_total{") and f'"{SOURCE}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0 if response.status_code == 200 else None
+    return None
 
 
 def verify_ingest(
@@ -985,12 +1009,32 @@ def verify_ingest(
     if len(set(inbox_ids)) != len(inbox_ids):
         problems.append(f"{len(inbox_ids) - len(set(inbox_ids))} accepted requests shared an id")
     expected, seen = set(accepted), set(published)
+    if len(expected) != len(accepted):
+        problems.append(f"{len(accepted) - len(expected)} events were accepted twice")
     if missing := expected - seen:
         problems.append(f"{len(missing)} accepted events are not in the sink")
     if extra := seen - expected:
         problems.append(f"{len(extra)} events in the sink were not accepted")
     if duplicates := len(published) - len(seen):
         problems.append(f"{duplicates} events are in the sink more than once")
+    return problems
+
+
+def verify_duplicates(report: Report) -> list[str]:
+    """Every redelivery answered `duplicate` (else it counted as a failed request), and the
+    service's own counter agrees with what was sent."""
+    sent = sum(p.redeliveries for p in report.phases)
+    answered = sum(len(p.duplicates) for p in report.phases)
+    problems = []
+    if answered != sent:
+        problems.append(f"{answered} duplicate answers for {sent} redeliveries")
+    if report.server_duplicates is None:
+        report.notes.append("could not read ingest_webhook_duplicates_total from /metrics")
+    elif report.server_duplicates != answered:
+        problems.append(
+            f"the service counted {report.server_duplicates:.0f} duplicates, "
+            f"{answered} were answered"
+        )
     return problems
 
 
@@ -1002,160 +1046,6 @@ def count_lines(path: Path) -> int:
         return 0
 
 
-# -- output --------------------------------------------------------------------------------------
-
-PERCENTILES = (50, 90, 99, 100)
-
-
-def bottlenecks(phase: Phase, client_processes: int) -> list[str]:
-    """What limited a phase besides the server: the rate means little if the client was full."""
-    notes = []
-    saturated = phase.cpu.machine_busy >= 0.95 * (os.cpu_count() or 1)
-    # Client processes at full speed, or every core busy while the server has idle time.
-    if phase.cpu.client >= 0.9 * client_processes or (saturated and phase.cpu.server < 0.9):
-        notes.append("client-bound")
-    if saturated:
-        notes.append("machine saturated")
-    if phase.cpu.steal >= 0.05:
-        notes.append(f"{phase.cpu.steal:.0%} stolen")
-    return notes
-
-
-def print_phase(phase: Phase, client_processes: int) -> None:
-    drain = "" if phase.drain_seconds is None else f"  drain {phase.drain_seconds * 1000:4.0f} ms"
-    failures = phase.failure_count + phase.warmup_failure_count
-    notes = [*bottlenecks(phase, client_processes), *([f"{failures} FAILED"] if failures else [])]
-    print(
-        f"  round {phase.round} {phase.kind:<6} {phase.requests:6d} req {phase.rate:8.0f} req/s"
-        f"  p50 {phase.percentile_ms(50):6.1f}  p99 {phase.percentile_ms(99):6.1f} ms"
-        f"  cpu server {phase.cpu.server:.2f} client {phase.cpu.client:.2f}"
-        f" machine {phase.cpu.machine_busy:.2f}/{os.cpu_count()}{drain}"
-        f"{'  (' + ', '.join(notes) + ')' if notes else ''}",
-        flush=True,
-    )
-    for failure in phase.failures:
-        print(f"      failure: {failure}", flush=True)
-
-
-def summarize(report: Report) -> dict[str, Any]:
-    """Medians over rounds (robust to one disturbed round); latency over all rounds' requests."""
-    ratios = []
-    for number in sorted({p.round for p in report.phases}):
-        pair = {p.kind: p for p in report.phases if p.round == number}
-        if "bare" in pair and "ingest" in pair:
-            ratios.append(pair["ingest"].rate / pair["bare"].rate)
-    summary: dict[str, Any] = {
-        "ratio_per_round": ratios,
-        "ratio_median": statistics.median(ratios) if ratios else math.nan,
-    }
-    for kind in ("bare", "ingest"):
-        phases = [p for p in report.phases if p.kind == kind]
-        if not phases:
-            continue
-        latencies = [latency for p in phases for latency in p.latencies]
-        summary[kind] = {
-            "rate_per_round": [p.rate for p in phases],
-            "rate_median": statistics.median(p.rate for p in phases),
-            **{f"p{p}_ms": percentile(latencies, p) * 1000 for p in PERCENTILES},
-            "server_cpu_median": statistics.median(p.cpu.server for p in phases),
-            "client_cpu_median": statistics.median(p.cpu.client for p in phases),
-            "server_cpu_ms_per_request": statistics.median(
-                p.cpu.server * p.seconds / p.requests * 1000 for p in phases
-            ),
-            "drain_ms": [p.drain_seconds * 1000 for p in phases if p.drain_seconds is not None],
-        }
-    return summary
-
-
-def print_summary(report: Report, summary: dict[str, Any], options: Options) -> None:
-    if "bare" not in summary or "ingest" not in summary:
-        return
-    header = (
-        f"{'':7}{'req/s':>8}  {'per round':<30}{'p50':>7}{'p90':>7}{'p99':>7}{'max':>8} ms"
-        f"{'server cpu':>12}{'ms cpu/req':>12}"
-    )
-    print(f"\n{header}\n{'-' * len(header)}")
-    for kind in ("bare", "ingest"):
-        row = summary[kind]
-        per_round = " ".join(f"{rate:.0f}" for rate in row["rate_per_round"])
-        print(
-            f"{kind:<7}{row['rate_median']:>8.0f}  {per_round:<30}"
-            + "".join(f"{row[f'p{p}_ms']:>7.1f}" for p in PERCENTILES[:-1])
-            + f"{row['p100_ms']:>8.1f}   "
-            + f"{row['server_cpu_median']:>12.2f}{row['server_cpu_ms_per_request']:>12.3f}"
-        )
-    ratios = " ".join(f"{ratio:.3f}" for ratio in summary["ratio_per_round"])
-    print(f"\ningest/bare rate ratio: median {summary['ratio_median']:.3f} (per round: {ratios})")
-    drains = " ".join(f"{ms:.0f}" for ms in summary["ingest"]["drain_ms"])
-    print(
-        f"relay drain after the last ack, ms: {drains}"
-        f" (sink polled every {SINK_POLL_SECONDS * 1000:.0f} ms)"
-    )
-    accepted = sum(len(p.accepted) for p in report.phases if p.kind == "ingest")
-    level = options.server_env.get("INGEST_LOG_LEVEL", "warning")
-    print(f"sink: {report.sink_records} records for {accepted} accepted events")
-    print(f"ingest server log: {report.server_log_lines} lines (INGEST_LOG_LEVEL={level})")
-    if any(
-        "client-bound" in bottlenecks(p, options.client_processes)
-        for p in report.phases
-        if p.kind == "bare"
-    ):
-        print(
-            "WARNING: the load generator was saturated in a bare phase, so the ceiling is the "
-            "client's and the ratio is overstated; see bench/README.md"
-        )
-
-
-def print_verdict(report: Report) -> None:
-    if report.failed:
-        print(f"FAILED: {report.failed_requests} failed requests", file=sys.stderr)
-        for problem in report.problems:
-            print(f"FAILED: {problem}", file=sys.stderr)
-        print(f"logs kept in {report.configuration.get('workdir')}", file=sys.stderr)
-    else:
-        print("OK: every request accepted, every accepted event in the sink exactly once")
-
-
-def describe_machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for package in ("uvicorn", "starlette", "uvloop", "httptools", "sqlalchemy", "httpx"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else [],
-        "python": platform.python_version(),
-        "versions": versions,
-    }
-
-
-def write_json(path: Path, report: Report, summary: dict[str, Any]) -> None:
-    bulky = {"latencies", "ids", "accepted"}
-    phases = [
-        {
-            **{k: v for k, v in dataclasses.asdict(p).items() if k not in bulky},
-            "rate": p.rate,
-            **{f"p{q}_ms": p.percentile_ms(q) for q in PERCENTILES},
-        }
-        for p in report.phases
-    ]
-    document = {
-        "configuration": report.configuration,
-        "summary": summary,
-        "phases": phases,
-        "problems": report.problems,
-        "failed_requests": report.failed_requests,
-    }
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
-
-
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -1163,6 +1053,20 @@ def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def concurrency_list(text: str) -> tuple[int, ...]:
+    values = tuple(positive(part) for part in text.split(",") if part.strip())
+    if not values:
+        raise argparse.ArgumentTypeError("expected N or N,M,…")
+    return values
+
+
+def share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError("must be in [0, 1)")
     return value
 
 
@@ -1183,8 +1087,15 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--bare-requests", type=positive, default=20000, help="timed per bare phase"
     )
     parser.add_argument("--warmup", type=int, default=200, help="untimed, before each phase")
-    parser.add_argument("--concurrency", type=positive, default=16, help="requests in flight")
-    parser.add_argument("--rounds", type=positive, default=5, help="(bare, ingest) pairs")
+    parser.add_argument(
+        "--concurrency",
+        type=concurrency_list,
+        default=(16, 64),
+        metavar="N[,M…]",
+        help="requests in flight in the closed-loop phases, one (bare, ingest) pair each "
+        "(default 16,64); the first is used for the redelivery and big-inbox phases",
+    )
+    parser.add_argument("--rounds", type=positive, default=5, help="rounds of every phase")
     parser.add_argument(
         "--database-url",
         metavar="URL",
@@ -1197,16 +1108,53 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="Kafka bootstrap servers; the run gets its own topic. Default: the file sink",
     )
     parser.add_argument(
+        "--redeliveries",
+        type=share,
+        default=0.10,
+        metavar="SHARE",
+        help="share of the requests in the redelivery phase that are redeliveries of events "
+        "accepted earlier (default 0.10; 0 skips the phase)",
+    )
+    parser.add_argument(
+        "--open-loop-rate",
+        type=float,
+        default=TARGET_ACK_TO_KAFKA_RATE,
+        metavar="PER_SECOND",
+        help="events/s of the open-loop ack -> readable phase (default 500; 0 skips it)",
+    )
+    parser.add_argument(
+        "--open-loop-seconds", type=float, default=10.0, help="length of the open-loop phase"
+    )
+    parser.add_argument(
+        "--big-inbox",
+        action="store_true",
+        help="after the rounds, fill the inbox to --big-inbox-rows rows and run the (bare, "
+        "ingest) pair at the first concurrency again (needs --database-url; takes minutes)",
+    )
+    parser.add_argument(
+        "--big-inbox-rows",
+        type=positive,
+        metavar="N",
+        help="rows for --big-inbox (default 5000000; implies --big-inbox)",
+    )
+    parser.add_argument(
+        "--big-inbox-outbox",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with the inbox rows, add as many published outbox records (default: yes)",
+    )
+    parser.add_argument(
         "--client",
         choices=sorted(SENDERS),
         default="raw",
-        help="load generator: raw HTTP/1.1 on asyncio streams (default) or httpx.AsyncClient",
+        help="closed-loop load generator: raw HTTP/1.1 on asyncio streams (default) or "
+        "httpx.AsyncClient (the open loop always uses raw)",
     )
     parser.add_argument(
         "--client-processes",
         type=positive,
         default=1,
-        help="load-generator processes sharing --concurrency (default 1: this process)",
+        help="closed-loop load-generator processes sharing --concurrency (default 1)",
     )
     parser.add_argument(
         "--server-env",
@@ -1223,16 +1171,30 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         "--keep", action="store_true", help="keep the temporary directory, database and topic"
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/<UTC timestamp>.json, DIR/<UTC timestamp>.md and DIR/latest.md "
+        "(make bench: bench/results)",
+    )
     args = parser.parse_args(argv)
     if args.warmup < 0:
         parser.error("--warmup must not be negative")
-    if args.client_processes > args.concurrency:
+    if args.client_processes > min(args.concurrency):
         parser.error("--client-processes must not exceed --concurrency")
+    if args.open_loop_rate < 0 or args.open_loop_seconds <= 0:
+        parser.error("--open-loop-rate must be >= 0 and --open-loop-seconds > 0")
+    big_inbox_rows = 0
+    if args.big_inbox or args.big_inbox_rows:
+        big_inbox_rows = args.big_inbox_rows or 5_000_000
+        if not args.database_url:
+            parser.error("--big-inbox needs --database-url (the fill is PostgreSQL SQL)")
     return Options(
         requests=args.requests,
         bare_requests=args.bare_requests,
         warmup=args.warmup,
-        concurrency=args.concurrency,
+        concurrencies=args.concurrency,
         rounds=args.rounds,
         database_url=args.database_url,
         kafka=args.kafka,
@@ -1242,49 +1204,114 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         drain_timeout=args.drain_timeout,
         keep=args.keep,
         json_path=args.json,
+        results_dir=args.results,
+        redelivery_share=args.redeliveries,
+        open_loop_rate=args.open_loop_rate,
+        open_loop_seconds=args.open_loop_seconds,
+        big_inbox_rows=big_inbox_rows,
+        big_inbox_outbox=args.big_inbox_outbox,
     )
+
+
+def describe_plan(options: Options) -> str:
+    labels = Labels(options)
+    per_round = [
+        labels.closed(kind, c) for c in options.concurrencies for kind in ("bare", "ingest")
+    ]
+    if options.redelivery_share > 0:
+        per_round.append(labels.redeliveries)
+    if options.open_loop_rate > 0:
+        per_round.append(f"{labels.open_loop} ({options.open_loop_seconds:g} s)")
+    text = (
+        f"{options.rounds} rounds of: {', '.join(per_round)}; {options.bare_requests} bare / "
+        f"{options.requests} ingest timed requests per closed-loop phase, each after "
+        f"{options.warmup} warm-up; {options.client} client in {options.client_processes} "
+        "process(es)"
+    )
+    if options.big_inbox_rows:
+        pair = [labels.closed(kind, options.primary) for kind in ("bare", "ingest")]
+        text += (
+            f"; then a {rows_label(options.big_inbox_rows)} inbox and {options.rounds} rounds "
+            f"of {', '.join(pair)}"
+        )
+    return text
+
+
+def load_text(values: Sequence[float]) -> str:
+    return " ".join(f"{x:.2f}" for x in values)
+
+
+def configuration(options: Options) -> dict[str, Any]:
+    """The options as the results record them: the server URL without its password."""
+    document = {k: v for k, v in dataclasses.asdict(options).items() if k != "json_path"}
+    if options.database_url:
+        url = make_url(options.database_url)
+        document["database_url"] = url.render_as_string(hide_password=True)
+    return document
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     machine = describe_machine()
+    now = datetime.now(UTC)
     report = Report(
-        {
-            **machine,
-            **{k: v for k, v in dataclasses.asdict(options).items() if k != "json_path"},
-        }
+        configuration=configuration(options),
+        machine=machine,
+        started_at=now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        stamp=now.strftime("%Y%m%dT%H%M%SZ"),
     )
+    cores = machine["cpus"] or 1
+    machine["busy_cores_at_start"] = run_event_loop(machine_busy_cores())
     print(
-        f"{machine['cpus']} CPUs ({machine['cpu_model']}), load average "
-        + " ".join(f"{x:.2f}" for x in machine["load_average_at_start"])
-        + f"; Python {machine['python']}; "
+        f"{cores} CPUs ({machine['cpu_model']}), {machine['memory_gib']:.0f} GiB, Linux "
+        f"{machine['kernel']}; Python {machine['python']}; "
         + ", ".join(f"{k} {v}" for k, v in machine["versions"].items())
     )
     print(
-        f"{options.rounds} rounds of bare ({options.bare_requests} requests) then ingest "
-        f"({options.requests}), each after {options.warmup} warm-up requests; "
-        f"concurrency {options.concurrency}; {options.client} client in "
-        f"{options.client_processes} process(es)",
-        flush=True,
+        f"load average at start: {load_text(machine['load_average_at_start'])}; machine busy "
+        f"while idle: {machine['busy_cores_at_start']:.2f} of {cores} cores"
     )
+    if (
+        machine["busy_cores_at_start"] > BUSY_IDLE_CORES
+        or (machine["load_average_at_start"] or [0])[0] > cores / 2
+    ):
+        report.notes.append(
+            f"the machine was busy before the run (load average "
+            f"{load_text(machine['load_average_at_start'])}, "
+            f"{machine['busy_cores_at_start']:.2f} cores in use while idle): another job is "
+            "running; absolute rates are low, ratios are more robust"
+        )
+        print(f"WARNING: {report.notes[-1]}")
+    print(describe_plan(options), flush=True)
     started = time.monotonic()
     try:
         run_event_loop(benchmark(options, report))
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (OSError, KafkaError) as exc:  # PostgreSQL or Kafka unreachable, most likely
+    except (
+        OSError,
+        KafkaError,
+        asyncpg.PostgresError,
+    ) as exc:  # a service unreachable, most likely
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, asyncio.CancelledError):
         print(f"interrupted; files in {report.configuration.get('workdir')}", file=sys.stderr)
         return 130
-    summary = summarize(report)
+    report.wall_seconds = time.monotonic() - started
+    machine["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else []
+    machine["busy_cores_at_end"] = run_event_loop(machine_busy_cores())
+    summary = summarize(report, options)
     print_summary(report, summary, options)
-    print(f"total time {time.monotonic() - started:.0f} s")
+    print(
+        f"load average at end: {load_text(machine['load_average_at_end'])} (this run's own load "
+        f"included); machine busy while idle: {machine['busy_cores_at_end']:.2f} of {cores} cores"
+    )
+    print(f"total time {report.wall_seconds:.0f} s")
     print_verdict(report)
-    if options.json_path:
-        write_json(options.json_path, report, summary)
+    for path in write_results(report, summary, options):
+        print(f"wrote {path}")
     return 1 if report.failed else 0
 
 
