@@ -39,7 +39,10 @@ class AdmissionMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            await asyncio.wait_for(self.slots.acquire(), self.wait_seconds)
+            if self.slots.locked():  # full: wait a moment (wait_for with 0 would never try)
+                await asyncio.wait_for(self.slots.acquire(), self.wait_seconds)
+            else:
+                await self.slots.acquire()  # a slot is free: taken without yielding
         except TimeoutError:
             metrics.ADMISSION_REFUSALS.inc()
             await send_error(

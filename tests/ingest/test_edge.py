@@ -113,3 +113,13 @@ def test_uvicorn_does_not_trust_forwarded_for_from_localhost(
             headers={**headers, "X-Forwarded-For": "203.0.113.9"},
         )
     assert (response.status_code, response.json()["error"]) == (403, "ip_not_allowed")
+
+
+async def test_admission_without_a_wait_still_admits_while_slots_are_free(
+    make_app: AppFactory,
+) -> None:
+    """INGEST_ADMISSION_WAIT_SECONDS=0 means "refuse at once when full", not "refuse always"."""
+    async with make_app(environment={"INGEST_ADMISSION_WAIT_SECONDS": 0}) as app:
+        body, headers = signed()
+        response = await app.client.post("/webhooks/stripe", content=body, headers=headers)
+        assert response.status_code == 200, response.text
