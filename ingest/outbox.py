@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, Table, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.clock import utcnow
@@ -116,10 +117,17 @@ class OutboxStore:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.published_at.is_(None))
+                .where(self._among(ids), outbox.c.published_at.is_(None))
                 .values(published_at=utcnow(), parked_at=None)
             )
         return int(result.rowcount or 0)
+
+    def _among(self, ids: Sequence[int]) -> ColumnElement[bool]:
+        """`id = ANY(:ids)` with one array parameter on PostgreSQL: an `IN` of 500 bound values
+        costs SQLAlchemy (and the server's planner) per value, on every batch the relay marks."""
+        if self.engine.dialect.name == "postgresql":
+            return outbox.c.id == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+        return outbox.c.id.in_(list(ids))
 
     async def park(self, errors: Mapping[int, str]) -> None:
         """Set records aside with the sink's reason; the others keep flowing."""

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     run_relay: bool = Field(default=True, alias="INGEST_RUN_RELAY")
     relay_batch_size: int = Field(default=500, gt=0, le=10_000, alias="INGEST_RELAY_BATCH_SIZE")
     relay_idle_poll_seconds: float = Field(default=1.0, gt=0, alias="INGEST_RELAY_POLL_SECONDS")
-    relay_shards: int = Field(default=4, gt=0, le=256, alias="INGEST_RELAY_SHARDS")
+    relay_shards: int = Field(default=1, gt=0, le=256, alias="INGEST_RELAY_SHARDS")
     relay_lease_seconds: float = Field(
         default=15.0, ge=1, le=300, alias="INGEST_RELAY_LEASE_SECONDS"
     )
