@@ -195,11 +195,10 @@ class Ingestor:
             event_id=identity.event_id,
             event_type=identity.event_type,
             body=request.body,
+            # Every source's secrets and credential headers, prepared once at start-up (they
+            # include this source's): nothing about redaction is worked out per request.
             headers=redact_headers(
-                request.headers,
-                source,
-                secrets=self.secret_variants,
-                names=self.credential_headers,
+                request.headers, secrets=self.secret_variants, names=self.credential_headers
             ),
             received_at=datetime.fromtimestamp(now, tz=UTC),
             verdict=verdict,
