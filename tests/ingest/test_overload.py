@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import make_url
 
 from handlers.stripe import StripeHandler
 from tests import support
@@ -122,10 +124,11 @@ def test_too_many_or_too_large_headers_get_431(server: support.ServerProcess) ->
 
 
 async def test_an_overload_is_refused_fast_and_retried_to_completion(
-    server: support.ServerProcess,
+    server: support.ServerProcess, postgres_url: str
 ) -> None:
-    """Far more than four slots take at once: every answer within 10 s, refusals within 2 s,
-    and a vendor that retries its 503s gets every event in."""
+    """Far more than four slots take at once while the database holds the four admitted (a lock
+    on the inbox, as a slow disk or a long migration would): every answer within 10 s, refusals
+    within 2 s, and a vendor that retries its 503s gets every event in."""
     bodies = [stripe.sample("payment_intent.succeeded") for _ in range(300)]
     timings: list[tuple[int, float]] = []
     port = port_of(server)
@@ -138,10 +141,26 @@ async def test_an_overload_is_refused_fast_and_retried_to_completion(
         timings.append((status, time.monotonic() - started))
         return status
 
+    url = make_url(postgres_url)
+    blocker = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
     before = rss_mib(server)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        statuses = await asyncio.gather(*(deliver(client, body) for body in bodies))
-        during = rss_mib(server)
+        try:
+            async with blocker.transaction():
+                # Inserts wait for this lock; reads (the duplicate check) do not.
+                await blocker.execute("LOCK TABLE inbox_events IN SHARE ROW EXCLUSIVE MODE")
+                burst = asyncio.gather(*(deliver(client, body) for body in bodies))
+                await asyncio.sleep(2)
+                during = rss_mib(server)
+            statuses = await burst
+        finally:
+            await blocker.close()
         refused = [b for b, s in zip(bodies, statuses, strict=True) if s == 503]
         assert set(statuses) <= {200, 503}
         assert refused, "nothing was refused: this was not an overload"
