@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
@@ -223,18 +224,24 @@ async def readyz(request: Request) -> Response:
     """200 while this process can take webhooks (the database answers); the body says what
     Kafka, the relays and the outbox are doing, with the same words as the metrics."""
     services = _services(request)
-    background = services.background
-    local = health.local_report(
-        background.relay if background else None, background.tasks if background else []
-    )
     try:
         await asyncio.wait_for(services.database.store.ping(), READY_TIMEOUT_SECONDS)
         delivery = await _read_delivery(services)
     except DATABASE_ERRORS as exc:
         body = {"status": "unavailable", "failing": {"database": type(exc).__name__}}
-        return JSONResponse({**body, "this_process": local}, status_code=503)
+        return JSONResponse({**body, "this_process": _local_report(services)}, status_code=503)
     described = health.describe_delivery(delivery, health_policy(services.settings))
-    return JSONResponse({"status": "ready", **described, "this_process": local})
+    return JSONResponse({"status": "ready", **described, "this_process": _local_report(services)})
+
+
+def _local_report(services: Services) -> dict[str, Any]:
+    # Taken after the database read, never before: a relay writes its shard's state to the
+    # database only after changing it in memory, so this process's view is then at least as
+    # new as the shared one, and the body never says "Kafka down" beside a relay "starting".
+    background = services.background
+    return health.local_report(
+        background.relay if background else None, background.tasks if background else []
+    )
 
 
 async def metrics_endpoint(request: Request) -> Response:

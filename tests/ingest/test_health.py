@@ -10,6 +10,8 @@ import uuid
 from typing import Any
 
 from handlers.stripe import StripeHandler
+from ingest import app as app_module
+from ingest.relay.states import RelayState
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -103,3 +105,22 @@ async def test_a_wrong_kafka_password_is_named_while_webhooks_are_still_accepted
         assert metric(text, "ingest_outbox_pending_records") == 1
         stopping = time.monotonic()
     assert time.monotonic() - stopping < 10, "shutdown waits on a broker that refuses us"
+
+
+async def test_this_process_is_reported_as_of_after_the_shared_state_was_read(
+    app: App, monkeypatch: Any
+) -> None:
+    # A relay changes its state in memory first and in the database second; were this
+    # process's view taken before the database read, a change in between would show "Kafka
+    # down" from the database beside a relay still "starting" (seen once in CI).
+    relay = app.app.state.services.background.relay
+    real_read = app_module._read_delivery
+
+    async def read_while_the_relay_changes(services: Any) -> Any:
+        delivery = await real_read(services)
+        relay._set_state(RelayState.SINK_DOWN, "Kafka at x: timed out", "timeout")
+        return delivery
+
+    monkeypatch.setattr(app_module, "_read_delivery", read_while_the_relay_changes)
+    body = (await app.client.get("/readyz")).json()
+    assert body["this_process"]["relay"]["cause"] == "timeout"
