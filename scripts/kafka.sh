@@ -33,6 +33,11 @@
 # Files in DIR: server.properties, log4j2.properties (rewritten at each start), cluster.id,
 # data/ (log.dirs), kafka.log (broker output; the previous run's is kept as kafka.log.prev),
 # kafka.pid, sasl.password, scram.formatted, tls/.
+#
+# Another checkout's broker: when PORT is taken by a broker this script started for another DIR
+# (a worktree, a fresh clone) and it still answers, `start` prints that broker's lines and
+# reuses it; `stop` here leaves it alone. A port taken by anything else fails at once, naming it.
+# Which DIR started which port: scripts/registry.sh.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,6 +46,8 @@ POM="$SCRIPT_DIR/kafka/pom.xml"
 LIB_DIR=${KAFKA_LIB_DIR:-$REPO_ROOT/.services/kafka-lib}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-120}
 STOP_TIMEOUT=30
+# shellcheck source=scripts/registry.sh
+source "$SCRIPT_DIR/registry.sh"
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -425,6 +432,7 @@ cmd_start() {
             [[ $run_aport == "$APORT" ]] || log "warning: advertising port $run_aport, not $APORT"
             [[ -z $SPORT || $run_sport == "$SPORT" ]] \
                 || log "warning: SASL_SSL on port ${run_sport:-none}, not $SPORT"
+            print_endpoints "$run_aport" "$run_sport" 2>/dev/null | register kafka "$run_port" "$DIR"
             print_endpoints "$run_aport" "$run_sport"
             return 0
         fi
@@ -432,7 +440,10 @@ cmd_start() {
         PORT=$run_port APORT=$run_aport SPORT=$run_sport
     else
         rm -f "$DIR/kafka.pid"
-        port_open "$PORT" && die "127.0.0.1:$PORT is already in use by another process"
+        if port_open "$PORT"; then
+            reuse_running_broker
+            return 0
+        fi
         port_open "$CPORT" && die "127.0.0.1:$CPORT (controller) is already in use by another process"
         if [[ -n $SPORT ]]; then
             port_open "$SPORT" && die "127.0.0.1:$SPORT (SASL_SSL) is already in use by another process"
@@ -478,7 +489,26 @@ cmd_start() {
     done
     now=$(date +%s%N)
     log "ready (pid $pid) in $(((now - t0) / 1000000)) ms"
+    print_endpoints "$APORT" "$SPORT" 2>/dev/null | register kafka "$PORT" "$DIR"
     print_endpoints "$APORT" "$SPORT"
+}
+
+# PORT is taken. When another checkout's kafka.sh started a broker there and it still answers,
+# hand out that broker's endpoints and credentials: the tests make topics of their own per run.
+reuse_running_broker() {
+    local owner lines sasl
+    if owner=$(registered_owner kafka "$PORT") && lines=$(registered_lines kafka "$PORT") \
+            && api_versions_ok "$PORT"; then
+        sasl=$(sed -n 's/^KAFKA_SASL_SSL_BOOTSTRAP_SERVERS=127.0.0.1://p' <<<"$lines")
+        if [[ -z $sasl ]] || port_open "$sasl"; then
+            log "127.0.0.1:$PORT is the broker that $owner started; reusing it." \
+                "It keeps running; stop it with: $0 stop --dir $owner"
+            echo "$lines"
+            return 0
+        fi
+    fi
+    die "127.0.0.1:$PORT is already in use by another process, and it is not a broker this" \
+        "script started for another checkout; pass --port PORT, or set KAFKA_BOOTSTRAP_SERVERS"
 }
 
 cmd_stop() {
@@ -504,6 +534,7 @@ cmd_stop() {
         sleep 0.2
     done
     rm -f "$DIR/kafka.pid"
+    unregister kafka "$DIR"
     log "stopped"
 }
 

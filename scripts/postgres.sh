@@ -9,6 +9,11 @@
 # the current directory. `start` prints exactly one line on stdout,
 # DATABASE_URL=postgresql://ingest:ingest@127.0.0.1:PORT/ingest; progress goes to stderr.
 #
+# Another checkout's server: when PORT is taken by a PostgreSQL that trusts the `ingest` role
+# (another worktree or clone started it with this script) and has the durability asked for,
+# `start` reuses it and prints its URL; `stop` here then leaves it alone. A port taken by anything
+# else fails at once, naming the port. Which DIR started which port: scripts/registry.sh.
+#
 # Installs Debian's `postgresql` if no initdb is found under /usr/lib/postgresql/*/bin.
 # The cluster: superuser role `ingest` (password `ingest`), database `ingest`, trust auth on
 # loopback and the unix socket, listening on 127.0.0.1 only, fsync/full_page_writes/
@@ -27,6 +32,8 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 PG_USER=postgres
+# shellcheck source=scripts/registry.sh
+source "$SCRIPT_DIR/registry.sh"
 
 log() { printf 'postgres.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -160,7 +167,14 @@ cmd_start() {
         [[ -n $port ]] || port=$PORT
         log "already running on 127.0.0.1:$port ($PGDATA_DIR)"
         [[ $port == "$PORT" ]] || log "warning: running on port $port, not $PORT"
+        url "$port" | register postgres "$port" "$DIR"
         url "$port"
+        return 0
+    fi
+
+    # Before initdb: a second checkout reusing the first one's server needs no cluster of its own.
+    if port_open "$PORT"; then
+        reuse_running_server
         return 0
     fi
 
@@ -181,7 +195,7 @@ cmd_start() {
         echo "include_if_exists = 'ingest.conf'" >>"$PGDATA_DIR/postgresql.conf"
     fi
 
-    port_open "$PORT" && die "127.0.0.1:$PORT is already in use by another process"
+    port_open "$PORT" && die "127.0.0.1:$PORT was taken by another process while we started"
 
     sockdir=$(socket_dir_for "$PORT")
     if [[ $sockdir != "$HOME_DIR" ]]; then
@@ -215,6 +229,32 @@ EOF
         psql_admin "$PORT" -c "CREATE DATABASE ingest OWNER ingest"
     fi
     log "ready in $((($(date +%s%N) - t0) / 1000000)) ms"
+    url "$PORT" | register postgres "$PORT" "$DIR"
+    url "$PORT"
+}
+
+# The port is taken. When it is a PostgreSQL that trusts the `ingest` role (one this script
+# started for another checkout, most likely) and its durability is the one asked for, use it:
+# the tests make a database of their own per run, so two checkouts never share data.
+reuse_running_server() {
+    local owner fsync wanted=off
+    owner=$(registered_owner postgres "$PORT") || owner=""
+    [[ $DURABLE == 1 ]] && wanted=on
+    # Bounded: whatever holds the port may accept a connection and never answer.
+    if ! fsync=$(PGCONNECT_TIMEOUT=5 psql_admin "$PORT" -tAc "SHOW fsync" 2>/dev/null); then
+        die "127.0.0.1:$PORT is already in use by another process, and it is not a PostgreSQL" \
+            "that lets the ingest role in; pass --port PORT, or set DATABASE_URL to a server to use"
+    fi
+    if [[ $fsync != "$wanted" ]]; then
+        die "127.0.0.1:$PORT is a PostgreSQL with fsync=$fsync${owner:+ (started by $owner)}," \
+            "but this start asks for fsync=$wanted; pass another --port, or stop that server"
+    fi
+    if [[ -n $owner ]]; then
+        log "127.0.0.1:$PORT is the PostgreSQL that $owner started; reusing it." \
+            "It keeps running; stop it with: $0 stop --dir $owner"
+    else
+        log "127.0.0.1:$PORT is a PostgreSQL that trusts the ingest role; reusing it"
+    fi
     url "$PORT"
 }
 
@@ -229,6 +269,7 @@ cmd_stop() {
     log "stopping PostgreSQL ($PGDATA_DIR)"
     as_pg "$BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 60 >/dev/null 2>&1 \
         || die "pg_ctl stop failed; see $HOME_DIR/postgres.log"
+    unregister postgres "$DIR"
     log "stopped"
 }
 
