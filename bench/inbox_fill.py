@@ -46,8 +46,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from handlers.base import SigningContext
-from handlers.stripe import StripeHandler
+from ingest.handlers.base import SigningContext
+from ingest.handlers.stripe import StripeHandler
 from ingest.sources import SourceConfig
 
 CHUNK_ROWS = 100_000

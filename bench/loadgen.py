@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 import httpx
 
-from handlers.base import SigningContext
-from handlers.stripe import StripeHandler
+from ingest.handlers.base import SigningContext
+from ingest.handlers.stripe import StripeHandler
 from ingest.sources import SourceConfig
 
 SECRET = "whsec_bench_secret"  # noqa: S105 - a throwaway signing key for local servers

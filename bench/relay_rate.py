@@ -42,10 +42,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from handlers.stripe import StripeHandler  # noqa: E402 - after the path set-up above
 from ingest import migrate  # noqa: E402
 from ingest.cloudevents import KAFKA_HEADERS  # noqa: E402
 from ingest.db import create_engine  # noqa: E402
+from ingest.handlers.stripe import StripeHandler  # noqa: E402 - after the path set-up above
 from ingest.logs import configure  # noqa: E402
 from ingest.outbox import OutboxStore  # noqa: E402
 from ingest.outbox import inbox as inbox_table  # noqa: E402

@@ -11,7 +11,7 @@ import pkgutil
 from collections.abc import Mapping
 from dataclasses import replace
 
-from handlers.base import BaseHandler, VendorHandler
+from ingest.handlers.base import BaseHandler, VendorHandler
 from ingest.sources import SourcesConfig
 
 NOT_VENDORS = frozenset({"base"})

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from handlers.base import InvalidCredentialsError, MissingCredentialsError
+from ingest.handlers.base import InvalidCredentialsError, MissingCredentialsError
 
 MAX_CREDENTIAL_HEADER_LENGTH = 4096
 

@@ -17,7 +17,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,

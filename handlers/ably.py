@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -37,10 +38,9 @@ from handlers.base import (
     from_unix,
     json_object,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 
 KEY_HEADER = "x-ably-key"
 SIGNATURE_HEADER = "x-ably-signature"

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     Identity,
@@ -35,14 +35,14 @@ from handlers.base import (
     passthrough,
     text_or_none,
 )
-from handlers.openai import ascii_timestamp
-from handlers.standard_webhooks import StandardWebhooksHandler, _header
-from ingest.sources import SourceConfig
-from schemas.ai import (
+from ingest.handlers.openai import ascii_timestamp
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
+from ingest.schemas.ai import (
     AgentSessionIdled,
     AgentSessionOutcomeEvaluated,
     AgentSessionTerminated,
 )
+from ingest.sources import SourceConfig
 
 SESSION_OUTCOMES: Mapping[
     str, type[AgentSessionIdled] | type[AgentSessionTerminated] | type[AgentSessionOutcomeEvaluated]

@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from handlers._credentials import Tokens, match_token
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers._credentials import Tokens, match_token
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -44,9 +45,7 @@ from handlers.base import (
     parse_json,
     text_or_none,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.identity import (
+from ingest.schemas.identity import (
     IdentityEvent,
     LoginFailed,
     LoginSucceeded,
@@ -55,7 +54,8 @@ from schemas.identity import (
     UserDeleted,
     UserUpdated,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 AUTHORIZATION = "authorization"
 LOG_STREAM = "log_stream"

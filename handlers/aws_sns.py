@@ -46,7 +46,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -64,9 +65,7 @@ from handlers.base import (
     passthrough,
     text_or_none,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.email import (
+from ingest.schemas.email import (
     BounceType,
     EmailBounced,
     EmailClicked,
@@ -77,8 +76,9 @@ from schemas.email import (
     EmailEvent,
     EmailOpened,
 )
-from schemas.passthrough import VendorPassthrough
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+from ingest.sources import SourceConfig
 
 # AWS's SNS message validators (aws-php-sns-message-validator, sns-validator for Node) accept
 # regional SNS endpoints only: sns.<region>.amazonaws.com, and .com.cn in China. Not just any
@@ -214,6 +214,12 @@ class AwsSnsHandler(BaseHandler):
         "SubscriptionConfirmation",
         "Notification",
     )
+
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        return self.options(source, SnsOptions).certificates
+
+    def confirms_automatically(self, source: SourceConfig) -> bool:
+        return self.options(source, SnsOptions).auto_confirm
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)

@@ -23,8 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ingest.errors import ConfigError
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
 
 # -- errors -------------------------------------------------------------------------
 
@@ -223,6 +223,19 @@ class VendorHandler(Protocol):
         """URLs of certificates or keys verification needs; the service fetches them."""
         ...
 
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        """Document URL → local file, read instead of fetching (air-gapped installs)."""
+        ...
+
+    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
+        """Headers this source takes a credential in beyond the usual ones: the inbox stores
+        them blanked, for every source (a sender may put one source's credential anywhere)."""
+        ...
+
+    def confirms_automatically(self, source: SourceConfig) -> bool:
+        """Whether a subscription's `confirm_url` is fetched right after the commit."""
+        ...
+
     def verify(
         self,
         request: InboundRequest,
@@ -315,6 +328,15 @@ class BaseHandler:
 
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return []
+
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        return {}
+
+    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
+        return frozenset()
+
+    def confirms_automatically(self, source: SourceConfig) -> bool:
+        return True
 
     def generate_keys(self, key_dir: Path) -> str:
         """Asymmetric schemes: write a local key pair or certificate under `key_dir/<vendor>/`

@@ -14,16 +14,16 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
 
-from handlers import _extraction
-from handlers._credentials import BasicCredential, match_basic
-from handlers._extraction import SAMPLE_TYPES, ExtractionOptions
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers import _extraction
+from ingest.handlers._credentials import BasicCredential, match_basic
+from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions
+from ingest.handlers.base import (
     InboundRequest,
     SignedRequest,
     SigningContext,
     Verdict,
 )
-from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 
 HEADER = "authorization"

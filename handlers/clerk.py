@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     InboundRequest,
@@ -34,10 +35,8 @@ from handlers.base import (
     passthrough,
     text_or_none,
 )
-from handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.identity import (
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.schemas.identity import (
     IdentityEvent,
     SessionEnded,
     SessionStarted,
@@ -45,6 +44,7 @@ from schemas.identity import (
     UserDeleted,
     UserUpdated,
 )
+from ingest.sources import SourceConfig
 
 USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
     "user.created": UserCreated,

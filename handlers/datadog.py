@@ -37,14 +37,14 @@ from pydantic import (
     model_validator,
 )
 
-from handlers._credentials import (
+from ingest.handlers._credentials import (
     BasicCredential,
     basic_authorization,
     first_basic_credential,
     match_basic,
     match_token,
 )
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -60,13 +60,12 @@ from handlers.base import (
     json_object,
     passthrough,
 )
+from ingest.redaction import is_redacted_name
+from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning
 from ingest.sources import SourceConfig
-from schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning
 
 DEFAULT_TOKEN_HEADER = "x-datadog-webhook-token"  # noqa: S105 - a header name, not a secret
 HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-# Kept in step with ingest.ingestion.redact_headers by tests/handlers/test_datadog.py.
-REDACTED_HEADER_NAMES = frozenset({"authorization", "proxy-authorization", "x-api-key"})
 MILLISECONDS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds ($DATE is)
 
 TRANSITIONS: Mapping[str, type[AlertTriggered] | type[AlertWarning] | type[AlertResolved]] = {
@@ -94,7 +93,7 @@ class DatadogOptions(BaseModel):
         name = value.strip().lower()
         if not HEADER_NAME.match(name):
             raise ValueError("header must be an HTTP header name")
-        if not ("token" in name or "secret" in name or name in REDACTED_HEADER_NAMES):
+        if not is_redacted_name(name):
             raise ValueError(
                 "header must contain 'token' or 'secret' (or be authorization/x-api-key) so the "
                 "inbox never stores the credential"
@@ -160,6 +159,9 @@ class DatadogHandler(BaseHandler):
         "re-warn": AlertWarning.event_type,
         "recovered": AlertResolved.event_type,
     }
+
+    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
+        return frozenset({self.options(source, DatadogOptions).header})
 
     def verify(
         self,

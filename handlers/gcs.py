@@ -32,7 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -50,9 +51,8 @@ from handlers.base import (
     json_object,
     passthrough,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 from ingest.sources import SourceConfig
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
@@ -71,11 +71,6 @@ class GcsOptions(BaseModel):
     """The service account the push subscription authenticates as."""
     jwks: str | None = None
     """A local copy of Google's JWKS (air-gapped installs); otherwise it is fetched and cached."""
-
-    @property
-    def certificates(self) -> dict[str, str]:
-        """The service's document pinning: the JWKS URL answered from the local file."""
-        return {GOOGLE_JWKS_URL: self.jwks} if self.jwks else {}
 
 
 def _signing_key(token: str, jwks_document: bytes) -> Any:
@@ -134,6 +129,11 @@ class GcsHandler(BaseHandler):
 
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return [GOOGLE_JWKS_URL]
+
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        """Google's JWKS answered from the local copy, when the source names one."""
+        jwks = self.options(source, GcsOptions).jwks
+        return {GOOGLE_JWKS_URL: jwks} if jwks else {}
 
     def verify(
         self,

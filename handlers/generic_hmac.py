@@ -19,9 +19,10 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, field_validator, model_validator
 
-from handlers import _extraction
-from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers import _extraction
+from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
+from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
     MissingSignatureError,
@@ -31,7 +32,6 @@ from handlers.base import (
     check_tolerance,
     parse_unix_timestamp,
 )
-from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 
 MAX_HEADER_LENGTH = 4096

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -33,8 +33,8 @@ from handlers.base import (
     parse_json,
     passthrough,
 )
+from ingest.schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
 from ingest.sources import SourceConfig
-from schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 PREFIX = "sha256="

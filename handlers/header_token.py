@@ -14,16 +14,17 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
-from handlers import _extraction
-from handlers._credentials import match_token
-from handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers import _extraction
+from ingest.handlers._credentials import match_token
+from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name
+from ingest.handlers.base import (
     InboundRequest,
     SignedRequest,
     SigningContext,
     Verdict,
 )
-from ingest.errors import ConfigError
+from ingest.redaction import is_redacted_name
 from ingest.sources import SourceConfig
 
 AUTHORIZATION = "authorization"
@@ -77,17 +78,16 @@ class HeaderTokenHandler(_extraction.ExtractingHandler):
             )
         source = super().check_config(source)
         header = self.options(source, HeaderTokenOptions).header
-        # Imported here: ingest.ingestion imports handlers.base, whose package imports this
-        # module during discovery; by the time sources are checked, both are loaded.
-        from ingest.ingestion import REDACTED, redact_headers  # noqa: PLC0415
-
-        if redact_headers({header: "token"})[header] != REDACTED:
+        if not is_redacted_name(header):
             raise ConfigError(
                 f"source {source.name!r}: header {header!r} would be stored unredacted in the "
                 "inbox with the token in it; use a header whose name contains 'token' or "
                 "'secret', or authorization / x-api-key"
             )
         return source
+
+    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
+        return frozenset({self.options(source, HeaderTokenOptions).header})
 
     def verify(
         self,

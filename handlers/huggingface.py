@@ -20,8 +20,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from handlers._credentials import match_token
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers._credentials import match_token
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -35,9 +36,8 @@ from handlers.base import (
     passthrough,
     text_or_none,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.ai import RepoRefUpdate, RepoUpdated
 from ingest.sources import SourceConfig
-from schemas.ai import RepoRefUpdate, RepoUpdated
 
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
 WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")

@@ -26,13 +26,13 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers._credentials import (
+from ingest.handlers._credentials import (
     BasicCredential,
     basic_authorization,
     first_basic_credential,
     match_basic,
 )
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -45,8 +45,8 @@ from handlers.base import (
     Verdict,
     json_object,
 )
+from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.sources import SourceConfig
-from schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 
 ACTIONS = frozenset({"members", "add_members", "remove_members"})
 IDENTIFYING_FIELDS = frozenset({"mixpanel_distinct_id", "email", "first_name", "last_name"})

@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from handlers._credentials import Tokens, match_token
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers._credentials import Tokens, match_token
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -45,9 +46,7 @@ from handlers.base import (
     json_object,
     text_or_none,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.identity import (
+from ingest.schemas.identity import (
     IdentityEvent,
     LoginFailed,
     LoginSucceeded,
@@ -56,7 +55,8 @@ from schemas.identity import (
     UserDeleted,
     UserUpdated,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 CHALLENGE_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_LENGTH = 1024

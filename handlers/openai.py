@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -44,15 +45,13 @@ from handlers.base import (
     parse_unix_timestamp,
     passthrough,
 )
-from handlers.standard_webhooks import (
+from ingest.handlers.standard_webhooks import (
     MAX_HEADER_LENGTH,
     MAX_SIGNATURES,
     _decode_signature,
     _header,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.ai import (
+from ingest.schemas.ai import (
     AiBatchCancelled,
     AiBatchCompleted,
     AiBatchExpired,
@@ -66,6 +65,7 @@ from schemas.ai import (
     AiResponseFailed,
     AiResponseIncomplete,
 )
+from ingest.sources import SourceConfig
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of secrets, not one
 

@@ -52,7 +52,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -69,10 +70,8 @@ from handlers.base import (
     json_object,
     passthrough,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.base import Money, money_from_decimal
-from schemas.payments import (
+from ingest.schemas.base import Money, money_from_decimal
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -82,6 +81,7 @@ from schemas.payments import (
     SubscriptionEvent,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 
 TRANSMISSION_ID = "paypal-transmission-id"
 TRANSMISSION_TIME = "paypal-transmission-time"
@@ -286,6 +286,9 @@ class PayPalHandler(BaseHandler):
                     f"source {source.name!r}: certificates[{url!r}] is not a PEM certificate"
                 )
         return source
+
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        return self.options(source, PayPalOptions).certificates
 
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         url = request.headers.get(CERT_URL, "").strip()

@@ -20,8 +20,8 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers._credentials import BasicCredential, match_basic
-from handlers.base import (
+from ingest.handlers._credentials import BasicCredential, match_basic
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -36,8 +36,7 @@ from handlers.base import (
     passthrough,
     text_or_none,
 )
-from ingest.sources import SourceConfig
-from schemas.email import (
+from ingest.schemas.email import (
     BounceType,
     EmailBounced,
     EmailClicked,
@@ -47,6 +46,7 @@ from schemas.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
+from ingest.sources import SourceConfig
 
 # Postmark bounce `Type`s (https://postmarkapp.com/developer/api/bounce-api#bounce-types) that mean
 # the address will never accept mail; the transient ones are soft, the rest undetermined.

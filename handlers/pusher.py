@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -36,15 +37,14 @@ from handlers.base import (
     from_unix,
     json_object,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.realtime import (
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.realtime import (
     ChannelOccupied,
     ChannelVacated,
     PresenceJoined,
     PresenceLeft,
 )
+from ingest.sources import SourceConfig
 
 KEY_HEADER = "x-pusher-key"
 SIGNATURE_HEADER = "x-pusher-signature"

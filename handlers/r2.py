@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     Identity,
@@ -28,9 +28,9 @@ from handlers.base import (
     json_object,
     passthrough,
 )
-from handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 from ingest.sources import SourceConfig
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})

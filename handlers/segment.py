@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -34,8 +34,7 @@ from handlers.base import (
     iso_time,
     parse_json,
 )
-from ingest.sources import SourceConfig
-from schemas.analytics import (
+from ingest.schemas.analytics import (
     AnalyticsCall,
     AnalyticsGroup,
     AnalyticsIdentify,
@@ -43,7 +42,8 @@ from schemas.analytics import (
     AnalyticsScreen,
     AnalyticsTrack,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-signature"
 SHA1_HEX_LENGTH = 40

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -46,9 +47,7 @@ from handlers.base import (
     parse_json,
     parse_unix_timestamp,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.email import (
+from ingest.schemas.email import (
     EmailBounced,
     EmailClicked,
     EmailComplained,
@@ -59,7 +58,8 @@ from schemas.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -35,9 +35,8 @@ from handlers.base import (
     iso_time,
     json_object,
 )
-from ingest.sources import SourceConfig
-from schemas.base import Money, money_from_decimal
-from schemas.commerce import (
+from ingest.schemas.base import Money, money_from_decimal
+from ingest.schemas.commerce import (
     OrderCancelled,
     OrderCreated,
     OrderEvent,
@@ -45,7 +44,8 @@ from schemas.commerce import (
     OrderPaid,
     OrderRefunded,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 TOPIC_HEADER = "x-shopify-topic"

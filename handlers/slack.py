@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -45,8 +45,7 @@ from handlers.base import (
     parse_unix_timestamp,
     passthrough,
 )
-from ingest.sources import SourceConfig
-from schemas.chat import (
+from ingest.schemas.chat import (
     ChatAppMention,
     ChatMessageDeleted,
     ChatMessageEdited,
@@ -54,6 +53,7 @@ from schemas.chat import (
     ChatReactionAdded,
     ChatReactionRemoved,
 )
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"

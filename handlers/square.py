@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -48,9 +48,8 @@ from handlers.base import (
     json_object,
     passthrough,
 )
-from ingest.sources import SourceConfig
-from schemas.base import Money
-from schemas.payments import (
+from ingest.schemas.base import Money
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -60,6 +59,7 @@ from schemas.payments import (
     SubscriptionEvent,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-square-hmacsha256-signature"
 DIGEST_SIZE = hashlib.sha256().digest_size

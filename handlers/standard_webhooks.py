@@ -38,8 +38,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import BaseModel, ConfigDict, ValidationError
 from standardwebhooks import Webhook
 
-from handlers._extraction import wire_bytes
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers._extraction import wire_bytes
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -57,7 +58,6 @@ from handlers.base import (
     parse_unix_timestamp,
     passthrough,
 )
-from ingest.errors import ConfigError
 from ingest.sources import SourceConfig
 
 MAX_SIGNATURES = 16

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import stripe
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -36,9 +36,8 @@ from handlers.base import (
     json_object,
     passthrough,
 )
-from ingest.sources import SourceConfig
-from schemas.base import Money, currency_exponent
-from schemas.payments import (
+from ingest.schemas.base import Money, currency_exponent
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -48,6 +47,7 @@ from schemas.payments import (
     SubscriptionEvent,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "stripe-signature"
 MAX_HEADER_LENGTH = 4096

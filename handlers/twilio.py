@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from handlers.base import (
+from ingest.handlers.base import (
     BaseHandler,
     Delivery,
     Emitted,
@@ -49,8 +49,7 @@ from handlers.base import (
     parse_json,
     passthrough,
 )
-from ingest.sources import SourceConfig
-from schemas.messaging import (
+from ingest.schemas.messaging import (
     CallStatus,
     MessageDelivered,
     MessageEvent,
@@ -61,7 +60,8 @@ from schemas.messaging import (
     MessageSent,
     MessageUndelivered,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"

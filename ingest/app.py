@@ -23,8 +23,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from handlers import HANDLERS
-from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest import health, metrics
 from ingest.background import Background, health_policy, retry_policy
 from ingest.dberrors import DATABASE_ERRORS, is_outage, sqlstate
@@ -36,6 +34,8 @@ from ingest.edge import (
     TrustedProxiesMiddleware,
 )
 from ingest.group_commit import GroupCommitter
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest.ingestion import Ingested, Ingestor
 from ingest.logs import configure, get_logger
 from ingest.outbound import OutboundClient, OutboundError
@@ -199,7 +199,7 @@ def confirmer(
         log.info("webhook.subscription_confirmed")
 
     async def confirm(url: str, handler: VendorHandler, source: SourceConfig) -> None:
-        if not getattr(source.options, "auto_confirm", True):
+        if not handler.confirms_automatically(source):
             log.info("webhook.confirmation_pending", hint="ingest sns confirm")
             return
         task = asyncio.create_task(get(url, handler))

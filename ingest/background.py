@@ -9,8 +9,8 @@ import contextlib
 from collections.abc import Mapping
 from datetime import timedelta
 
-from handlers.base import VendorHandler
 from ingest.dberrors import is_outage
+from ingest.handlers.base import VendorHandler
 from ingest.health import HealthPolicy
 from ingest.relay import Backoff, Relay, RelayConfig
 from ingest.relay.supervisor import TaskHealth, supervise

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from handlers.base import Emitted
+from ingest.handlers.base import Emitted
 
 # Fixed forever: changing it would change every event id and defeat consumers' deduplication.
 CLOUDEVENT_ID_NAMESPACE = uuid.UUID("6f1c5a3e-8d5b-4f3e-9a57-0f1c2b7e4d21")

@@ -4,21 +4,15 @@ client: `certificates` in a source maps a URL to a local PEM file for air-gapped
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from pathlib import Path
 
-from handlers.base import InboundRequest, InvalidSignatureError, VendorHandler
+from ingest.handlers.base import InboundRequest, InvalidSignatureError, VendorHandler
 from ingest.outbound import HostNotAllowedError, OutboundClient, OutboundError
 from ingest.sources import SourceConfig
 
 
 class DocumentsUnavailableError(OutboundError):
     """A certificate could not be had right now: answer 503 so the vendor retries."""
-
-
-def pinned_files(source: SourceConfig) -> Mapping[str, str]:
-    pinned = getattr(source.options, "certificates", None)
-    return pinned if isinstance(pinned, Mapping) else {}
 
 
 class DocumentResolver:
@@ -29,7 +23,7 @@ class DocumentResolver:
         self, handler: VendorHandler, request: InboundRequest, source: SourceConfig
     ) -> dict[str, bytes]:
         documents: dict[str, bytes] = {}
-        pinned = pinned_files(source)
+        pinned = handler.pinned_documents(source)
         for url in handler.documents(request, source):
             if url in pinned:
                 try:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from handlers.base import (
+from ingest.handlers.base import (
     Identity,
     InboundRequest,
     RejectedRequestError,

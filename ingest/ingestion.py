@@ -7,14 +7,16 @@ nothing. The HTTP layer only translates outcomes and errors into responses.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from handlers.base import (
+from ingest import metrics
+from ingest.dberrors import DATABASE_ERRORS, is_outage, sqlstate
+from ingest.documents import DocumentResolver
+from ingest.handlers.base import (
     ForbiddenSourceAddressError,
     Identity,
     InboundRequest,
@@ -22,91 +24,29 @@ from handlers.base import (
     Reply,
     VendorHandler,
 )
-from ingest import metrics
-from ingest.dberrors import DATABASE_ERRORS, is_outage, sqlstate
-from ingest.documents import DocumentResolver
 from ingest.identity import identify
 from ingest.logs import get_logger
 from ingest.processing import Outcome, normalize
+from ingest.redaction import redact_headers, secret_variants
 from ingest.retries import RetryPolicy
 from ingest.sources import SourceConfig, SourcesConfig
 from ingest.store import NewDelivery, Recorded, Store
 
 log = get_logger("ingest.ingestion")
 
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-webhook-secret"}
-)
-REDACTED = "[redacted]"
-
 Confirmer = Callable[[str, VendorHandler, SourceConfig], Awaitable[None]]
 
 
-class UnknownSourceError(RejectedRequestError):
-    code = "unknown_source"
-    status = 404
-
-
-MIN_SECRET_LENGTH = 4
-PREFIX = re.compile(r"^[A-Za-z]{2,8}_(?=.{8,})")
-"""A vendor's prefix on a secret (`whsec_`, `sk_`): the rest alone is as secret as the whole."""
-
-
-def secret_variants(values: Iterable[str]) -> tuple[str, ...]:
-    """Lower-cased forms of configured secrets to look for in header values: each value, and
-    each without its vendor prefix, so `WHSEC_…` or the bare key are caught as well."""
-    found: set[str] = set()
-    for value in values:
-        if len(value) < MIN_SECRET_LENGTH:
-            continue
-        found.add(value.lower())
-        if (match := PREFIX.match(value)) is not None:
-            found.add(value[match.end() :].lower())
-    return tuple(sorted(found, key=len, reverse=True))
-
-
-def credential_headers(config: SourcesConfig) -> frozenset[str]:
+def credential_headers(
+    config: SourcesConfig, handlers: Mapping[str, VendorHandler]
+) -> frozenset[str]:
     """Header names that carry a credential for some source (the `header` option of token
     schemes), blanked for every source: a sender may put one source's credential anywhere."""
     return frozenset(
-        name for source in config.sources.values() for name in credential_headers_of(source)
+        name.lower()
+        for source in config.sources.values()
+        for name in handlers[source.vendor].credential_headers(source)
     )
-
-
-def redact_headers(
-    headers: Mapping[str, str],
-    source: SourceConfig | None = None,
-    *,
-    secrets: Sequence[str] = (),
-    names: Collection[str] = (),
-) -> dict[str, str]:
-    """Headers as stored in the inbox: credentials blanked, signatures kept for re-verification.
-
-    Blanked: the usual credential headers, any name like a secret or token, `names`, and any
-    header carrying a configured value — this source's or, with `secrets` (see
-    `secret_variants`), any source's, in any letter case, with or without its prefix."""
-    sensitive = set(SENSITIVE_HEADERS) | {name.lower() for name in names}
-    variants = list(secrets)
-    if source is not None:
-        sensitive |= credential_headers_of(source)
-        variants.extend(secret_variants((*source.secrets, *source.sensitive_values)))
-    return {
-        name: REDACTED
-        if name in sensitive
-        or "secret" in name
-        or "token" in name
-        or any(secret in value.lower() for secret in variants)
-        else value
-        for name, value in headers.items()
-    }
-
-
-def credential_headers_of(source: SourceConfig) -> set[str]:
-    options = source.options
-    custom = (
-        options.get("header") if isinstance(options, Mapping) else getattr(options, "header", None)
-    )
-    return {custom.lower()} if isinstance(custom, str) else set()
 
 
 class Recorder(Protocol):
@@ -158,17 +98,16 @@ class Ingestor:
         self.recorder: Recorder = recorder or store
         # Every source's secrets, looked for in every source's stored headers.
         self.secret_variants = secret_variants(config.secret_values())
-        self.credential_headers = credential_headers(config)
+        self.credential_headers = credential_headers(config, handlers)
 
     def knows(self, source_name: str) -> bool:
         return source_name in self.config.sources
 
     async def ingest(self, source_name: str, request: InboundRequest) -> Ingested:
-        """Raises RejectedRequestError for bad requests and lets database and outbound errors
-        through (the caller answers 503 so the vendor retries)."""
-        source = self.config.sources.get(source_name)
-        if source is None:
-            raise UnknownSourceError(f"no source named {source_name!r} is configured")
+        """For a source the caller checked with `knows`. Raises RejectedRequestError for bad
+        requests and lets database and outbound errors through (the caller answers 503 so the
+        vendor retries)."""
+        source = self.config.sources[source_name]  # the endpoint answered 404 unless `knows`
         if not source.allows(request.client_ip):
             raise ForbiddenSourceAddressError("this address may not post to this source")
         handler = self.handlers[source.vendor]

@@ -14,13 +14,13 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from handlers.base import Delivery, Emitted, MalformedRequestError, VendorHandler, parse_json
 from ingest import cloudevents
 from ingest.errors import IngestError, TransientHandlerError
+from ingest.handlers.base import Delivery, Emitted, MalformedRequestError, VendorHandler, parse_json
 from ingest.identity import UNKNOWN_TYPE
 from ingest.outbound import OutboundError
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourcesConfig
-from schemas.passthrough import VendorPassthrough
 
 MAX_ERROR_LENGTH = 1000
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (

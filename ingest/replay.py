@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-from handlers.base import VendorHandler
+from ingest.handlers.base import VendorHandler
 from ingest.identity import unexpected_when_stored
 from ingest.processing import normalize
 from ingest.sources import SourceConfig, SourcesConfig

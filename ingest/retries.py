@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from handlers.base import VendorHandler
 from ingest import metrics
+from ingest.handlers.base import VendorHandler
 from ingest.identity import unexpected_when_stored
 from ingest.logs import get_logger
 from ingest.processing import Outcome, normalize

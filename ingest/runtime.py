@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import VENDORS, check_sources
 from ingest import migrate
 from ingest.db import async_url, create_engine, is_sqlite
+from ingest.handlers import VENDORS, check_sources
 from ingest.logs import redactor
 from ingest.outbox import OutboxStore
 from ingest.relay.coordination import Coordination

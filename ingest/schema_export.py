@@ -12,8 +12,8 @@ import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import schemas
-from schemas.base import DomainModel
+from ingest import schemas
+from ingest.schemas.base import DomainModel
 
 OUTPUT = Path(schemas.__file__).parent / "json"
 SKIPPED_MODULES = frozenset({"base"})
@@ -39,7 +39,7 @@ def domain_models() -> list[ExportedModel]:
     for info in sorted(pkgutil.iter_modules(schemas.__path__), key=lambda m: m.name):
         if info.name in SKIPPED_MODULES or info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"schemas.{info.name}")
+        module = importlib.import_module(f"{schemas.__name__}.{info.name}")
         for name, value in sorted(vars(module).items()):
             if (
                 isinstance(value, type)

@@ -21,8 +21,8 @@ from sqlalchemy import Select, Table, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from handlers.base import Delivery, Verdict
 from ingest.clock import utcnow
+from ingest.handlers.base import Delivery, Verdict
 from ingest.processing import Outcome
 from ingest.sharding import key_hash
 from ingest.tables import ContentDigest, InboxEvent, InboxItem, OutboxEvent, ReplayRun

@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 
 class AiJobEvent(DomainModel):

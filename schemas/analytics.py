@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 
 class AnalyticsCall(DomainModel):

@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 BounceType = Literal["hard", "soft", "undetermined"]
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 
 class IdentityEvent(DomainModel):

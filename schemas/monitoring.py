@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 
 class MonitoringAlert(DomainModel):

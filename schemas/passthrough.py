@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.base import DomainModel
+from ingest.schemas.base import DomainModel
 
 
 class VendorPassthrough(DomainModel):

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from schemas.base import DomainModel, Money
+from ingest.schemas.base import DomainModel, Money
 
 # -- payments ------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from handlers import HANDLERS
 from ingest.errors import ConfigError
+from ingest.handlers import HANDLERS
 
 # Valid for every shared-secret scheme, including Standard Webhooks' base64 keys.
 SECRET = "whsec_dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="

@@ -207,7 +207,7 @@ async def _run_with_progress(
     selection: EventFilter,
     options: ReplayOptions,
 ) -> ReplaySummary:
-    from handlers import HANDLERS  # noqa: PLC0415 - keeps `ingest --help` fast
+    from ingest.handlers import HANDLERS  # noqa: PLC0415 - keeps `ingest --help` fast
 
     options = ReplayOptions(
         to_topic=run.to_topic, rate=options.rate, max_record_bytes=options.max_record_bytes

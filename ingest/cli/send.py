@@ -10,11 +10,11 @@ from pathlib import Path
 import click
 import httpx
 
-from handlers import HANDLERS
-from handlers.base import SigningContext
 from ingest.cli.common import CommandError, ExitCode
 from ingest.cli.serve import config_or_exit
 from ingest.errors import ConfigError
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import SigningContext
 from ingest.settings import load_settings
 
 

@@ -129,8 +129,8 @@ def relay_command(host: str, port: int | None) -> None:
 
 @run_async
 async def _run_relay(settings: Settings, config: SourcesConfig) -> None:
-    from handlers import HANDLERS  # noqa: PLC0415 - keeps `ingest --help` fast
     from ingest.background import Background  # noqa: PLC0415
+    from ingest.handlers import HANDLERS  # noqa: PLC0415 - keeps `ingest --help` fast
 
     database = await Database.open(settings)
     background = Background(settings, database, config, HANDLERS)

@@ -13,9 +13,9 @@ from typing import Literal
 
 import click
 
-from handlers import HANDLERS
-from handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cli
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest.outbound import OutboundClient, OutboundError
 from ingest.runtime import Database
 from ingest.settings import Settings

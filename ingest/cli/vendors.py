@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from handlers import HANDLERS
 from ingest.cli.common import CommandError, ExitCode
 from ingest.errors import ConfigError
+from ingest.handlers import HANDLERS
 
 
 @dataclass(frozen=True)

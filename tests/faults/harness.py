@@ -43,7 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.helpers import create_ssl_context
 
-from handlers.stripe import StripeHandler
+from ingest.handlers.stripe import StripeHandler
 from ingest.relay.wakeups import asyncpg_dsn
 from tests import support
 from tests.handlers.kit import sign_headers

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from handlers.base import RejectedRequestError, VendorHandler
+from ingest.handlers.base import RejectedRequestError, VendorHandler
 from ingest.sources import SourceConfig
 from tests.handlers.kit import request
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers.base import (
+from ingest.handlers.base import (
     Identity,
     InboundRequest,
     SigningContext,

@@ -12,18 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.ably import AblyHandler
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.ably import AblyHandler
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 

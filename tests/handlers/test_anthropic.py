@@ -12,8 +12,9 @@ import standardwebhooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.anthropic import AnthropicHandler
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.anthropic import AnthropicHandler
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -21,10 +22,13 @@ from handlers.base import (
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.ai import (
+    AgentSessionIdled,
+    AgentSessionOutcomeEvaluated,
+    AgentSessionTerminated,
+)
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.ai import AgentSessionIdled, AgentSessionOutcomeEvaluated, AgentSessionTerminated
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 

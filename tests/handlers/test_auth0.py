@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.auth0 import Auth0Handler, TokenOptions
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.auth0 import Auth0Handler, TokenOptions
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     InvalidCredentialsError,
@@ -21,16 +22,15 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.identity import (
+from ingest.schemas.identity import (
     LoginFailed,
     LoginSucceeded,
     SessionEnded,
     UserCreated,
     UserDeleted,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.aws_sns import (
+from ingest.errors import ConfigError
+from ingest.handlers.aws_sns import (
     LOCAL_CERT_URL,
     LOCAL_TOPIC_ARN,
     AwsSnsHandler,
@@ -21,7 +22,7 @@ from handlers.aws_sns import (
     make_certificate,
     string_to_sign,
 )
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     InvalidSignatureError,
@@ -30,11 +31,16 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from ingest.errors import ConfigError
+from ingest.schemas.email import (
+    EmailBounced,
+    EmailClicked,
+    EmailComplained,
+    EmailDelivered,
+    EmailOpened,
+)
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from ingest.sources import SourceConfig
-from schemas.email import EmailBounced, EmailClicked, EmailComplained, EmailDelivered, EmailOpened
-from schemas.passthrough import VendorPassthrough
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from tests.handlers.kit import URL, request
 
 handler = AwsSnsHandler()

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     MalformedRequestError,
@@ -16,8 +17,7 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.basic_auth import BasicAuthHandler
-from ingest.errors import ConfigError
+from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify

@@ -11,7 +11,8 @@ import svix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     InvalidSignatureError,
@@ -20,11 +21,16 @@ from handlers.base import (
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
-from handlers.clerk import ClerkHandler
-from ingest.errors import ConfigError
+from ingest.handlers.clerk import ClerkHandler
+from ingest.schemas.identity import (
+    SessionEnded,
+    SessionStarted,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.identity import SessionEnded, SessionStarted, UserCreated, UserDeleted, UserUpdated
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     MalformedRequestError,
@@ -18,12 +19,11 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.datadog import DEFAULT_TOKEN_HEADER, DatadogHandler
-from ingest.errors import ConfigError
-from ingest.ingestion import REDACTED, redact_headers
+from ingest.handlers.datadog import DEFAULT_TOKEN_HEADER, DatadogHandler
+from ingest.redaction import REDACTED, redact_headers
+from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning, MonitoringAlert
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning, MonitoringAlert
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 

@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     InvalidSignatureError,
@@ -23,12 +24,10 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.gcs import GOOGLE_JWKS_URL, GcsHandler, local_jwks
-from ingest.documents import pinned_files
-from ingest.errors import ConfigError
+from ingest.handlers.gcs import GOOGLE_JWKS_URL, GcsHandler, local_jwks
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -204,7 +203,7 @@ def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:
             options={"audience": AUDIENCE, "service_account_email": EMAIL, "jwks": str(path)},
         )
     )
-    assert pinned_files(pinned) == {GOOGLE_JWKS_URL: str(path)}
+    assert handler.pinned_documents(pinned) == {GOOGLE_JWKS_URL: str(path)}
     assert handler.documents(request(BODY, {}), pinned) == [GOOGLE_JWKS_URL]
     with pytest.raises(ConfigError, match="jwks"):
         handler.check_config(

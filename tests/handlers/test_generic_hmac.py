@@ -13,7 +13,8 @@ import stripe
 from slack_sdk.signature import SignatureVerifier
 from square.utils.webhooks_helper import verify_signature as square_verify
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -21,9 +22,8 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.generic_hmac import GenericHmacHandler
-from handlers.github import GitHubHandler
-from ingest.errors import ConfigError
+from ingest.handlers.generic_hmac import GenericHmacHandler
+from ingest.handlers.github import GitHubHandler
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify

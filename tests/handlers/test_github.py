@@ -8,16 +8,16 @@ from urllib.parse import urlencode
 
 import pytest
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
 )
-from handlers.github import GitHubHandler
+from ingest.handlers.github import GitHubHandler
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.vcs import VcsPullRequest, VcsPush
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.vcs import VcsPullRequest, VcsPush
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 

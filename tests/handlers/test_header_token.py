@@ -6,16 +6,16 @@ from typing import Any
 
 import pytest
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
     SigningContext,
 )
-from handlers.header_token import HeaderTokenHandler
-from ingest.errors import ConfigError
-from ingest.ingestion import REDACTED, redact_headers
+from ingest.handlers.header_token import HeaderTokenHandler
+from ingest.redaction import REDACTED, redact_headers
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify

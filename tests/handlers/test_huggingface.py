@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
 )
-from handlers.huggingface import HuggingFaceHandler
-from ingest.errors import ConfigError
-from ingest.ingestion import REDACTED, redact_headers
+from ingest.handlers.huggingface import HuggingFaceHandler
+from ingest.redaction import REDACTED, redact_headers
+from ingest.schemas.ai import RepoRefUpdate, RepoUpdated
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.ai import RepoRefUpdate, RepoUpdated
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import identify, request, sign_headers, verify
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers._credentials import BasicCredential
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers._credentials import BasicCredential
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     MalformedRequestError,
@@ -19,10 +20,9 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.mixpanel import MixpanelHandler
-from ingest.errors import ConfigError
+from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.sources import SourceConfig
-from schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 

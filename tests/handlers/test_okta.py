@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     Emitted,
     InvalidCredentialsError,
@@ -21,10 +22,8 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.okta import OktaHandler, OktaOptions, sample_event
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.identity import (
+from ingest.handlers.okta import OktaHandler, OktaOptions, sample_event
+from ingest.schemas.identity import (
     LoginFailed,
     LoginSucceeded,
     SessionEnded,
@@ -32,7 +31,8 @@ from schemas.identity import (
     UserDeleted,
     UserUpdated,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -18,11 +19,10 @@ from handlers.base import (
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
-from handlers.openai import OpenAIHandler
-from ingest.errors import ConfigError
+from ingest.handlers.openai import OpenAIHandler
+from ingest.schemas.ai import AiBatchExpired, AiFineTuningJobFailed, AiJobEvent, AiResponseCompleted
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.ai import AiBatchExpired, AiFineTuningJobFailed, AiJobEvent, AiResponseCompleted
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 

@@ -26,7 +26,8 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -35,11 +36,9 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.paypal import LOCAL_CERT_URL, PayPalHandler, acceptable_cert_url, signed_string
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.payments import (
+from ingest.handlers.paypal import LOCAL_CERT_URL, PayPalHandler, acceptable_cert_url, signed_string
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -48,6 +47,7 @@ from schemas.payments import (
     SubscriptionCreated,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import identify, request
 

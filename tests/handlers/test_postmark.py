@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
     MalformedRequestError,
@@ -16,10 +17,8 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.postmark import PostmarkHandler, dedup_key
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.email import (
+from ingest.handlers.postmark import PostmarkHandler, dedup_key
+from ingest.schemas.email import (
     EmailBounced,
     EmailClicked,
     EmailComplained,
@@ -27,7 +26,8 @@ from schemas.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 

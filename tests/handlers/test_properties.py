@@ -18,13 +18,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import BaseHandler, RejectedRequestError, SigningContext, VendorHandler
-from handlers.basic_auth import BasicAuthHandler
-from handlers.generic_hmac import GenericHmacHandler
-from handlers.github import GitHubHandler
-from handlers.header_token import HeaderTokenHandler
-from handlers.standard_webhooks import StandardWebhooksHandler
-from handlers.stripe import StripeHandler
+from ingest.handlers.base import BaseHandler, RejectedRequestError, SigningContext, VendorHandler
+from ingest.handlers.basic_auth import BasicAuthHandler
+from ingest.handlers.generic_hmac import GenericHmacHandler
+from ingest.handlers.github import GitHubHandler
+from ingest.handlers.header_token import HeaderTokenHandler
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.handlers.stripe import StripeHandler
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, request

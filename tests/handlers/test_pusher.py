@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pusher.signature import sign as pusher_sign
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -22,11 +23,10 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.pusher import PusherHandler
-from ingest.errors import ConfigError
+from ingest.handlers.pusher import PusherHandler
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify
 

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
-from handlers.r2 import R2Handler
+from ingest.handlers.r2 import R2Handler
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from tests import support
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify

@@ -10,23 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
 )
-from handlers.segment import SegmentHandler
-from ingest.sources import SourceConfig
-from schemas.analytics import (
+from ingest.handlers.segment import SegmentHandler
+from ingest.schemas.analytics import (
     AnalyticsGroup,
     AnalyticsIdentify,
     AnalyticsPage,
     AnalyticsScreen,
     AnalyticsTrack,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 

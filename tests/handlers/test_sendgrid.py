@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sendgrid.helpers.eventwebhook import EventWebhook
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -22,10 +23,8 @@ from handlers.base import (
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.sendgrid import SendGridHandler, item_id, public_key_text
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.email import (
+from ingest.handlers.sendgrid import SendGridHandler, item_id, public_key_text
+from ingest.schemas.email import (
     EmailBounced,
     EmailClicked,
     EmailComplained,
@@ -35,7 +34,8 @@ from schemas.email import (
     EmailOpened,
     EmailUnsubscribed,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
 

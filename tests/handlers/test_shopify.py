@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -19,10 +19,9 @@ from handlers.base import (
     RejectedRequestError,
     lower_headers,
 )
-from handlers.shopify import ShopifyHandler
-from ingest.sources import SourceConfig
-from schemas.base import Money, currency_exponent, money_from_decimal
-from schemas.commerce import (
+from ingest.handlers.shopify import ShopifyHandler
+from ingest.schemas.base import Money, currency_exponent, money_from_decimal
+from ingest.schemas.commerce import (
     OrderCancelled,
     OrderCreated,
     OrderEvent,
@@ -30,7 +29,8 @@ from schemas.commerce import (
     OrderPaid,
     OrderRefunded,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 

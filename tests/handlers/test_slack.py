@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -19,16 +19,16 @@ from handlers.base import (
     TimestampOutOfToleranceError,
     lower_headers,
 )
-from handlers.slack import SlackHandler
-from ingest.sources import SourceConfig
-from schemas.chat import (
+from ingest.handlers.slack import SlackHandler
+from ingest.schemas.chat import (
     ChatAppMention,
     ChatMessageDeleted,
     ChatMessageEdited,
     ChatMessagePosted,
     ChatReactionAdded,
 )
-from schemas.passthrough import VendorPassthrough
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 

@@ -15,7 +15,8 @@ from square.types.refund_updated_event import RefundUpdatedEvent
 from square.types.subscription_created_event import SubscriptionCreatedEvent
 from square.utils.webhooks_helper import verify_signature
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -23,11 +24,9 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.square import SquareHandler, signature
-from ingest.errors import ConfigError
-from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.payments import (
+from ingest.handlers.square import SquareHandler, signature
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -36,6 +35,7 @@ from schemas.payments import (
     SubscriptionCreated,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, verify
 

@@ -13,15 +13,15 @@ import svix
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
     SigningContext,
     TimestampOutOfToleranceError,
 )
-from handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.errors import ConfigError
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify

@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 import pytest
 import stripe
 
-from handlers.base import (
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
     TimestampOutOfToleranceError,
 )
-from handlers.stripe import StripeHandler
-from ingest.sources import SourceConfig
-from schemas.passthrough import VendorPassthrough
-from schemas.payments import (
+from ingest.handlers.stripe import StripeHandler
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
@@ -27,6 +26,7 @@ from schemas.payments import (
     SubscriptionEvent,
     SubscriptionUpdated,
 )
+from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 

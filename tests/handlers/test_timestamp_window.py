@@ -17,9 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers import HANDLERS
-from handlers.base import RejectedRequestError, SigningContext, VendorHandler
-from ingest.documents import pinned_files
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import RejectedRequestError, SigningContext, VendorHandler
 from ingest.sources import SourceConfig
 from tests import catalog
 from tests.handlers.kit import URL, request
@@ -76,7 +75,7 @@ def signed(
 def documents(
     handler: VendorHandler, source: SourceConfig, headers: dict[str, str], body: bytes
 ) -> dict[str, bytes]:
-    pinned = pinned_files(source)
+    pinned = handler.pinned_documents(source)
     return {
         url: Path(pinned[url]).read_bytes()
         for url in handler.documents(request(body, headers), source)
@@ -177,7 +176,7 @@ def test_stripe_reads_the_timestamp_as_its_sdk_does(key_dir: Path) -> None:
 def test_stripe_timestamp_parsing_matches_the_sdk(items: list[tuple[str, str, int]]) -> None:
     import stripe  # noqa: PLC0415 - only this test compares against the SDK's private parser
 
-    from handlers.stripe import _signed_at  # noqa: PLC0415
+    from ingest.handlers.stripe import _signed_at  # noqa: PLC0415
 
     header = ",".join(f"{k}={pad}{v}" for k, pad, v in items) + ",v1=abc"
     try:

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from handlers.base import (
+from ingest.errors import ConfigError
+from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
@@ -21,11 +22,15 @@ from handlers.base import (
     RejectedRequestError,
     SigningContext,
 )
-from handlers.twilio import TwilioHandler
-from ingest.errors import ConfigError
+from ingest.handlers.twilio import TwilioHandler
+from ingest.schemas.messaging import (
+    CallStatus,
+    MessageDelivered,
+    MessageReceived,
+    MessageUndelivered,
+)
+from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-from schemas.messaging import CallStatus, MessageDelivered, MessageReceived, MessageUndelivered
-from schemas.passthrough import VendorPassthrough
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL as KIT_URL
 from tests.handlers.kit import identify, request, verify

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from handlers.auth0 import Auth0Handler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.auth0 import Auth0Handler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory

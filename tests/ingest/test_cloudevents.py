@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from handlers.base import Emitted
 from ingest.cloudevents import build, cloudevent_id
-from schemas.passthrough import VendorPassthrough
+from ingest.handlers.base import Emitted
+from ingest.schemas.passthrough import VendorPassthrough
 
 RECEIVED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 DATA = VendorPassthrough(vendor="github", vendor_event_type="issues", payload={"a": 1})

@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 
-from handlers.github import GitHubHandler
+from ingest.handlers.github import GitHubHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory

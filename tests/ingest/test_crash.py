@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers.stripe import StripeHandler
+from ingest.handlers.stripe import StripeHandler
 from ingest.tables import InboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import yaml
 
-from handlers.stripe import StripeHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory

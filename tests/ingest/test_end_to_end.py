@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from handlers.github import GitHubHandler
-from handlers.standard_webhooks import StandardWebhooksHandler
-from handlers.stripe import StripeHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.github import GitHubHandler
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 

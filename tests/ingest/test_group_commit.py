@@ -13,11 +13,11 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import HANDLERS
-from handlers.base import Verdict
-from handlers.stripe import StripeHandler
 from ingest.dberrors import is_outage
 from ingest.group_commit import GroupCommitter
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import Verdict
+from ingest.handlers.stripe import StripeHandler
 from ingest.outbox import OutboxStore
 from ingest.processing import Outcome, normalize
 from ingest.sources import parse_sources

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import time
 
-from handlers.ably import AblyHandler
-from handlers.github import GitHubHandler
+from ingest.handlers.ably import AblyHandler
+from ingest.handlers.github import GitHubHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import AppFactory

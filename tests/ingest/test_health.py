@@ -9,8 +9,8 @@ import time
 import uuid
 from typing import Any
 
-from handlers.stripe import StripeHandler
 from ingest import app as app_module
+from ingest.handlers.stripe import StripeHandler
 from ingest.relay.states import RelayState
 from tests import support
 from tests.handlers.kit import sign_headers

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from handlers.github import GitHubHandler
-from handlers.stripe import StripeHandler
+from ingest.handlers.github import GitHubHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -214,8 +214,8 @@ async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
 ) -> None:
     """Clerk, OpenAI, Anthropic and R2 verify with Standard Webhooks too: the spec's own test
     payload (no `type`) is stored, acked and published, never a 400."""
-    from handlers import HANDLERS  # noqa: PLC0415
-    from handlers.base import SigningContext  # noqa: PLC0415
+    from ingest.handlers import HANDLERS  # noqa: PLC0415
+    from ingest.handlers.base import SigningContext  # noqa: PLC0415
     from ingest.sources import SourceConfig  # noqa: PLC0415
     from tests import catalog  # noqa: PLC0415
 

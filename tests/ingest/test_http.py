@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from handlers.github import GitHubHandler
-from handlers.standard_webhooks import StandardWebhooksHandler
-from handlers.stripe import StripeHandler
+from ingest.handlers.github import GitHubHandler
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.handlers.stripe import StripeHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -242,22 +242,28 @@ async def test_get_on_a_post_only_vendor_is_405(app: App) -> None:
 
 
 def test_stored_headers_hide_credentials_of_any_name() -> None:
-    from ingest.ingestion import redact_headers  # noqa: PLC0415
-    from ingest.sources import SourceConfig  # noqa: PLC0415
+    from ingest.handlers import HANDLERS  # noqa: PLC0415
+    from ingest.ingestion import credential_headers  # noqa: PLC0415
+    from ingest.redaction import redact_headers, secret_variants  # noqa: PLC0415
+    from ingest.sources import SourceConfig, SourcesConfig  # noqa: PLC0415
 
+    # Not through check_sources, which insists on a header redacted by its name: the
+    # declared credential header is blanked whatever its name.
     source = SourceConfig(
         name="s",
         vendor="header-token",
-        options={"header": "X-Okta-Key"},
-        sensitive_values=("tok_secret_1",),
+        options={"header": "X-Okta-Key", "tokens": ["tok_secret_1_long_enough"]},
+        sensitive_values=("tok_secret_1_long_enough",),
     )
+    config = SourcesConfig(sources={"s": source}, routes=())
     stored = redact_headers(
         {
             "x-okta-key": "anything",
-            "x-custom": "Bearer tok_secret_1",
+            "x-custom": "Bearer tok_secret_1_long_enough",
             "x-hub-signature-256": "sha256=ab",
         },
-        source,
+        secrets=secret_variants(config.secret_values()),
+        names=credential_headers(config, HANDLERS),
     )
     assert stored == {
         "x-okta-key": "[redacted]",

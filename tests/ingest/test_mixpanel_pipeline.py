@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from handlers.mixpanel import MixpanelHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.mixpanel import MixpanelHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from handlers.base import BaseHandler, InboundRequest, InvalidSignatureError
 from ingest import outbound
 from ingest.documents import DocumentResolver, DocumentsUnavailableError
+from ingest.handlers.base import BaseHandler, InboundRequest, InvalidSignatureError
 from ingest.outbound import MAX_DOCUMENT_BYTES, HostNotAllowedError, OutboundClient, OutboundError
 from ingest.sources import SourceConfig
 

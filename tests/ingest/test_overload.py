@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from handlers.stripe import StripeHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.faults.harness import http
 from tests.handlers.kit import sign_headers

@@ -10,8 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
-from handlers.github import GitHubHandler
-from handlers.stripe import StripeHandler
+from ingest.handlers.github import GitHubHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import AppFactory

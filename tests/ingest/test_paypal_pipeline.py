@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
-from handlers.paypal import PayPalHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.paypal import PayPalHandler
 from ingest.outbound import OutboundClient
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from handlers.stripe import StripeHandler
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from handlers.base import Delivery
-from handlers.pusher import PusherHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.base import Delivery
+from ingest.handlers.pusher import PusherHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.base import Delivery, Emitted
-from handlers.stripe import StripeHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.base import Delivery, Emitted
+from ingest.handlers.stripe import StripeHandler
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App
@@ -112,7 +112,7 @@ async def test_replay_needs_a_selection_and_confirmation(app: App, tmp_path: Pat
 async def test_concurrent_replays_write_one_generation_each(app: App) -> None:
     import asyncio  # noqa: PLC0415
 
-    from handlers import HANDLERS  # noqa: PLC0415
+    from ingest.handlers import HANDLERS  # noqa: PLC0415
     from ingest.replay import replay  # noqa: PLC0415
     from ingest.runtime import load_config  # noqa: PLC0415
 

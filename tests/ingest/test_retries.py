@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import HANDLERS
-from handlers.base import Delivery, Emitted, Verdict
-from handlers.stripe import StripeHandler
 from ingest.errors import TransientHandlerError
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import Delivery, Emitted, Verdict
+from ingest.handlers.stripe import StripeHandler
 from ingest.outbox import OutboxStore
 from ingest.processing import normalize
 from ingest.relay import Backoff

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from handlers.base import SigningContext
-from handlers.sendgrid import SendGridHandler
 from ingest.cloudevents import cloudevent_id
+from ingest.handlers.base import SigningContext
+from ingest.handlers.sendgrid import SendGridHandler
 from ingest.sources import SourceConfig
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from handlers.slack import SlackHandler
+from ingest.handlers.slack import SlackHandler
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from handlers.aws_sns import LOCAL_CERT_URL, LOCAL_TOPIC_ARN, AwsSnsHandler
-from handlers.base import SigningContext
 from ingest.cli.sns import confirm_subscriptions
+from ingest.handlers.aws_sns import LOCAL_CERT_URL, LOCAL_TOPIC_ARN, AwsSnsHandler
+from ingest.handlers.base import SigningContext
 from ingest.outbound import OutboundClient
 from ingest.sources import SourceConfig
 from ingest.tables import OutboxEvent

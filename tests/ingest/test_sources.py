@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers import VENDORS, check_sources
 from ingest.errors import ConfigError
+from ingest.handlers import VENDORS, check_sources
 from ingest.sources import DEFAULT_TOPIC, load_sources, parse_sources
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from handlers.base import SigningContext
-from handlers.twilio import TwilioHandler
+from ingest.handlers.base import SigningContext
+from ingest.handlers.twilio import TwilioHandler
 from ingest.sources import SourceConfig
 from tests import support
 from tests.ingest.conftest import AppFactory

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from handlers import HANDLERS
-from handlers.base import Delivery, Emitted, InboundRequest, SigningContext, lower_headers
 from ingest import schema_export
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import Delivery, Emitted, InboundRequest, SigningContext, lower_headers
 from ingest.sources import SourceConfig
 from tests import catalog
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.base import Money, currency_exponent, money_from_decimal, to_minor_units
-from schemas.payments import (
+from ingest.schemas.base import Money, currency_exponent, money_from_decimal, to_minor_units
+from ingest.schemas.payments import (
     PaymentDisputed,
     PaymentRefunded,
 )

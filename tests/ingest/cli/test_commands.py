@@ -127,8 +127,9 @@ def test_help_imports_nothing_heavy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = {'sqlalchemy', 'alembic', 'aiokafka', 'stripe', 'handlers', 'pydantic'}\n"
-        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
+        "heavy = {'sqlalchemy', 'alembic', 'aiokafka', 'stripe', 'ingest.handlers', 'pydantic'}\n"
+        "loaded = {m for m in sys.modules for h in heavy if m == h or m.startswith(h + '.')}\n"
+        "print(sorted({h for h in heavy for m in loaded if m == h or m.startswith(h + '.')}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True

@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from handlers.base import Verdict
 from ingest import migrate
 from ingest.db import create_engine
+from ingest.handlers.base import Verdict
 from ingest.outbox import OutboxStore
 from ingest.processing import OutboxRecord, Outcome
 from ingest.store import NewDelivery, Store

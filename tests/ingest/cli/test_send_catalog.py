@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from handlers import HANDLERS
+from ingest.handlers import HANDLERS
 from tests import catalog, support
 
 

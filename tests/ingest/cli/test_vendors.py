@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from handlers import HANDLERS
 from ingest.cli.vendors import VendorEntry, markdown_table
+from ingest.handlers import HANDLERS
 from tests import support
 
 DOCS = support.ROOT / "docs"

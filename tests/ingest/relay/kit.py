@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from handlers import HANDLERS
-from handlers.base import Verdict
-from handlers.stripe import StripeHandler
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import Verdict
+from ingest.handlers.stripe import StripeHandler
 from ingest.outbox import OutboxStore
 from ingest.processing import OutboxRecord, Outcome, normalize
 from ingest.relay import Backoff, Relay, RelayConfig
