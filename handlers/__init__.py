@@ -20,7 +20,8 @@ NOT_VENDORS = frozenset({"base"})
 def _discover() -> dict[str, VendorHandler]:
     found: dict[str, VendorHandler] = {}
     for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module_info.name in NOT_VENDORS or module_info.name.startswith("_"):
+        # Packages (`schemes`) and private modules hold what vendors share, not vendors.
+        if module_info.ispkg or module_info.name in NOT_VENDORS or module_info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         for value in vars(module).values():

@@ -9,13 +9,9 @@ replay); `tolerance_seconds` without a timestamp is refused rather than ignored.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, field_validator, model_validator
 
@@ -25,24 +21,16 @@ from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_
 from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
-    MissingSignatureError,
     SignedRequest,
     SigningContext,
     Verdict,
     check_tolerance,
     parse_unix_timestamp,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.sources import SourceConfig
 
-MAX_HEADER_LENGTH = 4096
-MAX_SIGNATURES = 16
 PLACEHOLDER = re.compile(r"\{(body|timestamp|id|url)\}")
-HEX = re.compile(r"[0-9A-Fa-f]+")
-DIGESTS: Mapping[str, Any] = {
-    "sha1": hashlib.sha1,
-    "sha256": hashlib.sha256,
-    "sha512": hashlib.sha512,
-}
 
 
 class GenericHmacOptions(ExtractionOptions):
@@ -113,20 +101,16 @@ class GenericHmacOptions(ExtractionOptions):
     def has_timestamp(self) -> bool:
         return self.timestamp_header is not None or self.timestamp_prefix is not None
 
-
-def _decode_mac(encoded: str, encoding: str) -> bytes | None:
-    if encoding == "hex":
-        if not HEX.fullmatch(encoded) or len(encoded) % 2:
-            return None
-        return bytes.fromhex(encoded)
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _encode_mac(mac: bytes, encoding: str) -> str:
-    return mac.hex() if encoding == "hex" else base64.b64encode(mac).decode("ascii")
+    @property
+    def signature(self) -> HmacSignature:
+        return HmacSignature(
+            header=self.header,
+            vendor=self.header,
+            algorithm=self.algorithm,
+            encoding=self.encoding,
+            prefix=self.prefix,
+            separator=self.multiple_signatures_separator,
+        )
 
 
 def _content(template: str, values: Mapping[str, bytes]) -> bytes:
@@ -140,6 +124,25 @@ def _content(template: str, values: Mapping[str, bytes]) -> bytes:
         position = match.end()
     parts.append(template[position:].encode())
     return b"".join(parts)
+
+
+def _timestamp(options: GenericHmacOptions, headers: Mapping[str, str]) -> str | None:
+    """The raw signed timestamp: its header, or the one element of the signature header with
+    `timestamp_prefix`. Two such elements are refused: which one was signed would be a guess,
+    and taking either would let a sender pick the one inside the window."""
+    if options.timestamp_header:
+        return headers.get(options.timestamp_header)
+    if options.timestamp_prefix is None or options.multiple_signatures_separator is None:
+        return None
+    elements = headers.get(options.header, "").split(options.multiple_signatures_separator)
+    found = [
+        e.strip()[len(options.timestamp_prefix) :]
+        for e in elements
+        if e.strip().startswith(options.timestamp_prefix)
+    ]
+    if len(found) > 1:
+        raise InvalidSignatureError(f"{options.header} carries more than one timestamp")
+    return found[0] if found else None
 
 
 class GenericHmacHandler(_extraction.ExtractingHandler):
@@ -172,16 +175,9 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
         documents: Mapping[str, bytes],
     ) -> Verdict:
         options = self.options(source, GenericHmacOptions)
-        header = request.headers.get(options.header)
-        if not header:
-            raise MissingSignatureError(f"{options.header} header is missing")
-        if len(header) > MAX_HEADER_LENGTH:
-            raise InvalidSignatureError(f"{options.header} header is too long")
-        candidates, raw_timestamp = self._parse(header, options, request.headers)
-        digest_size = DIGESTS[options.algorithm]().digest_size
-        candidates = [c for c in candidates if len(c) == digest_size]
-        if not candidates:
-            raise InvalidSignatureError(f"{options.header} has no well-formed signature")
+        signature = options.signature
+        offered = signature.offered(request.headers)
+        raw_timestamp = _timestamp(options, request.headers)
         signed_at: int | None = None
         values = {"body": request.body, "url": wire_bytes(request.url)}
         if options.has_timestamp:
@@ -193,33 +189,10 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
                 raise InvalidSignatureError(f"{options.id_header} header (signed) is missing")
             values["id"] = wire_bytes(msg_id)
         content = _content(options.signed_content, values)
-        for index, secret in enumerate(source.secrets):
-            expected = hmac.new(secret.encode(), content, DIGESTS[options.algorithm]).digest()
-            if any(hmac.compare_digest(expected, candidate) for candidate in candidates):
-                if signed_at is not None:
-                    check_tolerance(signed_at, now, self.tolerance(source))
-                return Verdict(secret_index=index, signed_at=signed_at)
-        raise InvalidSignatureError(f"no {options.header} signature matches a configured secret")
-
-    @staticmethod
-    def _parse(
-        header: str, options: GenericHmacOptions, headers: Mapping[str, str]
-    ) -> tuple[list[bytes], str | None]:
-        """The decoded MACs the header offers, and the raw timestamp (None when absent)."""
-        separator = options.multiple_signatures_separator
-        elements = [header] if separator is None else header.split(separator)
-        timestamp = headers.get(options.timestamp_header) if options.timestamp_header else None
-        candidates: list[bytes] = []
-        for element in (e.strip() for e in elements):
-            if options.timestamp_prefix is not None and element.startswith(
-                options.timestamp_prefix
-            ):
-                timestamp = element[len(options.timestamp_prefix) :]
-            elif element.startswith(options.prefix) and len(candidates) < MAX_SIGNATURES:
-                mac = _decode_mac(element[len(options.prefix) :].strip(), options.encoding)
-                if mac is not None:
-                    candidates.append(mac)
-        return candidates, timestamp
+        index = signature.matching_secret(source.secrets, [content], offered)
+        if signed_at is not None:
+            check_tolerance(signed_at, now, self.tolerance(source))
+        return Verdict(secret_index=index, signed_at=signed_at)
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
@@ -239,12 +212,9 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
             headers[options.timestamp_header] = timestamp
         if options.id_header:
             values["id"] = headers[options.id_header].encode()
-        mac = hmac.new(
-            context.secret.encode(),
-            _content(options.signed_content, values),
-            DIGESTS[options.algorithm],
-        ).digest()
-        signature = options.prefix + _encode_mac(mac, options.encoding)
+        signature = options.signature.header_value(
+            context.secret, _content(options.signed_content, values)
+        )
         if options.timestamp_prefix is not None and options.multiple_signatures_separator:
             signature = (
                 f"{options.timestamp_prefix}{timestamp}"

@@ -7,8 +7,6 @@ published.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import uuid
@@ -23,9 +21,7 @@ from ingest.handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    InvalidSignatureError,
     MalformedRequestError,
-    MissingSignatureError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -33,11 +29,15 @@ from ingest.handlers.base import (
     parse_json,
     passthrough,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "x-hub-signature-256"
-PREFIX = "sha256="
+SIGNATURE = HmacSignature(header="X-Hub-Signature-256", vendor="GitHub", prefix="sha256=")
+LEGACY_SIGNATURE = HmacSignature(
+    header="X-Hub-Signature", vendor="GitHub", algorithm="sha1", prefix="sha1="
+)
+"""Still sent beside the SHA-256 one; never verified (SHA-1), only simulated."""
 
 
 def _payload(body: bytes) -> Any:
@@ -80,21 +80,7 @@ class GitHubHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise MissingSignatureError("X-Hub-Signature-256 header is missing")
-        if not header.startswith(PREFIX):
-            raise InvalidSignatureError("X-Hub-Signature-256 must start with sha256=")
-        # Starlette decodes header bytes as latin-1; encoding back gives the bytes that were sent.
-        try:
-            provided = header[len(PREFIX) :].strip().encode("latin-1")
-        except UnicodeEncodeError:
-            raise InvalidSignatureError("X-Hub-Signature-256 is not a hex digest") from None
-        for index, secret in enumerate(source.secrets):
-            expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest().encode()
-            if hmac.compare_digest(expected, provided.lower()):
-                return Verdict(secret_index=index)
-        raise InvalidSignatureError("no GitHub signature matches a configured secret")
+        return Verdict(secret_index=SIGNATURE.verify(request.headers, source.secrets, request.body))
 
     def delivery_id(self, request: InboundRequest) -> str | None:
         return request.headers.get("x-github-delivery", "").strip() or None
@@ -271,15 +257,15 @@ class GitHubHandler(BaseHandler):
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
-        secret = (context.secret or "").encode()
+        secret = context.secret or ""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "GitHub-Hookshot/7d4c2a1",
             "X-GitHub-Event": event_type or _guess_event(body),
             "X-GitHub-Delivery": str(uuid.uuid4()),
             "X-GitHub-Hook-ID": "1",
-            "X-Hub-Signature": f"sha1={hmac.new(secret, body, hashlib.sha1).hexdigest()}",
-            "X-Hub-Signature-256": f"sha256={hmac.new(secret, body, hashlib.sha256).hexdigest()}",
+            LEGACY_SIGNATURE.header: LEGACY_SIGNATURE.header_value(secret, body),
+            SIGNATURE.header: SIGNATURE.header_value(secret, body),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)
 

@@ -37,6 +37,7 @@ from ingest.handlers.base import (
     from_unix,
     json_object,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.realtime import (
     ChannelOccupied,
@@ -47,7 +48,7 @@ from ingest.schemas.realtime import (
 from ingest.sources import SourceConfig
 
 KEY_HEADER = "x-pusher-key"
-SIGNATURE_HEADER = "x-pusher-signature"
+SIGNATURE = HmacSignature(header="X-Pusher-Signature", vendor="Pusher")
 MAX_HEADER_LENGTH = 512
 SAMPLE_KEY = "278d425bdf160c739803"  # the app key in Pusher's documentation examples
 
@@ -140,28 +141,21 @@ class PusherHandler(BaseHandler):
         documents: Mapping[str, bytes],
     ) -> Verdict:
         key = request.headers.get(KEY_HEADER)
-        signature = request.headers.get(SIGNATURE_HEADER)
         if not key:
             raise MissingSignatureError("X-Pusher-Key header is missing")
-        if not signature:
-            raise MissingSignatureError("X-Pusher-Signature header is missing")
+        offered = SIGNATURE.offered(request.headers)
         if len(key) > MAX_HEADER_LENGTH or not key.isascii():
             raise InvalidSignatureError("X-Pusher-Key header is malformed")
-        if len(signature) > MAX_HEADER_LENGTH or not signature.isascii():
-            raise InvalidSignatureError("X-Pusher-Signature header is malformed")
         options = self.options(source, PusherOptions)
+        # The key names the app, so only that app's secrets are tried.
         candidates = _secret_indexes(options, key.strip(), len(source.secrets))
         if not candidates:
             raise InvalidSignatureError("X-Pusher-Key is not a configured app key")
-        provided = signature.strip().lower().encode("ascii")
-        for index in candidates:
-            secret = source.secrets[index].encode("utf-8")
-            expected = hmac.new(secret, request.body, hashlib.sha256).hexdigest().encode()
-            if hmac.compare_digest(expected, provided):
-                time_ms, _ = _events(request.body)
-                check_tolerance(time_ms // 1000, now, self.tolerance(source))
-                return Verdict(secret_index=index, signed_at=time_ms // 1000)
-        raise InvalidSignatureError("no Pusher signature matches the app key's secret")
+        secrets = [source.secrets[index] for index in candidates]
+        index = candidates[SIGNATURE.matching_secret(secrets, [request.body], offered)]
+        time_ms, _ = _events(request.body)
+        check_tolerance(time_ms // 1000, now, self.tolerance(source))
+        return Verdict(secret_index=index, signed_at=time_ms // 1000)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         _, events = _events(request.body)
@@ -247,7 +241,7 @@ class PusherHandler(BaseHandler):
             "Content-Type": "application/json",
             "User-Agent": "pusher-webhooks",
             "X-Pusher-Key": _key_for(context.source, secret),
-            "X-Pusher-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+            SIGNATURE.header: SIGNATURE.header_value(secret, body),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)
 

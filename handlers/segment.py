@@ -10,7 +10,6 @@ its `messageId` across deliveries.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import secrets
 import uuid
@@ -24,9 +23,7 @@ from ingest.handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    InvalidSignatureError,
     MalformedRequestError,
-    MissingSignatureError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -34,6 +31,7 @@ from ingest.handlers.base import (
     iso_time,
     parse_json,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.analytics import (
     AnalyticsCall,
     AnalyticsGroup,
@@ -45,8 +43,7 @@ from ingest.schemas.analytics import (
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "x-signature"
-SHA1_HEX_LENGTH = 40
+SIGNATURE = HmacSignature(header="X-Signature", vendor="Segment", algorithm="sha1")
 BATCH = "batch"
 
 
@@ -95,21 +92,7 @@ class SegmentHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise MissingSignatureError("X-Signature header is missing")
-        try:
-            # Starlette decodes header bytes as latin-1; encoding back gives the bytes sent.
-            provided = header.strip().encode("latin-1").lower()
-        except UnicodeEncodeError:
-            raise InvalidSignatureError("X-Signature is not a hex digest") from None
-        if len(provided) != SHA1_HEX_LENGTH:
-            raise InvalidSignatureError("X-Signature is not a hex SHA-1 digest")
-        for index, secret in enumerate(source.secrets):
-            expected = hmac.new(secret.encode(), request.body, hashlib.sha1).hexdigest().encode()
-            if hmac.compare_digest(expected, provided):
-                return Verdict(secret_index=index)
-        raise InvalidSignatureError("no Segment signature matches a configured secret")
+        return Verdict(secret_index=SIGNATURE.verify(request.headers, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         document = parse_json(request.body)
@@ -253,10 +236,9 @@ class SegmentHandler(BaseHandler):
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
-        digest = hmac.new((context.secret or "").encode(), body, hashlib.sha1).hexdigest()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Segment.io/1.0",
-            "X-Signature": digest,
+            SIGNATURE.header: SIGNATURE.header_value(context.secret or "", body),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)

@@ -17,10 +17,6 @@ consumers key on `payment_id`.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import secrets
 import uuid
@@ -38,8 +34,6 @@ from ingest.handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    InvalidSignatureError,
-    MissingSignatureError,
     SignedRequest,
     SigningContext,
     Verdict,
@@ -48,6 +42,7 @@ from ingest.handlers.base import (
     json_object,
     passthrough,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.base import Money
 from ingest.schemas.payments import (
     PaymentDisputed,
@@ -61,9 +56,9 @@ from ingest.schemas.payments import (
 )
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "x-square-hmacsha256-signature"
-DIGEST_SIZE = hashlib.sha256().digest_size
-MAX_HEADER_LENGTH = 256
+SIGNATURE = HmacSignature(
+    header="x-square-hmacsha256-signature", vendor="Square", encoding="base64"
+)
 
 
 class SquareOptions(BaseModel):
@@ -81,22 +76,9 @@ class SquareOptions(BaseModel):
         return value
 
 
-def _decode_signature(header: str) -> bytes | None:
-    """The 32-byte digest, or None for anything that is not exactly that in base64."""
-    value = header.strip()
-    if not value or len(value) > MAX_HEADER_LENGTH or not value.isascii():
-        return None
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return decoded if len(decoded) == DIGEST_SIZE else None
-
-
 def signature(key: str, notification_url: str, body: bytes) -> str:
     """What Square puts in the header: UTF-8 of URL + body, HMAC-SHA256, base64."""
-    digest = hmac.new(key.encode(), notification_url.encode() + body, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return SIGNATURE.header_value(key, notification_url.encode() + body)
 
 
 def _money(raw: Any) -> Money:
@@ -170,18 +152,11 @@ class SquareHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise MissingSignatureError("x-square-hmacsha256-signature header is missing")
-        provided = _decode_signature(header)
-        if provided is None:
-            raise InvalidSignatureError("x-square-hmacsha256-signature is not a base64 digest")
+        # Square signs the notification URL as registered, then the body.
         url = self.options(source, SquareOptions).notification_url.encode()
-        for index, key in enumerate(source.secrets):
-            expected = hmac.new(key.encode(), url + request.body, hashlib.sha256).digest()
-            if hmac.compare_digest(expected, provided):
-                return Verdict(secret_index=index)
-        raise InvalidSignatureError("no Square signature matches a configured signature key")
+        return Verdict(
+            secret_index=SIGNATURE.verify(request.headers, source.secrets, url + request.body)
+        )
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         event = json_object(request.body)

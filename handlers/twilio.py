@@ -19,7 +19,6 @@ status, because Twilio reports each status of a message as a separate callback w
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -27,7 +26,7 @@ import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -40,7 +39,6 @@ from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
     MalformedRequestError,
-    MissingSignatureError,
     Reply,
     SignedRequest,
     SigningContext,
@@ -49,6 +47,7 @@ from ingest.handlers.base import (
     parse_json,
     passthrough,
 )
+from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.messaging import (
     CallStatus,
     MessageDelivered,
@@ -63,13 +62,19 @@ from ingest.schemas.messaging import (
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "x-twilio-signature"
 SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
 BODY_HASH_PARAM = "bodySHA256"
-MAX_HEADER_LENGTH = 1024
 DEFAULT_PORTS = {"https": 443, "http": 80}
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-ALGORITHMS: Mapping[str, Any] = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+SIGNATURES: Mapping[str, HmacSignature] = {
+    "HMAC_SHA1": HmacSignature(
+        header="X-Twilio-Signature", vendor="Twilio", algorithm="sha1", encoding="base64"
+    ),
+    "HMAC_SHA256": HmacSignature(
+        header="X-Twilio-Signature", vendor="Twilio", algorithm="sha256", encoding="base64"
+    ),
+}
+"""By the algorithm X-Twilio-Webhooks-Signature-Settings names; the auth token's is HMAC_SHA1."""
 
 MESSAGE_MODELS: Mapping[str, type[MessageEvent]] = {
     "queued": MessageQueued,
@@ -153,17 +158,17 @@ def _signed_string(url: str, params: list[tuple[str, str]]) -> bytes:
     return "".join(pieces).encode("utf-8")
 
 
-def _algorithm(settings: str | None) -> Any:
-    """The hash named by X-Twilio-Webhooks-Signature-Settings; none named → the auth token's
-    HMAC-SHA1. An algorithm we do not know is a rejection, never a fallback."""
+def _signature(settings: str | None) -> HmacSignature:
+    """The scheme for the hash X-Twilio-Webhooks-Signature-Settings names; none named → the
+    auth token's HMAC-SHA1. An algorithm we do not know is a rejection, never a fallback."""
     for part in (settings or "").split(","):
         name, separator, value = part.partition("=")
         if separator and name.strip() == "algorithm" and value.strip():
-            algorithm = ALGORITHMS.get(value.strip().upper())
-            if algorithm is None:
+            signature = SIGNATURES.get(value.strip().upper())
+            if signature is None:
                 raise InvalidSignatureError("unsupported Twilio signature algorithm")
-            return algorithm
-    return hashlib.sha1
+            return signature
+    return SIGNATURES["HMAC_SHA1"]
 
 
 def _query_values(url: str, name: str) -> list[str]:
@@ -226,13 +231,8 @@ class TwilioHandler(BaseHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise MissingSignatureError("X-Twilio-Signature header is missing")
-        if len(header) > MAX_HEADER_LENGTH or not header.isascii():
-            raise InvalidSignatureError("X-Twilio-Signature header is malformed")
-        provided = header.strip().encode("ascii")
-        algorithm = _algorithm(request.headers.get(SETTINGS_HEADER))
+        signature = _signature(request.headers.get(SETTINGS_HEADER))
+        offered = signature.offered(request.headers)
         url = self.signed_url(request, source)
 
         body_hashes = _query_values(url, BODY_HASH_PARAM)
@@ -251,16 +251,9 @@ class TwilioHandler(BaseHandler):
         else:
             params = _form_params(request.body)
 
+        # Twilio signs the URL as it addressed it, with or without the default port.
         candidates = [_signed_string(u, params) for u in _with_default_port_variants(url)]
-        for index, secret in enumerate(source.secrets):
-            key = secret.encode("utf-8")
-            for signed in candidates:
-                expected = base64.b64encode(hmac.new(key, signed, algorithm).digest())
-                if hmac.compare_digest(expected, provided):
-                    return Verdict(secret_index=index)
-        raise InvalidSignatureError(
-            "no Twilio signature matches a configured auth token for this URL"
-        )
+        return Verdict(secret_index=signature.matching_secret(source.secrets, candidates, offered))
 
     # -- identification ----------------------------------------------------------------
 
@@ -486,10 +479,9 @@ class TwilioHandler(BaseHandler):
             params = _form_params(body)
         inbound = InboundRequest(method="POST", url=target, headers={}, body=body)
         signed_url = self.signed_url(inbound, context.source)
-        digest_bytes = hmac.new(
-            (context.secret or "").encode("utf-8"), _signed_string(signed_url, params), hashlib.sha1
-        ).digest()
-        headers["X-Twilio-Signature"] = base64.b64encode(digest_bytes).decode()
+        signature = SIGNATURES["HMAC_SHA1"]
+        signed = _signed_string(signed_url, params)
+        headers[signature.header] = signature.header_value(context.secret or "", signed)
         return SignedRequest(headers=headers, body=body, url=target)
 
 
