@@ -1,6 +1,6 @@
 """One module per vendor behind the `VendorHandler` protocol; `HANDLERS` is the catalog.
 
-Every module in this package that defines a `BaseHandler` subclass with a `vendor` is picked up:
+Every module in this package that defines a `VendorHandler` subclass with a `vendor` is picked up:
 adding a vendor is adding a module (see docs/adding-a-vendor.md).
 """
 
@@ -11,7 +11,7 @@ import pkgutil
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ingest.handlers.base import BaseHandler, VendorHandler
+from ingest.handlers.base import VendorHandler
 from ingest.sources import SourcesConfig
 
 NOT_VENDORS = frozenset({"base"})
@@ -27,8 +27,8 @@ def _discover() -> dict[str, VendorHandler]:
         for value in vars(module).values():
             if (
                 isinstance(value, type)
-                and issubclass(value, BaseHandler)
-                and value is not BaseHandler
+                and issubclass(value, VendorHandler)
+                and value is not VendorHandler
                 and value.__module__ == module.__name__
                 and getattr(value, "vendor", None)
             ):

@@ -18,12 +18,12 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
     MalformedRequestError,
+    VendorHandler,
     bounded_id,
     parse_json,
     passthrough,
@@ -200,7 +200,7 @@ __all__ = [
 ]
 
 
-class ExtractingHandler(BaseHandler):
+class ExtractingHandler(VendorHandler):
     """Base of the configurable vendors (generic-hmac, basic-auth, header-token): ids and types
     come from the source's extraction options, events pass through unchanged."""
 

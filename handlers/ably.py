@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -33,6 +32,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     from_unix,
     json_object,
@@ -99,7 +99,7 @@ def _channel(item: dict[str, Any]) -> str:
     return channel
 
 
-class AblyHandler(BaseHandler):
+class AblyHandler(VendorHandler):
     vendor: ClassVar[str] = "ably"
     summary: ClassVar[str] = (
         "X-Ably-Key = key name; X-Ably-Signature: base64 HMAC-SHA256 of the body (key secret)"

@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict
 from ingest.errors import ConfigError
 from ingest.handlers._credentials import Tokens, match_token
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -39,6 +38,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     iso_time,
@@ -110,7 +110,7 @@ def _records(body: bytes) -> tuple[str, Any]:
     raise MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
 
 
-class Auth0Handler(BaseHandler):
+class Auth0Handler(VendorHandler):
     vendor: ClassVar[str] = "auth0"
     summary: ClassVar[str] = "Authorization header equals a configured token (bare or Bearer)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)

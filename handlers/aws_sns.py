@@ -48,7 +48,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -58,6 +57,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     check_tolerance,
@@ -178,7 +178,7 @@ def _timestamp(raw: Any) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-class AwsSnsHandler(BaseHandler):
+class AwsSnsHandler(VendorHandler):
     vendor: ClassVar[str] = "aws-sns"
     summary: ClassVar[str] = (
         "SNS Signature (v1 SHA1withRSA / v2 SHA256withRSA) with the SigningCertURL certificate"

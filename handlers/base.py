@@ -4,7 +4,7 @@ Verification and normalization are pure: the request, the source's configuration
 certificates the service fetched for it go in; a verdict, domain events, or one of the errors
 below come out. No I/O: trivially testable and replayable.
 
-Vendor modules subclass `BaseHandler`, which supplies the defaults most vendors need (no
+Vendor modules subclass `VendorHandler`, which supplies the defaults most vendors need (no
 certificates, no handshake, no GET), and implement `verify`, `identify`, `normalize`, `sample`
 and `sign`.
 """
@@ -13,79 +13,34 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ingest.errors import ConfigError
+# The errors a handler raises, re-exported (see __all__): vendor modules import their contract
+# from here.
+from ingest.errors import (
+    ConfigError,
+    ForbiddenSourceAddressError,
+    InvalidCredentialsError,
+    InvalidSignatureError,
+    MalformedRequestError,
+    MethodNotAllowedError,
+    MissingCredentialsError,
+    MissingSignatureError,
+    RejectedRequestError,
+    TimestampOutOfToleranceError,
+    VerificationError,
+    WireError,
+)
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
-
-# -- errors -------------------------------------------------------------------------
-
-
-class RejectedRequestError(Exception):
-    """A request we refuse; `code` is the machine-readable reason returned to the sender."""
-
-    code: ClassVar[str] = "malformed_request"
-    status: ClassVar[int] = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class MalformedRequestError(RejectedRequestError):
-    code = "malformed_request"
-    status = 400
-
-
-class WireError(MalformedRequestError):
-    """The vendor sent the request wrong on the wire (a header its scheme always carries is
-    missing). Unlike a body of unexpected shape, this is refused even after verification."""
-
-
-class VerificationError(RejectedRequestError):
-    code = "invalid_signature"
-    status = 401
-
-
-class MissingSignatureError(VerificationError):
-    code = "missing_signature"
-
-
-class InvalidSignatureError(VerificationError):
-    code = "invalid_signature"
-
-
-class TimestampOutOfToleranceError(VerificationError):
-    code = "timestamp_out_of_tolerance"
-
-
-class MissingCredentialsError(VerificationError):
-    """Schemes without a signature (Basic auth, a token header) and nothing was presented."""
-
-    code = "missing_credentials"
-
-
-class InvalidCredentialsError(VerificationError):
-    code = "invalid_credentials"
-
-
-class ForbiddenSourceAddressError(RejectedRequestError):
-    code = "ip_not_allowed"
-    status = 403
-
-
-class MethodNotAllowedError(RejectedRequestError):
-    code = "method_not_allowed"
-    status = 405
-
 
 # -- values -------------------------------------------------------------------------
 
@@ -200,109 +155,33 @@ class NoOptions(BaseModel):
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-class VendorHandler(Protocol):
-    vendor: ClassVar[str]
-    summary: ClassVar[str]
-    """One line for `ingest vendors` and the docs: how authenticity is established."""
-    signature_headers: ClassVar[tuple[str, ...]]
-    options_model: ClassVar[type[BaseModel]]
-    requires_secrets: ClassVar[bool]
-    default_tolerance_seconds: ClassVar[int | None]
-    sample_types: ClassVar[tuple[str, ...]]
-    mapped_types: ClassVar[Mapping[str, str]]
-    """Vendor type → CloudEvent type, for the docs; anything else passes through."""
-    document_hosts: ClassVar[tuple[re.Pattern[str], ...]]
-    """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
-    document_cache_seconds: ClassVar[float]
+class VendorHandler(ABC):
+    """The contract every vendor module implements, declared once: the members each vendor must
+    write are abstract (a module that forgets one cannot be instantiated, so the catalog fails
+    at import, not on the first request), the rest have the defaults most vendors need.
 
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        """Validate the source for this vendor; returns it with `options` parsed."""
-        ...
+    Grouped by role: configuration, verification, identity, mapping, the vendor's reply, and the
+    simulation `ingest send` and the tests use."""
 
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
-        """URLs of certificates or keys verification needs; the service fetches them."""
-        ...
-
-    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
-        """Document URL → local file, read instead of fetching (air-gapped installs)."""
-        ...
-
-    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
-        """Headers this source takes a credential in beyond the usual ones: the inbox stores
-        them blanked, for every source (a sender may put one source's credential anywhere)."""
-        ...
-
-    def confirms_automatically(self, source: SourceConfig) -> bool:
-        """Whether a subscription's `confirm_url` is fetched right after the commit."""
-        ...
-
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        """Raise a VerificationError (or MalformedRequestError) unless the vendor sent this."""
-        ...
-
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        """The vendor's event id and type; MalformedRequestError when the body does not have
-        them (the service then stores it under a fallback identity), WireError when a header
-        the vendor always sends is missing (refused)."""
-        ...
-
-    def delivery_id(self, request: InboundRequest) -> str | None:
-        """The vendor's id for this delivery when it travels outside the body (a header), so
-        a body of unexpected shape still deduplicates on the vendor's own id."""
-        ...
-
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        """Domain events for the delivery; an empty list for handshakes."""
-        ...
-
-    def reply(
-        self, request: InboundRequest, identity: Identity, source: SourceConfig
-    ) -> Reply | None:
-        """The body the vendor requires in answer, if it requires one."""
-        ...
-
-    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
-        """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
-        ...
-
-    def sample(self, event_type: str | None) -> bytes:
-        """A realistic body for `ingest send`, with fresh ids."""
-        ...
-
-    def generate_keys(self, key_dir: Path) -> str:
-        """Write a local key pair for asymmetric schemes; returns the config lines trusting it."""
-        ...
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        """The request the vendor would send with `body`: how `ingest send` and tests sign."""
-        ...
-
-
-class BaseHandler:
-    """Defaults shared by vendor modules; each overrides what its vendor does differently."""
+    # -- configuration ---------------------------------------------------------------------
 
     vendor: ClassVar[str]
     summary: ClassVar[str] = ""
+    """One line for `ingest vendors` and the docs: how authenticity is established."""
     signature_headers: ClassVar[tuple[str, ...]] = ()
     options_model: ClassVar[type[BaseModel]] = NoOptions
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
     """How `ingest vendors` describes `secrets` when neither "required" nor "not used" fits."""
     default_tolerance_seconds: ClassVar[int | None] = None
-    sample_types: ClassVar[tuple[str, ...]] = ()
     mapped_types: ClassVar[Mapping[str, str]] = {}
+    """Vendor type → CloudEvent type, for the docs; anything else passes through."""
     document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
     document_cache_seconds: ClassVar[float] = 3600.0
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
+        """Validate the source for this vendor; returns it with `options` parsed."""
         if self.requires_secrets and not source.secrets:
             raise ConfigError(f"source {source.name!r}: vendor {self.vendor} needs 'secrets'")
         raw = source.options if isinstance(source.options, Mapping) else {}
@@ -326,25 +205,22 @@ class BaseHandler:
     def tolerance(self, source: SourceConfig) -> int:
         return source.tolerance_seconds or self.default_tolerance_seconds or 300
 
+    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
+        """Headers this source takes a credential in beyond the usual ones: the inbox stores
+        them blanked, for every source (a sender may put one source's credential anywhere)."""
+        return frozenset()
+
+    # -- verification ----------------------------------------------------------------------
+
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+        """URLs of certificates or keys verification needs; the service fetches them."""
         return []
 
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        """Document URL → local file, read instead of fetching (air-gapped installs)."""
         return {}
 
-    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
-        return frozenset()
-
-    def confirms_automatically(self, source: SourceConfig) -> bool:
-        return True
-
-    def generate_keys(self, key_dir: Path) -> str:
-        """Asymmetric schemes: write a local key pair or certificate under `key_dir/<vendor>/`
-        and return the sources.yaml lines that trust it, so `ingest send` works offline."""
-        raise ConfigError(f"vendor {self.vendor} signs with shared secrets; there are no keys")
-
-    # Every vendor implements these five; see VendorHandler for their contracts.
-
+    @abstractmethod
     def verify(
         self,
         request: InboundRequest,
@@ -352,32 +228,61 @@ class BaseHandler:
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        raise NotImplementedError
+        """Raise a VerificationError (or MalformedRequestError) unless the vendor sent this."""
 
+    # -- identity --------------------------------------------------------------------------
+
+    @abstractmethod
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        raise NotImplementedError
+        """The vendor's event id and type; MalformedRequestError when the body does not have
+        them (the service then stores it under a fallback identity), WireError when a header
+        the vendor always sends is missing (refused)."""
 
+    def delivery_id(self, request: InboundRequest) -> str | None:
+        """The vendor's id for this delivery when it travels outside the body (a header), so
+        a body of unexpected shape still deduplicates on the vendor's own id."""
+        return None
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    @abstractmethod
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        raise NotImplementedError
+        """Domain events for the delivery; an empty list for handshakes."""
 
-    def sample(self, event_type: str | None) -> bytes:
-        raise NotImplementedError
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        raise NotImplementedError
+    # -- the vendor's reply, and work after the commit ---------------------------------------
 
     def reply(
         self, request: InboundRequest, identity: Identity, source: SourceConfig
     ) -> Reply | None:
-        return None
-
-    def delivery_id(self, request: InboundRequest) -> str | None:
+        """The body the vendor requires in answer, if it requires one."""
         return None
 
     def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+        """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
         raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
+
+    def confirms_automatically(self, source: SourceConfig) -> bool:
+        """Whether a subscription's `confirm_url` is fetched right after the commit."""
+        return True
+
+    # -- simulation: `ingest send` and the tests sign as the vendor does -------------------
+
+    sample_types: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def sample(self, event_type: str | None) -> bytes:
+        """A realistic body for `ingest send`, with fresh ids."""
+
+    @abstractmethod
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        """The request the vendor would send with `body`: how `ingest send` and tests sign."""
+
+    def generate_keys(self, key_dir: Path) -> str:
+        """Asymmetric schemes: write a local key pair or certificate under `key_dir/<vendor>/`
+        and return the sources.yaml lines that trust it, so `ingest send` works offline."""
+        raise ConfigError(f"vendor {self.vendor} signs with shared secrets; there are no keys")
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -478,3 +383,41 @@ def text_or_none(raw: Any) -> str | None:
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
+
+
+__all__ = [
+    "MAX_INT_DIGITS",
+    "ConfigError",
+    "Delivery",
+    "Emitted",
+    "ForbiddenSourceAddressError",
+    "Identity",
+    "InboundRequest",
+    "InvalidCredentialsError",
+    "InvalidSignatureError",
+    "MalformedRequestError",
+    "MethodNotAllowedError",
+    "MissingCredentialsError",
+    "MissingSignatureError",
+    "NoOptions",
+    "OptionsT",
+    "RejectedRequestError",
+    "Reply",
+    "SignedRequest",
+    "SigningContext",
+    "TimestampOutOfToleranceError",
+    "VendorHandler",
+    "Verdict",
+    "VerificationError",
+    "WireError",
+    "bounded_id",
+    "check_tolerance",
+    "from_unix",
+    "iso_time",
+    "json_object",
+    "lower_headers",
+    "parse_json",
+    "parse_unix_timestamp",
+    "passthrough",
+    "text_or_none",
+]

@@ -45,7 +45,6 @@ from ingest.handlers._credentials import (
     match_token,
 )
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -55,6 +54,7 @@ from ingest.handlers.base import (
     MissingCredentialsError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     json_object,
@@ -144,7 +144,7 @@ def _time(raw: Any) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-class DatadogHandler(BaseHandler):
+class DatadogHandler(VendorHandler):
     vendor: ClassVar[str] = "datadog"
     summary: ClassVar[str] = "shared token in a custom header (tokens, header) or Basic auth"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Datadog-Webhook-Token", "Authorization")

@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -46,6 +45,7 @@ from ingest.handlers.base import (
     SignedRequest,
     SigningContext,
     TimestampOutOfToleranceError,
+    VendorHandler,
     Verdict,
     bounded_id,
     json_object,
@@ -96,7 +96,7 @@ def _claims_time(claims: Mapping[str, Any], name: str) -> int:
     return int(value)
 
 
-class GcsHandler(BaseHandler):
+class GcsHandler(VendorHandler):
     vendor: ClassVar[str] = "gcs"
     summary: ClassVar[str] = (
         "Pub/Sub push: Authorization: Bearer Google-signed OIDC JWT (RS256; aud, iss, email)"

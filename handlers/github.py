@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -24,6 +23,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     WireError,
     parse_json,
@@ -61,7 +61,7 @@ def _time(raw: Any) -> datetime | None:
     return None
 
 
-class GitHubHandler(BaseHandler):
+class GitHubHandler(VendorHandler):
     vendor: ClassVar[str] = "github"
     summary: ClassVar[str] = "X-Hub-Signature-256: sha256=HMAC-SHA256 hex of the body"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Hub-Signature-256",)

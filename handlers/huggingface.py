@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 from ingest.errors import ConfigError
 from ingest.handlers._credentials import match_token
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -31,6 +30,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     json_object,
     passthrough,
@@ -66,7 +66,7 @@ def _ref(raw: Any) -> RepoRefUpdate:
     )
 
 
-class HuggingFaceHandler(BaseHandler):
+class HuggingFaceHandler(VendorHandler):
     vendor: ClassVar[str] = "huggingface"
     summary: ClassVar[str] = "X-Webhook-Secret: the webhook's secret, verbatim (constant-time)"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Webhook-Secret",)

@@ -33,7 +33,6 @@ from ingest.handlers._credentials import (
     match_basic,
 )
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -42,6 +41,7 @@ from ingest.handlers.base import (
     Reply,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     json_object,
 )
@@ -97,7 +97,7 @@ def _optional_text(raw: Any) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
-class MixpanelHandler(BaseHandler):
+class MixpanelHandler(VendorHandler):
     vendor: ClassVar[str] = "mixpanel"
     summary: ClassVar[str] = "HTTP Basic auth (basic_auth); cohort sync, no signature"
     signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)

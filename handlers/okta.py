@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from ingest.errors import ConfigError
 from ingest.handlers._credentials import Tokens, match_token
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -40,6 +39,7 @@ from ingest.handlers.base import (
     Reply,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     iso_time,
@@ -106,7 +106,7 @@ def _user_target(event: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"Okta {event.get('eventType')} event has no User target")
 
 
-class OktaHandler(BaseHandler):
+class OktaHandler(VendorHandler):
     vendor: ClassVar[str] = "okta"
     summary: ClassVar[str] = "Authorization (or configured) header equals a token; GET challenge"
     signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)

@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -38,6 +37,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     check_tolerance,
     from_unix,
@@ -118,7 +118,7 @@ def _event_type(document: Mapping[str, Any]) -> str:
     return event_type
 
 
-class OpenAIHandler(BaseHandler):
+class OpenAIHandler(VendorHandler):
     vendor: ClassVar[str] = "openai"
     summary: ClassVar[str] = (
         "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}' "

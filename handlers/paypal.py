@@ -54,7 +54,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -63,6 +62,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     check_tolerance,
@@ -225,7 +225,7 @@ SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
 }
 
 
-class PayPalHandler(BaseHandler):
+class PayPalHandler(VendorHandler):
     vendor: ClassVar[str] = "paypal"
     summary: ClassVar[str] = (
         "PAYPAL-TRANSMISSION-SIG: SHA256withRSA of 'id|time|webhook_id|crc32(body)', "

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.handlers._credentials import BasicCredential, match_basic
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -30,6 +29,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     iso_time,
     json_object,
@@ -92,7 +92,7 @@ def _bounce_type(postmark_type: str | None) -> BounceType:
     return "undetermined"
 
 
-class PostmarkHandler(BaseHandler):
+class PostmarkHandler(VendorHandler):
     vendor: ClassVar[str] = "postmark"
     summary: ClassVar[str] = "HTTP Basic credentials in the webhook URL (no signature)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -32,6 +31,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     check_tolerance,
     from_unix,
@@ -100,7 +100,7 @@ def _item_id(time_ms: int, index: int, event: dict[str, Any]) -> str:
     return f"{time_ms}:{index}:{hashlib.sha256(content).hexdigest()[:32]}"
 
 
-class PusherHandler(BaseHandler):
+class PusherHandler(VendorHandler):
     vendor: ClassVar[str] = "pusher"
     summary: ClassVar[str] = (
         "X-Pusher-Key = app key; X-Pusher-Signature: hex HMAC-SHA256 of the body; time_ms ±300 s"

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -26,6 +25,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     iso_time,
@@ -70,7 +70,7 @@ def _object(raw: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-class SegmentHandler(BaseHandler):
+class SegmentHandler(VendorHandler):
     vendor: ClassVar[str] = "segment"
     summary: ClassVar[str] = "X-Signature: hex HMAC-SHA1 of the body (destination shared secret)"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Signature",)

@@ -32,7 +32,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -42,6 +41,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     check_tolerance,
     parse_json,
@@ -178,7 +178,7 @@ def item_id(event: Mapping[str, Any]) -> str:
     return f"sg-sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
-class SendGridHandler(BaseHandler):
+class SendGridHandler(VendorHandler):
     vendor: ClassVar[str] = "sendgrid"
     summary: ClassVar[str] = (
         "X-Twilio-Email-Event-Webhook-Signature: base64 ECDSA P-256/SHA-256 of timestamp+body"

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -26,6 +25,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     iso_time,
     json_object,
@@ -63,7 +63,7 @@ def _id(raw: Any) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
-class ShopifyHandler(BaseHandler):
+class ShopifyHandler(VendorHandler):
     vendor: ClassVar[str] = "shopify"
     summary: ClassVar[str] = "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Shopify-Hmac-Sha256",)

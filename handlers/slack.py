@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -35,6 +34,7 @@ from ingest.handlers.base import (
     Reply,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     check_tolerance,
@@ -117,7 +117,7 @@ def _event_time(body: dict[str, Any], event: dict[str, Any], fallback: datetime)
     return fallback
 
 
-class SlackHandler(BaseHandler):
+class SlackHandler(VendorHandler):
     vendor: ClassVar[str] = "slack"
     summary: ClassVar[str] = (
         "X-Slack-Signature: v0=HMAC-SHA256 hex of 'v0:{timestamp}:{body}' (signing secret)"

@@ -29,13 +29,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     iso_time,
@@ -121,7 +121,7 @@ SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
 }
 
 
-class SquareHandler(BaseHandler):
+class SquareHandler(VendorHandler):
     vendor: ClassVar[str] = "square"
     summary: ClassVar[str] = (
         "x-square-hmacsha256-signature: base64 HMAC-SHA256 of notification_url + body"

@@ -41,7 +41,6 @@ from standardwebhooks import Webhook
 from ingest.errors import ConfigError
 from ingest.handlers._extraction import wire_bytes
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -51,6 +50,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     WireError,
     check_tolerance,
@@ -169,7 +169,7 @@ def _signed_content(msg_id: str, timestamp: str, body: bytes) -> bytes:
     return wire_bytes(msg_id) + b"." + wire_bytes(timestamp) + b"." + body
 
 
-class StandardWebhooksHandler(BaseHandler):
+class StandardWebhooksHandler(VendorHandler):
     vendor: ClassVar[str] = "standard-webhooks"
     summary: ClassVar[str] = (
         "webhook-signature: v1,base64 HMAC-SHA256 (secrets) or v1a,base64 ed25519 (public_keys) "

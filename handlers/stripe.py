@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 import stripe
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -30,6 +29,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     check_tolerance,
     from_unix,
@@ -203,7 +203,7 @@ def _sample_subscription(event_type: str, customer: str, created: int) -> dict[s
     }
 
 
-class StripeHandler(BaseHandler):
+class StripeHandler(VendorHandler):
     vendor: ClassVar[str] = "stripe"
     summary: ClassVar[str] = "Stripe-Signature t=…,v1=HMAC-SHA256 hex of '{t}.{body}' (stripe SDK)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Stripe-Signature",)

@@ -32,7 +32,6 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ingest.handlers.base import (
-    BaseHandler,
     Delivery,
     Emitted,
     Identity,
@@ -42,6 +41,7 @@ from ingest.handlers.base import (
     Reply,
     SignedRequest,
     SigningContext,
+    VendorHandler,
     Verdict,
     bounded_id,
     parse_json,
@@ -186,7 +186,7 @@ def _is_json_body(body: bytes) -> bool:
     return body.lstrip()[:1] in (b"{", b"[")
 
 
-class TwilioHandler(BaseHandler):
+class TwilioHandler(VendorHandler):
     vendor: ClassVar[str] = "twilio"
     summary: ClassVar[str] = (
         "X-Twilio-Signature: base64 HMAC-SHA1 of URL + sorted POST params (JSON: URL with "

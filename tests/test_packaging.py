@@ -55,8 +55,8 @@ def test_the_wheel_installs_one_top_level_package_with_everything_it_needs(
 
 def test_nothing_imports_the_bare_repository_names() -> None:
     """Run from the repository root, where `handlers/` would also import as `handlers`: were
-    any module to do so, a class would exist twice (`handlers.base.BaseHandler` is not
-    `ingest.handlers.base.BaseHandler`) and the installed package would not find it at all."""
+    any module to do so, a class would exist twice (`handlers.base.VendorHandler` is not
+    `ingest.handlers.base.VendorHandler`) and the installed package would not find it at all."""
     probe = (
         "import sys\n"
         "import ingest.app, ingest.cli, ingest.migrate, ingest.schema_export\n"

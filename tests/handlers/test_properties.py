@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.handlers.base import BaseHandler, RejectedRequestError, SigningContext, VendorHandler
+from ingest.handlers.base import RejectedRequestError, SigningContext, VendorHandler
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.handlers.generic_hmac import GenericHmacHandler
 from ingest.handlers.github import GitHubHandler
@@ -50,7 +50,9 @@ class Case:
         return {name.lower(): value for name, value in signed.headers.items()}
 
 
-def _case(handler: BaseHandler, *secrets: str, headers: tuple[str, ...], **options: object) -> Case:
+def _case(
+    handler: VendorHandler, *secrets: str, headers: tuple[str, ...], **options: object
+) -> Case:
     source = handler.check_config(
         SourceConfig(name="p", vendor=handler.vendor, secrets=secrets, options=options)
     )

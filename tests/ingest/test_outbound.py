@@ -16,7 +16,17 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest import outbound
 from ingest.documents import DocumentResolver, DocumentsUnavailableError
-from ingest.handlers.base import BaseHandler, InboundRequest, InvalidSignatureError
+from ingest.handlers.base import (
+    Delivery,
+    Emitted,
+    Identity,
+    InboundRequest,
+    InvalidSignatureError,
+    SignedRequest,
+    SigningContext,
+    VendorHandler,
+    Verdict,
+)
 from ingest.outbound import MAX_DOCUMENT_BYTES, HostNotAllowedError, OutboundClient, OutboundError
 from ingest.sources import SourceConfig
 
@@ -342,15 +352,44 @@ class PinnedOptions(BaseModel):
     certificates: dict[str, str] = {}
 
 
-class CertificateVendor(BaseHandler):
+class CertificateVendor(VendorHandler):
     """Not in handlers/: a stand-in whose certificate URL comes from the request body."""
 
     vendor: ClassVar[str] = "cert-vendor"
     document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = SNS
     document_cache_seconds: ClassVar[float] = 60.0
 
+    options_model: ClassVar[type[BaseModel]] = PinnedOptions
+
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return [request.body.decode()]
+
+    def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
+        return self.options(source, PinnedOptions).certificates
+
+    # Only documents are asked of this stand-in.
+    def verify(
+        self,
+        request: InboundRequest,
+        source: SourceConfig,
+        now: float,
+        documents: Mapping[str, bytes],
+    ) -> Verdict:
+        raise NotImplementedError
+
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        raise NotImplementedError
+
+    def normalize(self, delivery: Delivery) -> list[Emitted]:
+        raise NotImplementedError
+
+    def sample(self, event_type: str | None) -> bytes:
+        raise NotImplementedError
+
+    def sign(
+        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
+    ) -> SignedRequest:
+        raise NotImplementedError
 
 
 def inbound(url: str) -> InboundRequest:

@@ -1,0 +1,60 @@
+"""The handler contract itself: declared once, its required members enforced, and free of the
+service, so vendor modules can be imported (and tested) without the HTTP app or the database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import ClassVar
+
+import pytest
+
+from ingest.errors import IngestError
+from ingest.handlers import HANDLERS
+from ingest.handlers.base import (
+    InvalidSignatureError,
+    MalformedRequestError,
+    RejectedRequestError,
+    VendorHandler,
+)
+
+
+def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> None:
+    class Forgetful(VendorHandler):
+        vendor: ClassVar[str] = "forgetful"
+
+        def sample(self, event_type: str | None) -> bytes:
+            return b"{}"
+
+    with pytest.raises(TypeError, match="abstract") as raised:
+        Forgetful()  # type: ignore[abstract]
+    for member in ("verify", "identify", "normalize", "sign"):
+        assert member in str(raised.value)
+
+
+def test_every_catalog_entry_is_a_complete_vendor_handler() -> None:
+    assert len(HANDLERS) >= 26
+    for handler in HANDLERS.values():
+        assert isinstance(handler, VendorHandler)
+        assert not getattr(type(handler), "__abstractmethods__", None)
+
+
+def test_one_error_root_with_a_code_and_a_status() -> None:
+    for error in (RejectedRequestError, MalformedRequestError, InvalidSignatureError):
+        assert issubclass(error, IngestError)
+    assert (InvalidSignatureError.code, InvalidSignatureError.status) == ("invalid_signature", 401)
+    assert (MalformedRequestError.code, MalformedRequestError.status) == ("malformed_request", 400)
+
+
+def test_the_vendor_layer_imports_nothing_of_the_service() -> None:
+    probe = (
+        "import sys\n"
+        "import ingest.handlers\n"
+        "service = ['ingest.app', 'ingest.ingestion', 'ingest.store', 'ingest.db',\n"
+        "           'ingest.relay', 'ingest.processing', 'sqlalchemy', 'starlette']\n"
+        "print(sorted(m for m in service if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
