@@ -46,8 +46,9 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from ingest.handlers.base import SigningContext
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 
 CHUNK_ROWS = 100_000
@@ -132,12 +133,12 @@ FROM inserted
 def template(source: str, event_type: str, secret: str) -> tuple[str, bytes, int]:
     """(headers as JSON, a sample body, the 1-based offset of the event id in it)."""
     handler = StripeHandler()
-    body = handler.sample(event_type)
+    body = simulator(handler).sample(event_type)
     config = SourceConfig(name=source, vendor="stripe", secrets=(secret,))
     context = SigningContext(
         source=config, url=f"http://127.0.0.1/webhooks/{source}", secret=secret
     )
-    signed = handler.sign(body, context, time.time())
+    signed = simulator(handler).sign(body, context, time.time())
     headers = {"host": "127.0.0.1", **{k.lower(): v for k, v in signed.headers.items()}}
     headers["content-length"] = str(len(body))
     event_id = json.loads(body)["id"].encode()

@@ -21,8 +21,9 @@ from typing import Any, Literal
 
 import httpx
 
-from ingest.handlers.base import SigningContext
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 
 SECRET = "whsec_bench_secret"  # noqa: S105 - a throwaway signing key for local servers
@@ -85,14 +86,14 @@ class Signer:
         )
 
     def sign(self, body: bytes, event_id: str, expect: Expect = "accepted") -> SignedRequest:
-        headers = self.handler.sign(body, self.context, time.time()).headers
+        headers = simulator(self.handler).sign(body, self.context, time.time()).headers
         return SignedRequest(body, headers, event_id, http_request(headers, body), expect)
 
     def fresh(self, count: int) -> list[SignedRequest]:
         """`count` distinct new events."""
         requests = []
         for _ in range(count):
-            body = self.handler.sample(EVENT_TYPE)
+            body = simulator(self.handler).sample(EVENT_TYPE)
             requests.append(self.sign(body, json.loads(body)["id"]))
         return requests
 

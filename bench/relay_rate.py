@@ -39,6 +39,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
+from ingest.simulation import simulator
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -87,7 +89,7 @@ class Run:
 
 def make_records(count: int, keys: int) -> list[Record]:
     """Real CloudEvent-sized values (a Stripe payment's), keyed over `keys` entities."""
-    sample = StripeHandler().sample("payment_intent.succeeded")
+    sample = simulator(StripeHandler()).sample("payment_intent.succeeded")
     return [
         Record(key=f"pi_bench_{n % keys}", value=sample.replace(b"evt_", f"evt_{n}_".encode(), 1))
         for n in range(count)

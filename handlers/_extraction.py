@@ -7,12 +7,8 @@ A module starting with `_` is not a vendor: handler discovery skips it.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import secrets
 import unicodedata
-import uuid
-from datetime import UTC, datetime
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -150,28 +146,6 @@ def identify(request: InboundRequest, options: ExtractionOptions) -> Identity:
     )
 
 
-def sample(event_type: str | None) -> bytes:
-    """A generic event for `ingest send`: `id`, `type` and `data.id` are there so the JSON-path
-    options have something to find."""
-    payload = {
-        "id": f"evt_{secrets.token_hex(12)}",
-        "type": event_type or SAMPLE_TYPES[0],
-        "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "data": {"id": f"obj_{secrets.token_hex(8)}", "object": "example", "name": "Example"},
-    }
-    return json.dumps(payload, indent=2).encode()
-
-
-def sample_headers(options: ExtractionOptions, event_type: str | None) -> dict[str, str]:
-    """The id and type headers a sender configured that way would add."""
-    headers: dict[str, str] = {}
-    if options.id_header:
-        headers[options.id_header] = str(uuid.uuid4())
-    if options.type_header:
-        headers[options.type_header] = event_type or SAMPLE_TYPES[0]
-    return headers
-
-
 def normalize(delivery: Delivery) -> list[Emitted]:
     """Passed through as `<vendor>.<type>`: the JSON payload, or the body's text for senders that
     post form fields or plain text. A body that is not even UTF-8 fails (stored, replayable)."""
@@ -194,8 +168,6 @@ __all__ = [
     "json_path",
     "lookup",
     "normalize",
-    "sample",
-    "sample_headers",
     "wire_bytes",
 ]
 
@@ -209,6 +181,3 @@ class ExtractingHandler(VendorHandler):
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         return normalize(delivery)
-
-    def sample(self, event_type: str | None) -> bytes:
-        return sample(event_type)

@@ -5,8 +5,7 @@ certificates the service fetched for it go in; a verdict, domain events, or one 
 below come out. No I/O: trivially testable and replayable.
 
 Vendor modules subclass `VendorHandler`, which supplies the defaults most vendors need (no
-certificates, no handshake, no GET), and implement `verify`, `identify`, `normalize`, `sample`
-and `sign`.
+certificates, no handshake, no GET), and implement `verify`, `identify` and `normalize`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,27 +123,6 @@ class Emitted:
     an item already seen from this source in an earlier delivery is not published again."""
 
 
-@dataclass(frozen=True)
-class SigningContext:
-    """What `ingest send` and the tests give a handler to sign a request as the vendor would."""
-
-    source: SourceConfig
-    url: str
-    """Where the request goes (vendors such as Twilio and Square sign the URL)."""
-    secret: str | None = None
-    """The configured secret chosen to sign with (`--secret-index`)."""
-    key_dir: Path = Path(".ingest-keys")
-    """Where `ingest keys generate` put private keys for asymmetric schemes."""
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    headers: dict[str, str]
-    body: bytes
-    url: str
-    method: str = "POST"
-
-
 class NoOptions(BaseModel):
     """Vendors without configuration keys beyond `secrets` reject any other key (typos)."""
 
@@ -160,8 +137,8 @@ class VendorHandler(ABC):
     write are abstract (a module that forgets one cannot be instantiated, so the catalog fails
     at import, not on the first request), the rest have the defaults most vendors need.
 
-    Grouped by role: configuration, verification, identity, mapping, the vendor's reply, and the
-    simulation `ingest send` and the tests use."""
+    Grouped by role: configuration, verification, identity, mapping, the vendor's reply. How a
+    vendor's requests are simulated (`ingest send`, the tests) is not here: `ingest.simulation`."""
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -264,25 +241,6 @@ class VendorHandler(ABC):
     def confirms_automatically(self, source: SourceConfig) -> bool:
         """Whether a subscription's `confirm_url` is fetched right after the commit."""
         return True
-
-    # -- simulation: `ingest send` and the tests sign as the vendor does -------------------
-
-    sample_types: ClassVar[tuple[str, ...]] = ()
-
-    @abstractmethod
-    def sample(self, event_type: str | None) -> bytes:
-        """A realistic body for `ingest send`, with fresh ids."""
-
-    @abstractmethod
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        """The request the vendor would send with `body`: how `ingest send` and tests sign."""
-
-    def generate_keys(self, key_dir: Path) -> str:
-        """Asymmetric schemes: write a local key pair or certificate under `key_dir/<vendor>/`
-        and return the sources.yaml lines that trust it, so `ingest send` works offline."""
-        raise ConfigError(f"vendor {self.vendor} signs with shared secrets; there are no keys")
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -403,8 +361,6 @@ __all__ = [
     "OptionsT",
     "RejectedRequestError",
     "Reply",
-    "SignedRequest",
-    "SigningContext",
     "TimestampOutOfToleranceError",
     "VendorHandler",
     "Verdict",

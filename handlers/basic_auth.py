@@ -8,7 +8,6 @@ paths (`handlers._extraction`). The `authorization` header is redacted in the in
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
@@ -17,11 +16,9 @@ from pydantic import BaseModel, Field
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
 from ingest.handlers._credentials import BasicCredential, match_basic
-from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions
+from ingest.handlers._extraction import ExtractionOptions
 from ingest.handlers.base import (
     InboundRequest,
-    SignedRequest,
-    SigningContext,
     Verdict,
 )
 from ingest.sources import SourceConfig
@@ -41,7 +38,6 @@ class BasicAuthHandler(_extraction.ExtractingHandler):
     options_model: ClassVar[type[BaseModel]] = BasicAuthOptions
     requires_secrets: ClassVar[bool] = False
     default_tolerance_seconds: ClassVar[int | None] = None
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         if source.secrets:
@@ -65,17 +61,3 @@ class BasicAuthHandler(_extraction.ExtractingHandler):
     ) -> Verdict:
         options = self.options(source, BasicAuthOptions)
         return Verdict(secret_index=match_basic(request.headers.get(HEADER), options.basic_auth))
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        """With the first configured pair (the one a sender would be set up with)."""
-        options = self.options(context.source, BasicAuthOptions)
-        credential = options.basic_auth[0]
-        token = base64.b64encode(f"{credential.username}:{credential.password}".encode())
-        headers = {
-            "Content-Type": "application/json",
-            "Authorization": f"Basic {token.decode('ascii')}",
-            **_extraction.sample_headers(options, event_type),
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)

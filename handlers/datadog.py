@@ -20,10 +20,7 @@ Renotify and anything else pass through as `datadog.<transition>`.
 
 from __future__ import annotations
 
-import json
 import re
-import secrets
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -39,8 +36,6 @@ from pydantic import (
 
 from ingest.handlers._credentials import (
     BasicCredential,
-    basic_authorization,
-    first_basic_credential,
     match_basic,
     match_token,
 )
@@ -52,8 +47,6 @@ from ingest.handlers.base import (
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     bounded_id,
@@ -151,7 +144,6 @@ class DatadogHandler(VendorHandler):
     options_model: ClassVar[type[BaseModel]] = DatadogOptions
     requires_secrets: ClassVar[bool] = False
     default_tolerance_seconds: ClassVar[int | None] = None
-    sample_types: ClassVar[tuple[str, ...]] = ("triggered", "warn", "recovered", "no_data")
     mapped_types: ClassVar[Mapping[str, str]] = {
         "triggered": AlertTriggered.event_type,
         "re-triggered": AlertTriggered.event_type,
@@ -215,45 +207,3 @@ class DatadogHandler(VendorHandler):
                 time=data.occurred_at,
             )
         ]
-
-    def sample(self, event_type: str | None) -> bytes:
-        """The payload template in docs/vendors/datadog.md, filled as Datadog fills it."""
-        transition = {
-            "triggered": "Triggered",
-            "re-triggered": "Re-Triggered",
-            "warn": "Warn",
-            "re-warn": "Re-Warn",
-            "recovered": "Recovered",
-            "no_data": "No Data",
-        }.get(event_type or self.sample_types[0], event_type or "Triggered")
-        event_id = str(secrets.randbelow(9 * 10**18) + 10**18)
-        document = {
-            "id": event_id,
-            "title": f"[{transition}] Memory usage high on web-1",
-            "alert_transition": transition,
-            "alert_id": "1234",
-            "alert_cycle_key": "9bd4ac313a4d1e8fae2482df7b77628",
-            "alert_priority": "P2",
-            "priority": "normal",
-            "tags": "env:prod, monitor, role:computing-node",
-            "link": f"https://app.datadoghq.com/event/jump_to?event_id={event_id}",
-            "date": str(int(time.time() * 1000)),
-            "body": "system.mem.pct_usable over host:web-1 was < 0.1 on average in the last 5m.",
-            "event_type": "query_alert_monitor",
-            "org": {"id": "123456", "name": "Example Org"},
-        }
-        return json.dumps(document, indent=2).encode()
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        headers = {"Content-Type": "application/json"}
-        options = context.source.options
-        raw = options if isinstance(options, Mapping) else options.model_dump()
-        tokens = raw.get("tokens") or []
-        if tokens:
-            header = str(raw.get("header") or DEFAULT_TOKEN_HEADER)
-            headers[header] = str(tokens[0])
-        elif (credential := first_basic_credential(options)) is not None:
-            headers["Authorization"] = basic_authorization(credential)
-        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -17,12 +17,10 @@ from pydantic import BaseModel, field_validator, model_validator
 
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
-from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name, wire_bytes
+from ingest.handlers._extraction import ExtractionOptions, header_name, wire_bytes
 from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
-    SignedRequest,
-    SigningContext,
     Verdict,
     check_tolerance,
     parse_unix_timestamp,
@@ -155,7 +153,6 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
     options_model: ClassVar[type[BaseModel]] = GenericHmacOptions
     # Applies only to sources that configure a timestamp.
     default_tolerance_seconds: ClassVar[int | None] = 300
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
@@ -193,32 +190,3 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
         if signed_at is not None:
             check_tolerance(signed_at, now, self.tolerance(source))
         return Verdict(secret_index=index, signed_at=signed_at)
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        options = self.options(context.source, GenericHmacOptions)
-        if not context.secret:
-            raise ConfigError(f"source {context.source.name!r}: no secret to sign with")
-        headers = {
-            "Content-Type": "application/json",
-            **_extraction.sample_headers(options, event_type),
-        }
-        values = {"body": body, "url": context.url.encode()}
-        timestamp = str(int(now))
-        if options.has_timestamp:
-            values["timestamp"] = timestamp.encode()
-        if options.timestamp_header:
-            headers[options.timestamp_header] = timestamp
-        if options.id_header:
-            values["id"] = headers[options.id_header].encode()
-        signature = options.signature.header_value(
-            context.secret, _content(options.signed_content, values)
-        )
-        if options.timestamp_prefix is not None and options.multiple_signatures_separator:
-            signature = (
-                f"{options.timestamp_prefix}{timestamp}"
-                f"{options.multiple_signatures_separator}{signature}"
-            )
-        headers[options.header] = signature
-        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -17,11 +17,9 @@ from pydantic import BaseModel, Field, field_validator
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
 from ingest.handlers._credentials import match_token
-from ingest.handlers._extraction import SAMPLE_TYPES, ExtractionOptions, header_name
+from ingest.handlers._extraction import ExtractionOptions, header_name
 from ingest.handlers.base import (
     InboundRequest,
-    SignedRequest,
-    SigningContext,
     Verdict,
 )
 from ingest.redaction import is_redacted_name
@@ -63,7 +61,6 @@ class HeaderTokenHandler(_extraction.ExtractingHandler):
     options_model: ClassVar[type[BaseModel]] = HeaderTokenOptions
     requires_secrets: ClassVar[bool] = False
     default_tolerance_seconds: ClassVar[int | None] = None
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         if source.secrets:
@@ -104,16 +101,3 @@ class HeaderTokenHandler(_extraction.ExtractingHandler):
             bearer=options.header == AUTHORIZATION,
         )
         return Verdict(secret_index=index)
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        """With the first configured token; as a Bearer token when the header is Authorization."""
-        options = self.options(context.source, HeaderTokenOptions)
-        token = options.tokens[0]
-        headers = {
-            "Content-Type": "application/json",
-            options.header: f"Bearer {token}" if options.header == AUTHORIZATION else token,
-            **_extraction.sample_headers(options, event_type),
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
@@ -28,8 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.handlers._credentials import (
     BasicCredential,
-    basic_authorization,
-    first_basic_credential,
     match_basic,
 )
 from ingest.handlers.base import (
@@ -39,8 +35,6 @@ from ingest.handlers.base import (
     InboundRequest,
     MalformedRequestError,
     Reply,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     json_object,
@@ -104,7 +98,6 @@ class MixpanelHandler(VendorHandler):
     options_model: ClassVar[type[BaseModel]] = MixpanelOptions
     requires_secrets: ClassVar[bool] = False
     default_tolerance_seconds: ClassVar[int | None] = None
-    sample_types: ClassVar[tuple[str, ...]] = ("add_members", "remove_members", "members")
     mapped_types: ClassVar[Mapping[str, str]] = {
         "members": f"{CohortMemberAdded.event_type} (full_sync: true), one per member",
         "add_members": f"{CohortMemberAdded.event_type}, one per member",
@@ -174,39 +167,3 @@ class MixpanelHandler(VendorHandler):
                 )
             )
         return emitted
-
-    def sample(self, event_type: str | None) -> bytes:
-        """Mixpanel's documented webhook format, with a fresh sync session and members."""
-        action = event_type or self.sample_types[0]
-        members = [
-            {
-                "email": f"{name.lower()}@example.com",
-                "mixpanel_distinct_id": str(uuid.uuid4()),
-                "first_name": name,
-                "last_name": "Example",
-                "phone_number": "555-010-0100",
-            }
-            for name in ("Ada", "Grace")
-        ]
-        document = {
-            "action": action,
-            "parameters": {
-                "mixpanel_project_id": "2195193",
-                "mixpanel_cohort_name": "Power users",
-                "mixpanel_cohort_id": "1417361",
-                "mixpanel_cohort_description": "Used the product on 5 of the last 7 days",
-                "mixpanel_session_id": secrets.token_hex(16),
-                "page_info": {"total_pages": 1, "page_count": 1},
-                "members": members,
-            },
-        }
-        return json.dumps(document, indent=2).encode()
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        headers = {"Content-Type": "application/json"}
-        credential = first_basic_credential(context.source.options)
-        if credential is not None:  # without one the request goes unauthenticated (and is refused)
-            headers["Authorization"] = basic_authorization(credential)
-        return SignedRequest(headers=headers, body=body, url=context.url)

@@ -18,10 +18,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
-import secrets
-import time
-import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -35,8 +31,6 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     check_tolerance,
@@ -130,20 +124,6 @@ class OpenAIHandler(VendorHandler):
         "webhook-signature",
     )
     default_tolerance_seconds: ClassVar[int | None] = 300
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "response.completed",
-        "response.failed",
-        "response.cancelled",
-        "response.incomplete",
-        "batch.completed",
-        "batch.failed",
-        "batch.cancelled",
-        "batch.expired",
-        "fine_tuning.job.succeeded",
-        "fine_tuning.job.failed",
-        "fine_tuning.job.cancelled",
-        "eval.run.succeeded",
-    )
     mapped_types: ClassVar[Mapping[str, str]] = {
         vendor_type: model.event_type for vendor_type, model in MAPPED.items()
     }
@@ -235,37 +215,3 @@ class OpenAIHandler(VendorHandler):
                 time=occurred_at,
             )
         ]
-
-    def sample(self, event_type: str | None) -> bytes:
-        """The shape of OpenAI's documented events (and the SDK's test payload), fresh ids."""
-        event_type = event_type or self.sample_types[0]
-        prefix = {
-            "response": "resp",
-            "batch": "batch",
-            "fine_tuning": "ftjob",
-            "eval": "evalrun",
-        }.get(event_type.split(".", 1)[0], "obj")
-        event = {
-            "id": f"evt_{secrets.token_hex(16)}",
-            "object": "event",
-            "created_at": int(time.time()),
-            "type": event_type,
-            "data": {"id": f"{prefix}_{secrets.token_hex(16)}"},
-        }
-        return json.dumps(event).encode()
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        msg_id = f"wh_{uuid.uuid4().hex}"
-        timestamp = str(int(now))
-        key = signing_key(context.secret or "") or b""
-        digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "OpenAI/1.0 (+https://platform.openai.com/docs/webhooks)",
-            "webhook-id": msg_id,
-            "webhook-timestamp": timestamp,
-            "webhook-signature": f"v1,{base64.b64encode(digest).decode('ascii')}",
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)

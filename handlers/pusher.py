@@ -13,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -29,8 +27,6 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     check_tolerance,
@@ -114,14 +110,6 @@ class PusherHandler(VendorHandler):
         "member_added": PresenceJoined.event_type,
         "member_removed": PresenceLeft.event_type,
     }
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "batch",
-        "channel_occupied",
-        "channel_vacated",
-        "member_added",
-        "member_removed",
-        "client_event",
-    )
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         checked = super().check_config(source)
@@ -205,56 +193,3 @@ class PusherHandler(VendorHandler):
                 )
             )
         return emitted
-
-    def sample(self, event_type: str | None) -> bytes:
-        """Events as in Pusher's webhook documentation; `batch` is several in one webhook."""
-        event_type = event_type or self.sample_types[0]
-        channel = f"presence-room-{secrets.token_hex(4)}"
-        user_id = f"user-{secrets.token_hex(4)}"
-        catalog: dict[str, dict[str, Any]] = {
-            "channel_occupied": {"name": "channel_occupied", "channel": channel},
-            "member_added": {"name": "member_added", "channel": channel, "user_id": user_id},
-            "client_event": {
-                "name": "client_event",
-                "channel": channel,
-                "event": "client-typing",
-                "data": json.dumps({"user": user_id}),
-                "socket_id": f"{secrets.randbelow(10**6)}.{secrets.randbelow(10**7)}",
-                "user_id": user_id,
-            },
-            "member_removed": {"name": "member_removed", "channel": channel, "user_id": user_id},
-            "channel_vacated": {"name": "channel_vacated", "channel": channel},
-        }
-        events = (
-            list(catalog.values())
-            if event_type == "batch"
-            else [catalog.get(event_type, {"name": event_type, "channel": channel})]
-        )
-        body = {"time_ms": int(time.time() * 1000), "events": events}
-        return json.dumps(body).encode()
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        secret = context.secret or ""
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "pusher-webhooks",
-            "X-Pusher-Key": _key_for(context.source, secret),
-            SIGNATURE.header: SIGNATURE.header_value(secret, body),
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)
-
-
-def _key_for(source: SourceConfig, secret: str) -> str:
-    """The app key that goes with `secret`; a placeholder when the source configures none."""
-    raw = source.options.app_key if isinstance(source.options, PusherOptions) else None
-    if raw is None and isinstance(source.options, Mapping):
-        raw = source.options.get("app_key")
-    if isinstance(raw, str) and raw:
-        return raw
-    if isinstance(raw, list) and raw:
-        index = source.secrets.index(secret) if secret in source.secrets else 0
-        key = raw[min(index, len(raw) - 1)]
-        return key if isinstance(key, str) else SAMPLE_KEY
-    return SAMPLE_KEY

@@ -12,10 +12,7 @@ The message body is R2's documented notification:
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ingest.handlers.base import (
@@ -48,13 +45,6 @@ class R2Handler(StandardWebhooksHandler):
         "DeleteObject": "storage.object.deleted",
         "LifecycleDeletion": "storage.object.deleted",
     }
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "PutObject",
-        "CopyObject",
-        "CompleteMultipartUpload",
-        "DeleteObject",
-        "LifecycleDeletion",
-    )
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         msg_id = request.headers.get("webhook-id") or request.headers.get("svix-id")
@@ -100,21 +90,3 @@ class R2Handler(StandardWebhooksHandler):
                 time=occurred_at,
             )
         ]
-
-    def sample(self, event_type: str | None) -> bytes:
-        """Cloudflare's documented example message body, with a fresh object key."""
-        action = event_type or self.sample_types[0]
-        message: dict[str, Any] = {
-            "account": "3f4b7e3dcab231cbfdaa90a6a28bd548",
-            "action": action,
-            "bucket": "my-bucket",
-            "object": {"key": f"my-new-object-{secrets.token_hex(6)}"},
-            "eventTime": datetime.now(UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-        }
-        if action in CREATE_ACTIONS:
-            message["object"].update(size=65536, eTag="c846ff7a18f28c2e262116d6e8719ef0")
-        if action == "CopyObject":
-            message["copySource"] = {"bucket": "my-bucket", "object": "my-original-object"}
-        return json.dumps(message).encode()

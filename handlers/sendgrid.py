@@ -16,13 +16,9 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import secrets
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from cryptography.exceptions import InvalidSignature
@@ -39,8 +35,6 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     check_tolerance,
@@ -132,14 +126,6 @@ def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
-    """The public key as the SendGrid console shows it: base64 DER SubjectPublicKeyInfo."""
-    der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(der).decode("ascii")
-
-
 def _time(raw: Any, fallback: datetime) -> datetime:
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return datetime.fromtimestamp(raw, tz=UTC)
@@ -202,18 +188,6 @@ class SendGridHandler(VendorHandler):
         "group_unsubscribe": "email.unsubscribed (group = asm_group_id)",
         "processed": "sendgrid.processed (passthrough: accepted for sending, nothing happened yet)",
     }
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "delivered",
-        "processed",
-        "bounce",
-        "dropped",
-        "deferred",
-        "spamreport",
-        "open",
-        "click",
-        "unsubscribe",
-        "group_unsubscribe",
-    )
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
@@ -323,84 +297,6 @@ class SendGridHandler(VendorHandler):
             item_id=identifier,
         )
 
-    def sample(self, event_type: str | None) -> bytes:
-        """A batch of one event, shaped like SendGrid's documented example events."""
-        name = event_type or self.sample_types[0]
-        message = secrets.token_urlsafe(16).replace("-", "_")
-        event: dict[str, Any] = {
-            "email": "example@test.com",
-            "timestamp": int(time.time()),
-            "smtp-id": f"<{message}@ismtpd0001p1lon1.sendgrid.net>",
-            "event": name,
-            "category": ["cat facts"],
-            "sg_event_id": base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("="),
-            "sg_message_id": f"{message}.filterdrecv-p3las1-5bf99c48d5-2m5t7-18-5F5FC76C-9.0",
-        }
-        extra: dict[str, dict[str, Any]] = {
-            "delivered": {"response": "250 OK", "tls": 1},
-            "bounce": {
-                "reason": "500 unknown recipient",
-                "status": "5.0.0",
-                "type": "bounce",
-                "bounce_classification": "Invalid Address",
-            },
-            "dropped": {"reason": "Bounced Address", "status": "5.0.0"},
-            "deferred": {"response": "400 try again later", "attempt": "5"},
-            "open": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-            },
-            "click": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-                "url": "http://www.sendgrid.com/",
-            },
-            "unsubscribe": {},
-            "group_unsubscribe": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-                "url": "http://www.sendgrid.com/",
-                "asm_group_id": 10,
-            },
-        }
-        event.update(extra.get(name, {}))
-        return json.dumps([event], indent=2).encode()
-
-    def generate_keys(self, key_dir: Path) -> str:
-        directory = key_dir / self.vendor
-        directory.mkdir(parents=True, exist_ok=True)
-        private_key = ec.generate_private_key(ec.SECP256R1())
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path = directory / KEY_FILE
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        public = public_key_text(private_key.public_key())
-        return (
-            f"# private key written to {path}; trust it in sources.yaml:\n"
-            f"    vendor: sendgrid\n"
-            f"    public_keys:\n"
-            f'      - "{public}"\n'
-        )
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        private_key = _private_key(context.key_dir / self.vendor / KEY_FILE)
-        timestamp = str(int(now))
-        der = private_key.sign(timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "SendGrid Event API",
-            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(der).decode("ascii"),
-            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)
-
 
 def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads best
     name: str, event: Mapping[str, Any], common: dict[str, Any]
@@ -450,15 +346,3 @@ def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads b
         case "group_unsubscribe":
             return EmailUnsubscribed(**common, group=_text(event.get("asm_group_id")))
     return None
-
-
-def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no SendGrid signing key at {path}; run `ingest keys generate sendgrid` first"
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ConfigError(f"{path} is not an ECDSA private key")
-    return key

@@ -22,19 +22,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
-import os
-import secrets
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 from standardwebhooks import Webhook
 
@@ -48,8 +42,6 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     WireError,
@@ -120,23 +112,6 @@ def _public_key(encoded: str) -> Ed25519PublicKey | None:
         return None
 
 
-def _encode_public_key(key: Ed25519PublicKey) -> str:
-    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode("ascii")
-
-
-def _private_key(encoded: str, where: str) -> Ed25519PrivateKey:
-    """`whsk_` + base64 of the 32-byte seed, or of seed‖public key (64 bytes, as Svix writes)."""
-    raw = _strict_b64(encoded.strip().removeprefix(PRIVATE_KEY_PREFIX))
-    if raw is None or len(raw) not in (ED25519_KEY_BYTES, 2 * ED25519_KEY_BYTES):
-        raise ConfigError(f"{where} is not a whsk_ ed25519 private key")
-    key = Ed25519PrivateKey.from_private_bytes(raw[:ED25519_KEY_BYTES])
-    public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    if len(raw) > ED25519_KEY_BYTES and not hmac.compare_digest(public, raw[ED25519_KEY_BYTES:]):
-        raise ConfigError(f"{where}: its public half does not belong to its private half")
-    return key
-
-
 def _parse_signatures(header: str) -> tuple[list[bytes], list[bytes]]:
     """The well-formed `v1` and `v1a` signatures of a space-separated header; anything else
     (other versions, bad base64, a v1a that is not 64 bytes) is skipped, as the spec lets senders
@@ -153,14 +128,6 @@ def _parse_signatures(header: str) -> tuple[list[bytes], list[bytes]]:
         elif version == "v1a" and len(decoded) == ED25519_SIGNATURE_BYTES:
             asymmetric.append(decoded)
     return symmetric, asymmetric
-
-
-def _read_private_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the private key {path} ({type(exc).__name__})") from None
-    return _private_key(text, str(path))
 
 
 def _signed_content(msg_id: str, timestamp: str, body: bytes) -> bytes:
@@ -185,7 +152,6 @@ class StandardWebhooksHandler(VendorHandler):
     requires_secrets: ClassVar[bool] = False
     secrets_usage: ClassVar[str | None] = "secrets (v1) and/or public_keys (v1a)"
     default_tolerance_seconds: ClassVar[int | None] = 300
-    sample_types: ClassVar[tuple[str, ...]] = ("user.created", "user.updated", "user.deleted")
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
@@ -293,89 +259,6 @@ class StandardWebhooksHandler(VendorHandler):
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         return [passthrough(delivery, json_object(delivery.body))]
-
-    def sample(self, event_type: str | None) -> bytes:
-        event_type = event_type or self.sample_types[0]
-        user_id = f"user_{secrets.token_hex(12)}"
-        payload: dict[str, Any] = {
-            "type": event_type,
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "object": "event",
-            "data": {
-                "id": user_id,
-                "object": "user",
-                "first_name": "Example",
-                "last_name": "Example",
-                "email_addresses": [{"email_address": "example@example.org", "id": "idn_1"}],
-            },
-        }
-        return json.dumps(payload, indent=2).encode()
-
-    def generate_keys(self, key_dir: Path) -> str:
-        """An ed25519 pair under `key_dir/<vendor>/`: `private.whsk` (mode 0600, what `ingest send`
-        signs v1a with) and `public.whpk`. An existing pair is kept: replacing it would silently
-        break every source that already trusts its public key."""
-        directory = key_dir / self.vendor
-        private_path, public_path = directory / PRIVATE_KEY_FILE, directory / PUBLIC_KEY_FILE
-        if private_path.exists():
-            key = _read_private_key(private_path)
-            note = f"# kept the existing ed25519 key pair in {directory}/"
-        else:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            key = Ed25519PrivateKey.generate()
-            seed = key.private_bytes_raw()
-            public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-            encoded = PRIVATE_KEY_PREFIX + base64.b64encode(seed + public).decode("ascii")
-            descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(encoded + "\n")
-            note = f"# wrote an ed25519 key pair to {directory}/ (the private key stays there)"
-        public_key = _encode_public_key(key.public_key())
-        public_path.write_text(public_key + "\n", encoding="ascii")
-        return "\n".join(
-            [
-                note,
-                "# in sources.yaml, under your source (ingest send then signs v1a with it):",
-                f"    vendor: {self.vendor}",
-                "    public_keys:",
-                f'      - "{public_key}"',
-            ]
-        )
-
-    def sign(
-        self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
-    ) -> SignedRequest:
-        """`v1` with `context.secret` when there is one; `v1a` with `key_dir/<vendor>/private.whsk`
-        when the source trusts public keys and that file exists; both, space-separated as in the
-        spec's example, when both apply (a sender mid-way from one scheme to the other)."""
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        signed_at = int(now)
-        signatures: list[str] = []
-        if context.secret:
-            signatures.append(
-                _webhook(context.secret).sign(
-                    msg_id=msg_id,
-                    timestamp=datetime.fromtimestamp(signed_at, tz=UTC),
-                    data=body.decode(),
-                )
-            )
-        private_path = context.key_dir / self.vendor / PRIVATE_KEY_FILE
-        if self._public_keys(context.source) and private_path.exists():
-            key = _read_private_key(private_path)
-            signature = key.sign(_signed_content(msg_id, str(signed_at), body))
-            signatures.append("v1a," + base64.b64encode(signature).decode("ascii"))
-        if not signatures:
-            raise ConfigError(
-                f"source {context.source.name!r}: nothing to sign with: no secret, and no "
-                f"{private_path} (run `ingest keys generate {self.vendor}`)"
-            )
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(signed_at),
-            "webhook-signature": " ".join(signatures),
-        }
-        return SignedRequest(headers=headers, body=body, url=context.url)
 
 
 def _utf8_encodable(value: str) -> bool:

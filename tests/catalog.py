@@ -11,6 +11,7 @@ import yaml
 
 from ingest.errors import ConfigError
 from ingest.handlers import HANDLERS
+from ingest.simulation import simulator
 
 # Valid for every shared-secret scheme, including Standard Webhooks' base64 keys.
 SECRET = "whsec_dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="
@@ -39,7 +40,7 @@ def source_document(vendor: str, key_dir: Path) -> dict[str, Any]:
     handler = HANDLERS[vendor]
     document: dict[str, Any] = {"vendor": vendor, **OPTIONS.get(vendor, {})}
     try:
-        snippet = handler.generate_keys(key_dir)
+        snippet = simulator(handler).generate_keys(key_dir)
     except ConfigError:  # a shared-secret vendor: nothing to generate
         pass
     else:

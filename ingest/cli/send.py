@@ -13,9 +13,9 @@ import httpx
 from ingest.cli.common import CommandError, ExitCode
 from ingest.cli.serve import config_or_exit
 from ingest.errors import ConfigError
-from ingest.handlers import HANDLERS
-from ingest.handlers.base import SigningContext
 from ingest.settings import load_settings
+from ingest.simulation import SIMULATORS
+from ingest.simulation.base import SigningContext
 
 
 @click.command()
@@ -72,7 +72,7 @@ def send(
         raise CommandError(
             f"no source {source!r} in {settings.sources_file} (known: {known})", ExitCode.USAGE
         )
-    handler = HANDLERS[configured.vendor]
+    simulation = SIMULATORS[configured.vendor]
     if configured.secrets and secret_index >= len(configured.secrets):
         raise CommandError(
             f"source {source!r} has {len(configured.secrets)} secrets", ExitCode.USAGE
@@ -80,13 +80,13 @@ def send(
     if payload_file is not None:
         body = payload_file.read_bytes()
     else:
-        if event_type is not None and event_type not in handler.sample_types:
+        if event_type is not None and event_type not in simulation.sample_types:
             click.echo(
                 f"note: no built-in sample for {event_type!r}; using the generic shape "
-                f"(samples: {', '.join(handler.sample_types)})",
+                f"(samples: {', '.join(simulation.sample_types)})",
                 err=True,
             )
-        body = handler.sample(event_type)
+        body = simulation.sample(event_type)
     endpoint = f"{url.rstrip('/')}/webhooks/{source}"
     context = SigningContext(
         source=configured,
@@ -95,7 +95,7 @@ def send(
         key_dir=key_dir,
     )
     try:
-        signed = handler.sign(body, context, time.time(), event_type)
+        signed = simulation.sign(body, context, time.time(), event_type)
     except ConfigError as exc:  # e.g. no local key yet: `ingest keys generate VENDOR`
         raise CommandError(str(exc), ExitCode.CONFIG) from None
     try:

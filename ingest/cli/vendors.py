@@ -11,6 +11,7 @@ import click
 from ingest.cli.common import CommandError, ExitCode
 from ingest.errors import ConfigError
 from ingest.handlers import HANDLERS
+from ingest.simulation import simulator
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class VendorEntry:
             config_keys=sorted(handler.options_model.model_fields),
             tolerance_seconds=handler.default_tolerance_seconds,
             mapped_types=dict(handler.mapped_types),
-            sample_types=list(handler.sample_types),
+            sample_types=list(simulator(handler).sample_types),
         )
 
 
@@ -130,7 +131,7 @@ def generate(vendor: str, key_dir: Path) -> None:
     if handler is None:
         raise CommandError(f"unknown vendor {vendor!r}; see `ingest vendors`", ExitCode.USAGE)
     try:
-        snippet = handler.generate_keys(key_dir)
+        snippet = simulator(handler).generate_keys(key_dir)
     except ConfigError as exc:
         raise CommandError(str(exc), ExitCode.USAGE) from None
     click.echo(snippet)

@@ -45,6 +45,7 @@ from aiokafka.helpers import create_ssl_context
 
 from ingest.handlers.stripe import StripeHandler
 from ingest.relay.wakeups import asyncpg_dsn
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 
@@ -118,7 +119,7 @@ def webhook(
 ) -> bytes:
     """A Stripe event for payment intent `key` whose amount is `seq + 1`: the sequence number
     survives normalization as `data.amount.amount_minor` in the CloudEvent."""
-    event = json.loads(STRIPE.sample(event_type))
+    event = json.loads(simulator(STRIPE).sample(event_type))
     event["id"] = event_id
     obj = event["data"]["object"]
     obj["id"] = key

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from ingest.handlers.base import (
     Identity,
     InboundRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
     lower_headers,
 )
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 
 URL = "https://ingest.example.com/webhooks/test"
@@ -63,6 +64,8 @@ def sign_headers(
     url: str = URL,
 ) -> dict[str, str]:
     source = SourceConfig(name="test", vendor=handler.vendor, secrets=(secret,))
-    return handler.sign(
-        body, SigningContext(source=source, url=url, secret=secret), now, event_type
-    ).headers
+    return (
+        simulator(handler)
+        .sign(body, SigningContext(source=source, url=url, secret=secret), now, event_type)
+        .headers
+    )

@@ -20,7 +20,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.schemas.identity import (
     LoginFailed,
@@ -30,6 +29,8 @@ from ingest.schemas.identity import (
     UserDeleted,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -391,14 +392,14 @@ def test_a_log_batch_becomes_one_event_per_log_keyed_by_user() -> None:
     ],
 )
 def test_log_codes_map_by_auth0s_categories(code: str, expected: type[Any]) -> None:
-    [event] = normalize(handler.sample(code))
+    [event] = normalize(simulator(handler).sample(code))
     assert isinstance(event.data, expected)
     assert event.type == expected.event_type
 
 
 @pytest.mark.parametrize("code", ["sapi", "fs", "ssa", "seacft"])
 def test_other_log_codes_pass_through_per_item(code: str) -> None:
-    body = handler.sample(code)
+    body = simulator(handler).sample(code)
     [event] = normalize(body)
     assert event.type == f"auth0.{code}"
     assert isinstance(event.data, VendorPassthrough)
@@ -452,7 +453,7 @@ def test_unknown_cloudevent_types_pass_through() -> None:
 
 @pytest.mark.parametrize("event_type", ["user.created", "user.updated", "user.deleted"])
 def test_cloudevent_samples_normalize(event_type: str) -> None:
-    [event] = normalize(handler.sample(event_type))
+    [event] = normalize(simulator(handler).sample(event_type))
     assert event.type == f"identity.{event_type}"
 
 
@@ -461,10 +462,10 @@ def test_cloudevent_samples_normalize(event_type: str) -> None:
 
 def test_what_we_sign_we_accept() -> None:
     context = SigningContext(source=source, url=URL)
-    logs = handler.sign(handler.sample("s"), context, NOW)
+    logs = simulator(handler).sign(simulator(handler).sample("s"), context, NOW)
     assert logs.headers["Authorization"] == TOKEN  # log streams: the configured value verbatim
     assert verify(handler, logs.body, logs.headers, source, NOW).secret_index == 0
-    event = handler.sign(handler.sample("user.created"), context, NOW)
+    event = simulator(handler).sign(simulator(handler).sample("user.created"), context, NOW)
     assert event.headers["Authorization"] == f"Bearer {TOKEN}"  # event streams: a Bearer token
     assert verify(handler, event.body, event.headers, source, NOW).secret_index == 0
 

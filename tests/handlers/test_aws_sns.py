@@ -19,7 +19,6 @@ from ingest.handlers.aws_sns import (
     LOCAL_TOPIC_ARN,
     AwsSnsHandler,
     allowed_sns_url,
-    make_certificate,
     string_to_sign,
 )
 from ingest.handlers.base import (
@@ -28,7 +27,6 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     RejectedRequestError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
 from ingest.schemas.email import (
@@ -40,6 +38,9 @@ from ingest.schemas.email import (
 )
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
+from ingest.simulation import simulator
+from ingest.simulation.aws_sns import make_certificate
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.kit import URL, request
 
@@ -354,7 +355,7 @@ def test_property_random_messages_only_reject(overrides: dict[str, Any], junk: b
 @pytest.fixture(scope="module")
 def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
-    snippet = handler.generate_keys(directory)
+    snippet = simulator(handler).generate_keys(directory)
     assert LOCAL_CERT_URL in snippet
     assert LOCAL_TOPIC_ARN in snippet
     return directory
@@ -380,7 +381,11 @@ def local_docs(key_dir: Path) -> dict[str, bytes]:
 
 def signed(key_dir: Path, event_type: str, now: float) -> bytes:
     context = SigningContext(source=local_source(key_dir), url=URL, key_dir=key_dir)
-    return handler.sign(handler.sample(event_type), context, now, event_type).body
+    return (
+        simulator(handler)
+        .sign(simulator(handler).sample(event_type), context, now, event_type)
+        .body
+    )
 
 
 def received(key_dir: Path, event_type: str) -> tuple[bytes, Delivery]:
@@ -394,7 +399,7 @@ def received(key_dir: Path, event_type: str) -> tuple[bytes, Delivery]:
     )
 
 
-@pytest.mark.parametrize("event_type", AwsSnsHandler.sample_types)
+@pytest.mark.parametrize("event_type", simulator(AwsSnsHandler).sample_types)
 def test_every_sample_signs_and_verifies(key_dir: Path, event_type: str) -> None:
     _, delivery = received(key_dir, event_type)
     assert delivery.event_type == event_type
@@ -402,10 +407,10 @@ def test_every_sample_signs_and_verifies(key_dir: Path, event_type: str) -> None
 
 def test_v1_signing_verifies_too(key_dir: Path) -> None:
     now = datetime.now(UTC).timestamp()
-    message = json.loads(handler.sample("ses.Bounce"))
+    message = json.loads(simulator(handler).sample("ses.Bounce"))
     message["SignatureVersion"] = "1"
     context = SigningContext(source=local_source(key_dir), url=URL, key_dir=key_dir)
-    body = handler.sign(json.dumps(message).encode(), context, now).body
+    body = simulator(handler).sign(json.dumps(message).encode(), context, now).body
     assert json.loads(body)["SignatureVersion"] == "1"
     handler.verify(request(body, {}), local_source(key_dir), now, local_docs(key_dir))
 
@@ -434,7 +439,7 @@ def test_subscription_confirmation_is_a_handshake_with_a_confirm_url(key_dir: Pa
 
 
 def test_unsubscribe_confirmation_is_a_handshake_without_confirmation(key_dir: Path) -> None:
-    message = json.loads(handler.sample("SubscriptionConfirmation"))
+    message = json.loads(simulator(handler).sample("SubscriptionConfirmation"))
     message["Type"] = "UnsubscribeConfirmation"
     identity = handler.identify(request(json.dumps(message).encode(), {}), local_source(key_dir))
     assert identity.handshake
@@ -442,7 +447,7 @@ def test_unsubscribe_confirmation_is_a_handshake_without_confirmation(key_dir: P
 
 
 def test_subscribe_url_off_sns_is_refused(key_dir: Path) -> None:
-    message = json.loads(handler.sample("SubscriptionConfirmation"))
+    message = json.loads(simulator(handler).sample("SubscriptionConfirmation"))
     message["SubscribeURL"] = "https://169.254.169.254/latest/meta-data/"
     with pytest.raises(MalformedRequestError):
         handler.identify(request(json.dumps(message).encode(), {}), local_source(key_dir))
@@ -475,11 +480,13 @@ def test_ses_delivery_complaint_open_click(key_dir: Path) -> None:
 
 
 def test_ses_transient_bounce_with_two_recipients() -> None:
-    inner = json.loads(json.loads(handler.sample("ses.Bounce"))["Message"])
+    inner = json.loads(json.loads(simulator(handler).sample("ses.Bounce"))["Message"])
     inner["bounce"]["bounceType"] = "Transient"
     inner["bounce"]["bounceSubType"] = "MailboxFull"
     inner["bounce"]["bouncedRecipients"].append({"emailAddress": "Other@Example.com"})
-    body = json.dumps({**json.loads(handler.sample("ses.Bounce")), "Message": json.dumps(inner)})
+    body = json.dumps(
+        {**json.loads(simulator(handler).sample("ses.Bounce")), "Message": json.dumps(inner)}
+    )
     delivery = Delivery("sns", "aws-sns", "m", "ses.Bounce", body.encode(), datetime.now(UTC))
     events = handler.normalize(delivery)
     assert [e.key for e in events] == ["recipient@example.com", "other@example.com"]
@@ -504,7 +511,7 @@ def test_s3_records_become_storage_events_with_item_ids(key_dir: Path) -> None:
 
 
 def test_s3_keys_are_url_decoded() -> None:
-    message = json.loads(handler.sample("s3.ObjectCreated:Put"))
+    message = json.loads(simulator(handler).sample("s3.ObjectCreated:Put"))
     inner = json.loads(message["Message"])
     inner["Records"][0]["s3"]["object"]["key"] = "photos/my+summer%2Fholiday.jpg"
     message["Message"] = json.dumps(inner)

@@ -12,6 +12,8 @@ import pytest
 from ingest.errors import IngestError
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import (
+    Delivery,
+    Emitted,
     InvalidSignatureError,
     MalformedRequestError,
     RejectedRequestError,
@@ -23,12 +25,12 @@ def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> Non
     class Forgetful(VendorHandler):
         vendor: ClassVar[str] = "forgetful"
 
-        def sample(self, event_type: str | None) -> bytes:
-            return b"{}"
+        def normalize(self, delivery: Delivery) -> list[Emitted]:
+            return []
 
     with pytest.raises(TypeError, match="abstract") as raised:
         Forgetful()  # type: ignore[abstract]
-    for member in ("verify", "identify", "normalize", "sign"):
+    for member in ("verify", "identify"):
         assert member in str(raised.value)
 
 
@@ -46,12 +48,20 @@ def test_one_error_root_with_a_code_and_a_status() -> None:
     assert (MalformedRequestError.code, MalformedRequestError.status) == ("malformed_request", 400)
 
 
+def test_handlers_hold_no_simulation() -> None:
+    """Samples and signing live in ingest.simulation; a handler only verifies and maps."""
+    for handler in HANDLERS.values():
+        for member in ("sample", "sign", "generate_keys", "sample_types"):
+            assert not hasattr(handler, member), f"{handler.vendor}.{member}"
+
+
 def test_the_vendor_layer_imports_nothing_of_the_service() -> None:
     probe = (
         "import sys\n"
         "import ingest.handlers\n"
         "service = ['ingest.app', 'ingest.ingestion', 'ingest.store', 'ingest.db',\n"
-        "           'ingest.relay', 'ingest.processing', 'sqlalchemy', 'starlette']\n"
+        "           'ingest.relay', 'ingest.processing', 'ingest.simulation',\n"
+        "           'sqlalchemy', 'starlette']\n"
         "print(sorted(m for m in service if m in sys.modules))\n"
     )
     result = subprocess.run(

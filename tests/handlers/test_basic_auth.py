@@ -15,9 +15,10 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.basic_auth import BasicAuthHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -139,8 +140,10 @@ def test_secrets_are_refused_rather_than_ignored() -> None:
 
 def test_sign_makes_what_verify_accepts() -> None:
     source = configured(id_json_path="id", type_json_path="type")
-    body = handler.sample("example.updated")
-    signed = handler.sign(body, SigningContext(source=source, url=URL), NOW, "example.updated")
+    body = simulator(handler).sample("example.updated")
+    signed = simulator(handler).sign(
+        body, SigningContext(source=source, url=URL), NOW, "example.updated"
+    )
     assert verify(handler, body, signed.headers, source, NOW).secret_index == 0
     identity = identify(handler, body, signed.headers, source)
     assert identity.event_id == json.loads(body)["id"]

@@ -30,6 +30,7 @@ from ingest.schemas.identity import (
     UserUpdated,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
@@ -166,7 +167,7 @@ def test_what_the_svix_sdk_signs_we_accept() -> None:
 
 
 def test_what_we_sign_the_svix_sdk_accepts_with_svix_headers() -> None:
-    body = handler.sample("user.created")
+    body = simulator(handler).sample("user.created")
     headers = sign_headers(handler, body, SECRET, time.time())
     assert {"svix-id", "svix-timestamp", "svix-signature"} <= set(headers)
     assert not any(name.startswith("webhook-") for name in headers)
@@ -179,7 +180,7 @@ def test_rotation() -> None:
     rotating = handler.check_config(
         SourceConfig(name="clerk", vendor="clerk", secrets=(OTHER, SECRET))
     )
-    body = handler.sample("session.created")
+    body = simulator(handler).sample("session.created")
     assert verify(handler, body, svix_signed(body), rotating, time.time()).secret_index == 1
 
 
@@ -195,7 +196,7 @@ def test_tampering_and_wrong_secret_are_rejected() -> None:
 
 
 def test_missing_signature_and_stale_timestamp() -> None:
-    body = handler.sample(None)
+    body = simulator(handler).sample(None)
     headers = svix_signed(body)
     del headers["svix-signature"]
     with pytest.raises(MissingSignatureError):
@@ -207,7 +208,7 @@ def test_missing_signature_and_stale_timestamp() -> None:
 @pytest.mark.parametrize("value", ["\u00b2", "1700000000\u00b2", "\u0661" * 10])
 def test_non_ascii_digits_in_the_timestamp_are_rejections(value: str) -> None:
     """str.isdigit() accepts them and int() does not: found by the property test below."""
-    body = handler.sample(None)
+    body = simulator(handler).sample(None)
     headers = {**svix_signed(body), "svix-timestamp": value}
     with pytest.raises(InvalidSignatureError):
         verify(handler, body, headers, source, time.time())
@@ -216,7 +217,7 @@ def test_non_ascii_digits_in_the_timestamp_are_rejections(value: str) -> None:
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 @pytest.mark.parametrize("header", ["svix-signature", "svix-timestamp", "svix-id"])
 def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> None:
-    body = handler.sample(None)
+    body = simulator(handler).sample(None)
     now = time.time()
     assert_only_rejections(handler, source, body, {**svix_signed(body, at=now), header: value}, now)
 
@@ -271,7 +272,7 @@ def test_documented_user_deleted() -> None:
 
 
 def test_user_updated() -> None:
-    [event] = normalize(handler.sample("user.updated"))
+    [event] = normalize(simulator(handler).sample("user.updated"))
     assert isinstance(event.data, UserUpdated)
 
 
@@ -289,7 +290,7 @@ def test_catalog_session_created_is_a_session_start_with_seconds_timestamp() -> 
 
 @pytest.mark.parametrize("ending", ["ended", "removed", "revoked"])
 def test_every_session_ending_is_a_session_end(ending: str) -> None:
-    body = handler.sample(f"session.{ending}")
+    body = simulator(handler).sample(f"session.{ending}")
     [event] = normalize(body)
     assert event.type == "identity.session.ended"
     assert isinstance(event.data, SessionEnded)
@@ -299,7 +300,7 @@ def test_every_session_ending_is_a_session_end(ending: str) -> None:
 
 
 def test_emails_pass_through_keyed_by_their_user() -> None:
-    body = handler.sample("email.created")
+    body = simulator(handler).sample("email.created")
     [event] = normalize(body)
     assert event.type == "clerk.email.created"
     assert isinstance(event.data, VendorPassthrough)

@@ -17,12 +17,13 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.datadog import DEFAULT_TOKEN_HEADER, DatadogHandler
 from ingest.redaction import REDACTED, redact_headers
 from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning, MonitoringAlert
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -93,7 +94,9 @@ def test_basic_auth_is_accepted() -> None:
 
 def test_what_sign_sends_is_accepted() -> None:
     for configured_source in (source, basic_source):
-        signed = handler.sign(BODY, SigningContext(source=configured_source, url=URL), NOW)
+        signed = simulator(handler).sign(
+            BODY, SigningContext(source=configured_source, url=URL), NOW
+        )
         assert verify(handler, BODY, signed.headers, configured_source, NOW).secret_index == 0
 
 
@@ -215,8 +218,8 @@ def test_unmapped_transitions_pass_through() -> None:
 
 
 def test_samples_normalize() -> None:
-    for kind in DatadogHandler.sample_types:
-        events = handler.normalize(delivery(handler.sample(kind)))
+    for kind in simulator(DatadogHandler).sample_types:
+        events = handler.normalize(delivery(simulator(handler).sample(kind)))
         assert len(events) == 1
 
 

@@ -21,12 +21,14 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
-from ingest.handlers.gcs import GOOGLE_JWKS_URL, GcsHandler, local_jwks
+from ingest.handlers.gcs import GOOGLE_JWKS_URL, GcsHandler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
+from ingest.simulation.gcs import local_jwks
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
@@ -57,7 +59,7 @@ DOCS = {GOOGLE_JWKS_URL: JWKS}
 source = SourceConfig(
     name="gcs", vendor="gcs", options={"audience": AUDIENCE, "service_account_email": EMAIL}
 )
-BODY = handler.sample("OBJECT_FINALIZE")
+BODY = simulator(handler).sample("OBJECT_FINALIZE")
 
 
 def token(
@@ -218,11 +220,11 @@ def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:
 
 
 def test_generated_keys_sign_what_we_verify(tmp_path: Path) -> None:
-    snippet = handler.generate_keys(tmp_path)
+    snippet = simulator(handler).generate_keys(tmp_path)
     assert "jwks:" in snippet
     context = SigningContext(source=source, url=URL, key_dir=tmp_path)
     now = datetime.now(UTC).timestamp()
-    headers = handler.sign(BODY, context, now).headers
+    headers = simulator(handler).sign(BODY, context, now).headers
     documents = {GOOGLE_JWKS_URL: (tmp_path / "gcs" / "jwks.json").read_bytes()}
     assert verify(handler, BODY, headers, source, now, documents).signed_at == int(now)
 
@@ -253,7 +255,7 @@ def test_finalize_becomes_storage_object_created() -> None:
 
 
 def test_delete_becomes_storage_object_deleted_unless_overwritten() -> None:
-    body = handler.sample("OBJECT_DELETE")
+    body = simulator(handler).sample("OBJECT_DELETE")
     [event] = handler.normalize(delivery(body))
     assert isinstance(event.data, StorageObjectDeleted)
     envelope = json.loads(body)
@@ -263,7 +265,7 @@ def test_delete_becomes_storage_object_deleted_unless_overwritten() -> None:
 
 
 def test_metadata_update_passes_through() -> None:
-    [event] = handler.normalize(delivery(handler.sample("OBJECT_METADATA_UPDATE")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("OBJECT_METADATA_UPDATE")))
     assert event.type == "gcs.OBJECT_METADATA_UPDATE"
     assert isinstance(event.data, VendorPassthrough)
 

@@ -19,11 +19,12 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
 from ingest.handlers.generic_hmac import GenericHmacHandler
 from ingest.handlers.github import GitHubHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify
@@ -86,7 +87,7 @@ def signed(
     source = configured(options, secret)
     context = SigningContext(source=source, url=url, secret=secret)
     # Header names as configured are matched lower-case; sign() writes them that way.
-    return handler.sign(body, context, now, event_type).headers
+    return simulator(handler).sign(body, context, now, event_type).headers
 
 
 def test_githubs_documented_example_verifies() -> None:
@@ -102,11 +103,13 @@ def test_githubs_documented_example_verifies() -> None:
 
 def test_what_the_github_handler_signs_the_github_style_config_accepts() -> None:
     github = GitHubHandler()
-    body = github.sample("push")
+    body = simulator(github).sample("push")
     github_source = SourceConfig(name="gh", vendor="github", secrets=("gh-secret",))
-    headers = github.sign(
-        body, SigningContext(source=github_source, url=URL, secret="gh-secret"), NOW, "push"
-    ).headers
+    headers = (
+        simulator(github)
+        .sign(body, SigningContext(source=github_source, url=URL, secret="gh-secret"), NOW, "push")
+        .headers
+    )
     source = configured(GITHUB_STYLE, "gh-secret")
     assert verify(handler, body, headers, source, NOW).secret_index == 0
     identity = identify(handler, body, headers, source)
@@ -126,7 +129,7 @@ def test_what_the_stripe_sdk_signs_the_stripe_style_config_accepts() -> None:
 
 
 def test_what_we_sign_stripe_style_the_stripe_sdk_accepts() -> None:
-    body = handler.sample(None)
+    body = simulator(handler).sample(None)
     headers = signed(STRIPE_STYLE, body, "whsec_x", now=time.time())
     assert stripe.WebhookSignature.verify_header(
         body.decode(), headers["stripe-signature"], "whsec_x", tolerance=300
@@ -185,7 +188,7 @@ def test_hex_is_case_insensitive() -> None:
 
 
 def test_tampering_is_rejected() -> None:
-    body = handler.sample(None)
+    body = simulator(handler).sample(None)
     headers = signed(STRIPE_STYLE, body)
     source = configured(STRIPE_STYLE)
     with pytest.raises(InvalidSignatureError):

@@ -17,6 +17,7 @@ from ingest.handlers.base import (
 from ingest.handlers.github import GitHubHandler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.vcs import VcsPullRequest, VcsPush
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
@@ -34,7 +35,7 @@ def test_githubs_documented_example() -> None:
 
 
 def test_signed_sample_is_accepted_and_rotation_is_reported() -> None:
-    body = handler.sample("push")
+    body = simulator(handler).sample("push")
     headers = {k.lower(): v for k, v in sign_headers(handler, body, SECRET, 0, "push").items()}
     rotating = SourceConfig(name="github", vendor="github", secrets=("old", SECRET))
     assert verify(handler, body, headers, rotating, 0).secret_index == 1
@@ -49,7 +50,7 @@ def test_uppercase_hex_is_accepted() -> None:
 
 
 def test_tampered_body_and_wrong_secret_are_rejected() -> None:
-    body = handler.sample("push")
+    body = simulator(handler).sample("push")
     headers = {k.lower(): v for k, v in sign_headers(handler, body, SECRET, 0).items()}
     with pytest.raises(InvalidSignatureError):
         verify(handler, body + b" ", headers, source, 0)
@@ -81,7 +82,7 @@ def delivery(event_type: str, body: bytes) -> Delivery:
 
 
 def test_push_normalizes() -> None:
-    body = handler.sample("push")
+    body = simulator(handler).sample("push")
     [event] = handler.normalize(delivery("push", body))
     payload = json.loads(body)
     assert event.type == "vcs.push"
@@ -92,7 +93,7 @@ def test_push_normalizes() -> None:
 
 
 def test_form_encoded_push_normalizes_the_same() -> None:
-    body = handler.sample("push")
+    body = simulator(handler).sample("push")
     form = urlencode({"payload": body.decode()}).encode()
     assert (
         handler.normalize(delivery("push", form))[0].data
@@ -101,7 +102,7 @@ def test_form_encoded_push_normalizes_the_same() -> None:
 
 
 def test_pull_request_merged() -> None:
-    payload = json.loads(handler.sample("pull_request"))
+    payload = json.loads(simulator(handler).sample("pull_request"))
     payload["action"] = "closed"
     payload["pull_request"]["merged"] = True
     [event] = handler.normalize(delivery("pull_request", json.dumps(payload).encode()))
@@ -111,10 +112,10 @@ def test_pull_request_merged() -> None:
 
 
 def test_ping_is_a_handshake_and_publishes_nothing() -> None:
-    assert handler.normalize(delivery("ping", handler.sample("ping"))) == []
+    assert handler.normalize(delivery("ping", simulator(handler).sample("ping"))) == []
 
 
 def test_other_events_pass_through() -> None:
-    [event] = handler.normalize(delivery("issues", handler.sample("issues")))
+    [event] = handler.normalize(delivery("issues", simulator(handler).sample("issues")))
     assert event.type == "github.issues"
     assert isinstance(event.data, VendorPassthrough)

@@ -12,10 +12,11 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.header_token import HeaderTokenHandler
 from ingest.redaction import REDACTED, redact_headers
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -136,8 +137,8 @@ def test_secrets_are_refused_rather_than_ignored() -> None:
 @pytest.mark.parametrize("header", ["authorization", "x-gitlab-token"])
 def test_sign_makes_what_verify_accepts(header: str) -> None:
     source = configured(header=header, id_header="x-request-id", type_json_path="type")
-    body = handler.sample(None)
-    signed = handler.sign(body, SigningContext(source=source, url=URL), NOW)
+    body = simulator(handler).sample(None)
+    signed = simulator(handler).sign(body, SigningContext(source=source, url=URL), NOW)
     assert verify(handler, body, signed.headers, source, NOW).secret_index == 0
     identity = identify(handler, body, signed.headers, source)
     assert identity.event_id == signed.headers["x-request-id"]

@@ -22,6 +22,7 @@ from ingest.handlers.huggingface import HuggingFaceHandler
 from ingest.redaction import REDACTED, redact_headers
 from ingest.schemas.ai import RepoRefUpdate, RepoUpdated
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import identify, request, sign_headers, verify
@@ -79,7 +80,7 @@ def test_the_secret_header_is_accepted() -> None:
 
 
 def test_what_sign_sends_is_accepted() -> None:
-    body = handler.sample("discussion.create")
+    body = simulator(handler).sample("discussion.create")
     headers = sign_headers(handler, body, SECRET, NOW)
     assert verify(handler, body, headers, source, NOW).secret_index == 0
 
@@ -148,7 +149,7 @@ def test_repo_content_update_normalizes() -> None:
 
 
 def test_documented_pull_request_event_passes_through() -> None:
-    body = handler.sample("discussion.create")
+    body = simulator(handler).sample("discussion.create")
     [event] = handler.normalize(delivery(body))
     assert event.type == "huggingface.discussion.create"
     assert isinstance(event.data, VendorPassthrough)
@@ -157,7 +158,7 @@ def test_documented_pull_request_event_passes_through() -> None:
 
 
 def test_repo_create_passes_through() -> None:
-    [event] = handler.normalize(delivery(handler.sample("repo.create")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("repo.create")))
     assert event.type == "huggingface.repo.create"
 
 

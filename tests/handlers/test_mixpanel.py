@@ -18,10 +18,11 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.mixpanel import MixpanelHandler
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -94,8 +95,8 @@ def test_documented_request_with_basic_auth_is_accepted() -> None:
 
 
 def test_what_sign_sends_is_accepted() -> None:
-    body = handler.sample("add_members")
-    signed = handler.sign(body, SigningContext(source=source, url=URL), NOW)
+    body = simulator(handler).sample("add_members")
+    signed = simulator(handler).sign(body, SigningContext(source=source, url=URL), NOW)
     assert verify(handler, body, signed.headers, source, NOW).secret_index == 0
 
 

@@ -20,9 +20,8 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
-from ingest.handlers.okta import OktaHandler, OktaOptions, sample_event
+from ingest.handlers.okta import OktaHandler, OktaOptions
 from ingest.schemas.identity import (
     LoginFailed,
     LoginSucceeded,
@@ -32,6 +31,9 @@ from ingest.schemas.identity import (
     UserUpdated,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
+from ingest.simulation.okta import sample_event
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -408,9 +410,9 @@ def test_an_item_that_cannot_be_read_fails_the_delivery_for_replay() -> None:
         normalize(json.dumps({"eventType": "com.okta.event_hook", "eventId": "x"}).encode())
 
 
-@pytest.mark.parametrize("event_type", OktaHandler.sample_types)
+@pytest.mark.parametrize("event_type", simulator(OktaHandler).sample_types)
 def test_samples_normalize(event_type: str) -> None:
-    [emitted] = normalize(handler.sample(event_type))
+    [emitted] = normalize(simulator(handler).sample(event_type))
     assert emitted.item_id is not None
 
 
@@ -418,11 +420,15 @@ def test_samples_normalize(event_type: str) -> None:
 
 
 def test_what_we_sign_we_accept() -> None:
-    signed = handler.sign(handler.sample(None), SigningContext(source=source, url=URL), NOW)
+    signed = simulator(handler).sign(
+        simulator(handler).sample(None), SigningContext(source=source, url=URL), NOW
+    )
     assert signed.headers["Authorization"] == TOKEN
     assert verify(handler, signed.body, signed.headers, source, NOW).secret_index == 0
     custom = handler.check_config(
         SourceConfig(name="o", vendor="okta", options={"tokens": [TOKEN], "header": "x-okta-key"})
     )
-    signed = handler.sign(handler.sample(None), SigningContext(source=custom, url=URL), NOW)
+    signed = simulator(handler).sign(
+        simulator(handler).sample(None), SigningContext(source=custom, url=URL), NOW
+    )
     assert verify(handler, signed.body, signed.headers, custom, NOW).secret_index == 0

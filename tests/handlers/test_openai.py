@@ -22,6 +22,7 @@ from ingest.handlers.base import (
 from ingest.handlers.openai import OpenAIHandler
 from ingest.schemas.ai import AiBatchExpired, AiFineTuningJobFailed, AiJobEvent, AiResponseCompleted
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
@@ -89,7 +90,7 @@ def test_a_raw_secret_is_not_base64_decoded_and_vice_versa() -> None:
 @pytest.mark.parametrize("secret", [SDK_SECRET, RAW_SECRET])
 @pytest.mark.parametrize("kind", ["response.completed", "batch.failed", "eval.run.succeeded"])
 def test_what_we_sign_the_sdk_unwraps(secret: str, kind: str) -> None:
-    body = handler.sample(kind)
+    body = simulator(handler).sample(kind)
     headers = sign_headers(handler, body, secret, time.time())
     event = client().webhooks.unwrap(body, headers, secret=secret)
     assert event.type == kind
@@ -184,7 +185,7 @@ def test_documented_response_completed_normalizes() -> None:
     ],
 )
 def test_batches_and_fine_tuning_normalize(kind: str, model: type[AiJobEvent], status: str) -> None:
-    body = handler.sample(kind)
+    body = simulator(handler).sample(kind)
     [event] = handler.normalize(delivery(body))
     assert isinstance(event.data, model)
     assert event.data.status == status
@@ -193,12 +194,12 @@ def test_batches_and_fine_tuning_normalize(kind: str, model: type[AiJobEvent], s
 
 def test_every_mapped_type_normalizes() -> None:
     for kind in OpenAIHandler.mapped_types:
-        [event] = handler.normalize(delivery(handler.sample(kind)))
+        [event] = handler.normalize(delivery(simulator(handler).sample(kind)))
         assert event.type == f"ai.{kind}"
 
 
 def test_eval_runs_pass_through() -> None:
-    body = handler.sample("eval.run.succeeded")
+    body = simulator(handler).sample("eval.run.succeeded")
     [event] = handler.normalize(delivery(body))
     assert event.type == "openai.eval.run.succeeded"
     assert isinstance(event.data, VendorPassthrough)

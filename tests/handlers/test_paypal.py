@@ -33,7 +33,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
 from ingest.handlers.paypal import LOCAL_CERT_URL, PayPalHandler, acceptable_cert_url, signed_string
@@ -47,6 +46,8 @@ from ingest.schemas.payments import (
     SubscriptionCreated,
     SubscriptionUpdated,
 )
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import identify, request
@@ -230,7 +231,7 @@ CA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 # Issued by a test CA, as PayPal's are by DigiCert: leaf first, then the CA, as PayPal serves it.
 CHAIN = make_certificate(KEY, issuer_key=CA_KEY) + make_certificate(CA_KEY, name="Test CA")
 DOCUMENTS = {CERT_URL: CHAIN}
-BODY = handler.sample("PAYMENT.CAPTURE.COMPLETED")
+BODY = simulator(handler).sample("PAYMENT.CAPTURE.COMPLETED")
 
 
 def source(**options: Any) -> SourceConfig:
@@ -524,17 +525,17 @@ def test_pinned_certificates_must_be_paypal_urls_and_readable_pem(tmp_path: Path
 
 
 def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
-    snippet = handler.generate_keys(tmp_path)
+    snippet = simulator(handler).generate_keys(tmp_path)
     options = yaml.safe_load(textwrap.dedent(snippet))
     assert options.pop("vendor") == "paypal"
     assert options["certificates"] == {LOCAL_CERT_URL: str(tmp_path.resolve() / "paypal/cert.pem")}
     assert (tmp_path / "paypal/key.pem").stat().st_mode & 0o077 == 0
     config = handler.check_config(SourceConfig(name="paypal", vendor="paypal", options=options))
-    body = handler.sample("PAYMENT.CAPTURE.COMPLETED")
+    body = simulator(handler).sample("PAYMENT.CAPTURE.COMPLETED")
     now = datetime.now(UTC).timestamp()
     context = SigningContext(source=config, url="http://127.0.0.1:8000/webhooks/paypal",
                              key_dir=tmp_path)  # fmt: skip
-    signed = handler.sign(body, context, now)
+    signed = simulator(handler).sign(body, context, now)
     assert signed.url == context.url
     assert signed.headers["PAYPAL-CERT-URL"] == LOCAL_CERT_URL
     inbound = request(signed.body, signed.headers)
@@ -548,7 +549,7 @@ def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
 def test_signing_without_generated_keys_says_what_to_run(tmp_path: Path) -> None:
     context = SigningContext(source=source(), url="http://x", key_dir=tmp_path)
     with pytest.raises(ConfigError, match="ingest keys generate paypal"):
-        handler.sign(BODY, context, NOW)
+        simulator(handler).sign(BODY, context, NOW)
 
 
 # -- identify and normalize ---------------------------------------------------------------------
@@ -568,7 +569,7 @@ def delivery(body: bytes) -> Delivery:
 
 
 def with_resource(event_type: str, **changes: Any) -> bytes:
-    event = json.loads(handler.sample(event_type))
+    event = json.loads(simulator(handler).sample(event_type))
     event["resource"].update(changes)
     return json.dumps(event).encode()
 
@@ -611,7 +612,7 @@ def test_inexact_amount_raises_so_the_event_is_marked_failed() -> None:
 
 @pytest.mark.parametrize("event_type", ["PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.DECLINED"])
 def test_denied_or_declined_capture_is_payment_failed(event_type: str) -> None:
-    event = json.loads(handler.sample("PAYMENT.CAPTURE.DENIED"))
+    event = json.loads(simulator(handler).sample("PAYMENT.CAPTURE.DENIED"))
     event["event_type"] = event_type
     event["resource"]["status_details"] = {"reason": "PENDING_REVIEW"}
     [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
@@ -621,7 +622,7 @@ def test_denied_or_declined_capture_is_payment_failed(event_type: str) -> None:
 
 
 def test_refund_is_keyed_by_the_capture_it_links_up_to() -> None:
-    body = handler.sample("PAYMENT.CAPTURE.REFUNDED")
+    body = simulator(handler).sample("PAYMENT.CAPTURE.REFUNDED")
     refund = json.loads(body)["resource"]
     capture_id = refund["links"][1]["href"].rsplit("/", 1)[1]
     [emitted] = handler.normalize(delivery(body))
@@ -653,7 +654,7 @@ def test_partial_refund_reports_the_total_refunded_so_far() -> None:
 
 
 def test_dispute_created_is_payment_disputed() -> None:
-    body = handler.sample("CUSTOMER.DISPUTE.CREATED")
+    body = simulator(handler).sample("CUSTOMER.DISPUTE.CREATED")
     dispute = json.loads(body)["resource"]
     [emitted] = handler.normalize(delivery(body))
     assert emitted.type == "payment.disputed"
@@ -674,7 +675,7 @@ def test_dispute_created_is_payment_disputed() -> None:
     ],
 )
 def test_subscriptions(event_type: str, model: type[Any]) -> None:
-    body = handler.sample(event_type)
+    body = simulator(handler).sample(event_type)
     resource = json.loads(body)["resource"]
     [emitted] = handler.normalize(delivery(body))
     assert isinstance(emitted.data, model)
@@ -691,7 +692,7 @@ def test_subscriptions(event_type: str, model: type[Any]) -> None:
 
 
 def test_unmapped_types_pass_through() -> None:
-    for body in (DOC_BODY, handler.sample("CHECKOUT.ORDER.APPROVED")):
+    for body in (DOC_BODY, simulator(handler).sample("CHECKOUT.ORDER.APPROVED")):
         [emitted] = handler.normalize(delivery(body))
         assert emitted.type == f"paypal.{json.loads(body)['event_type']}"
         assert isinstance(emitted.data, VendorPassthrough)
@@ -699,7 +700,7 @@ def test_unmapped_types_pass_through() -> None:
 
 
 def test_sample_ids_are_fresh() -> None:
-    first, second = (json.loads(handler.sample(None)) for _ in range(2))
+    first, second = (json.loads(simulator(handler).sample(None)) for _ in range(2))
     assert first["event_type"] == "PAYMENT.CAPTURE.COMPLETED"
     assert first["id"] != second["id"]
     assert first["id"].startswith("WH-")

@@ -15,7 +15,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.postmark import PostmarkHandler, dedup_key
 from ingest.schemas.email import (
@@ -27,6 +26,8 @@ from ingest.schemas.email import (
     EmailUnsubscribed,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
@@ -73,7 +74,7 @@ def delivery(body: bytes) -> Delivery:
 def test_credentials_in_the_url_are_accepted() -> None:
     """Postmark sends the URL's user:password as Basic auth, exactly as `sign` builds it."""
     context = SigningContext(source=source, url=URL)
-    headers = handler.sign(DOC_DELIVERY, context, NOW).headers
+    headers = simulator(handler).sign(DOC_DELIVERY, context, NOW).headers
     assert (
         headers["Authorization"] == basic(CURRENT["username"], CURRENT["password"])["Authorization"]
     )
@@ -171,7 +172,7 @@ def test_documented_delivery_normalizes() -> None:
 
 
 def test_bounce_types() -> None:
-    record = json.loads(handler.sample("Bounce"))
+    record = json.loads(simulator(handler).sample("Bounce"))
     [hard] = handler.normalize(delivery(json.dumps(record).encode()))
     assert isinstance(hard.data, EmailBounced)
     assert hard.data.bounce_type == "hard"
@@ -191,41 +192,47 @@ def test_bounce_types() -> None:
 
 
 def test_spam_complaint_open_click() -> None:
-    [complaint] = handler.normalize(delivery(handler.sample("SpamComplaint")))
+    [complaint] = handler.normalize(delivery(simulator(handler).sample("SpamComplaint")))
     assert isinstance(complaint.data, EmailComplained)
-    [opened] = handler.normalize(delivery(handler.sample("Open")))
+    [opened] = handler.normalize(delivery(simulator(handler).sample("Open")))
     assert isinstance(opened.data, EmailOpened)
     assert opened.data.ip == "8.8.8.8"
-    [clicked] = handler.normalize(delivery(handler.sample("Click")))
+    [clicked] = handler.normalize(delivery(simulator(handler).sample("Click")))
     assert isinstance(clicked.data, EmailClicked)
     assert clicked.data.url == "https://example.com"
 
 
 def test_opens_of_one_message_are_distinct_events_but_a_retry_is_not() -> None:
-    first = json.loads(handler.sample("Open"))
+    first = json.loads(simulator(handler).sample("Open"))
     again = {**first, "ReceivedAt": "2030-01-01T00:00:00Z"}
     assert dedup_key("Open", first) != dedup_key("Open", again)
     assert dedup_key("Open", first) == dedup_key("Open", dict(first))
 
 
 def test_subscription_change_manual_suppression_is_an_unsubscribe() -> None:
-    [event] = handler.normalize(delivery(handler.sample("SubscriptionChange")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("SubscriptionChange")))
     assert isinstance(event.data, EmailUnsubscribed)
     assert event.data.recipient == "bounced-address@wildbit.com"
-    reactivated = {**json.loads(handler.sample("SubscriptionChange")), "SuppressSending": False}
+    reactivated = {
+        **json.loads(simulator(handler).sample("SubscriptionChange")),
+        "SuppressSending": False,
+    }
     [passed] = handler.normalize(delivery(json.dumps(reactivated).encode()))
     assert passed.type == "postmark.SubscriptionChange"
     assert isinstance(passed.data, VendorPassthrough)
 
 
 def test_subscription_change_without_message_id_has_a_key() -> None:
-    record = {**json.loads(handler.sample("SubscriptionChange")), "MessageID": None}
+    record = {**json.loads(simulator(handler).sample("SubscriptionChange")), "MessageID": None}
     identity = identify(handler, json.dumps(record).encode(), {})
     assert identity.event_id.startswith("SubscriptionChange:-:bounced-address@wildbit.com:")
 
 
 def test_long_keys_are_hashed_to_fit() -> None:
-    record = {**json.loads(handler.sample("Open")), "Recipient": "a" * 300 + "@example.com"}
+    record = {
+        **json.loads(simulator(handler).sample("Open")),
+        "Recipient": "a" * 300 + "@example.com",
+    }
     key = dedup_key("Open", record)
     assert len(key) <= 255
     assert key.startswith("Open:sha256:")

@@ -18,13 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.handlers.base import RejectedRequestError, SigningContext, VendorHandler
+from ingest.handlers.base import RejectedRequestError, VendorHandler
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.handlers.generic_hmac import GenericHmacHandler
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.header_token import HeaderTokenHandler
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, request
@@ -46,7 +48,7 @@ class Case:
     def signed(self) -> dict[str, str]:
         secret = self.source.secrets[0] if self.source.secrets else None
         context = SigningContext(source=self.source, url=URL, secret=secret)
-        signed = self.handler.sign(self.body, context, NOW)
+        signed = simulator(self.handler).sign(self.body, context, NOW)
         return {name.lower(): value for name, value in signed.headers.items()}
 
 
@@ -56,7 +58,7 @@ def _case(
     source = handler.check_config(
         SourceConfig(name="p", vendor=handler.vendor, secrets=secrets, options=options)
     )
-    return Case(handler, source, headers, handler.sample(None))
+    return Case(handler, source, headers, simulator(handler).sample(None))
 
 
 CASES: dict[str, Callable[[], Case]] = {
@@ -221,7 +223,7 @@ def test_standard_webhooks_verifies_any_utf8_body(text: str) -> None:
 @pytest.fixture(scope="module")
 def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
-    StandardWebhooksHandler().generate_keys(directory)
+    simulator(StandardWebhooksHandler()).generate_keys(directory)
     return directory
 
 
@@ -236,6 +238,8 @@ def test_standard_webhooks_v1a_verifies_any_utf8_body(key_dir: Path, text: str) 
         )
     )
     body = text.encode()
-    signed = handler.sign(body, SigningContext(source=source, url=URL, key_dir=key_dir), NOW)
+    signed = simulator(handler).sign(
+        body, SigningContext(source=source, url=URL, key_dir=key_dir), NOW
+    )
     assert signed.headers["webhook-signature"].startswith("v1a,")
     assert handler.verify(request(body, signed.headers), source, NOW, {}).secret_index == 1

@@ -20,12 +20,13 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
 from ingest.handlers.pusher import PusherHandler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify
@@ -59,8 +60,12 @@ def test_sdk_signed_webhook_is_accepted() -> None:
 
 
 def test_what_we_sign_the_sdk_accepts() -> None:
-    body = handler.sample("batch")  # time_ms is now: the SDK checks against the wall clock
-    request_ = handler.sign(body, SigningContext(source=source, url=URL, secret=SECRET), NOW)
+    body = simulator(handler).sample(
+        "batch"
+    )  # time_ms is now: the SDK checks against the wall clock
+    request_ = simulator(handler).sign(
+        body, SigningContext(source=source, url=URL, secret=SECRET), NOW
+    )
     client = pusher.Pusher(app_id=APP_ID, key=KEY, secret=SECRET)
     validated = client.validate_webhook(
         key=request_.headers["X-Pusher-Key"],
@@ -162,7 +167,7 @@ def test_identify_hashes_the_body() -> None:
     identity = identify(handler, BODY, {})
     assert identity.event_id == hashlib.sha256(BODY).hexdigest()
     assert identity.event_type == "channel_occupied"
-    assert identify(handler, handler.sample("batch"), {}).event_type == "batch"
+    assert identify(handler, simulator(handler).sample("batch"), {}).event_type == "batch"
     with pytest.raises(MalformedRequestError):
         identify(handler, b'{"time_ms": 1}', {})
 
@@ -175,7 +180,7 @@ def delivery(body: bytes) -> Delivery:
 
 
 def test_batch_becomes_one_event_per_item() -> None:
-    body = handler.sample("batch")
+    body = simulator(handler).sample("batch")
     events = handler.normalize(delivery(body))
     assert [e.type for e in events] == [
         "realtime.channel.occupied",

@@ -22,6 +22,7 @@ from ingest.handlers.base import (
 from ingest.handlers.r2 import R2Handler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests import support
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
@@ -86,7 +87,7 @@ def test_worker_signed_documented_message_becomes_storage_object_created() -> No
 
 
 def test_what_sign_makes_verifies() -> None:
-    body = handler.sample("PutObject")
+    body = simulator(handler).sample("PutObject")
     headers = sign_headers(handler, body, SECRET, NOW)
     assert verify(handler, body, headers, source, NOW).secret_index == 0
 
@@ -140,7 +141,7 @@ def test_property_random_input_only_rejects(headers: dict[str, str], body: bytes
     ],
 )
 def test_actions_map_to_storage_events(action: str, model: type) -> None:
-    body = handler.sample(action)
+    body = simulator(handler).sample(action)
     headers = sign_headers(handler, body, SECRET, NOW)
     [event] = handler.normalize(delivery(body, headers))
     assert isinstance(event.data, model)

@@ -26,6 +26,7 @@ from ingest.schemas.analytics import (
     AnalyticsTrack,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
@@ -69,9 +70,9 @@ def test_what_we_sign_is_hex_hmac_sha1_of_the_body() -> None:
     assert signed(DOC_TRACK)["X-Signature"] == DOC_TRACK_SIGNATURE
 
 
-@pytest.mark.parametrize("kind", SegmentHandler.sample_types)
+@pytest.mark.parametrize("kind", simulator(SegmentHandler).sample_types)
 def test_samples_sign_and_verify(kind: str) -> None:
-    body = handler.sample(kind)
+    body = simulator(handler).sample(kind)
     assert verify(handler, body, signed(body), source, time.time()).signed_at is None
 
 
@@ -101,7 +102,7 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 
 
 def test_identify_uses_message_id_and_type() -> None:
-    body = handler.sample("identify")
+    body = simulator(handler).sample("identify")
     identity = identify(handler, body, {})
     assert (identity.event_id, identity.event_type) == (json.loads(body)["messageId"], "identify")
     # The documented examples omit messageId: the body's hash keeps redeliveries deduplicated.
@@ -112,7 +113,7 @@ def test_identify_uses_message_id_and_type() -> None:
 
 
 def test_track_normalizes() -> None:
-    body = handler.sample("track")
+    body = simulator(handler).sample("track")
     message = json.loads(body)
     [event] = handler.normalize(delivery(body))
     assert event.type == "analytics.track"
@@ -142,22 +143,22 @@ def test_documented_track_without_message_id_normalizes() -> None:
     ],
 )
 def test_other_spec_calls_normalize(kind: str, model: type) -> None:
-    [event] = handler.normalize(delivery(handler.sample(kind)))
+    [event] = handler.normalize(delivery(simulator(handler).sample(kind)))
     assert isinstance(event.data, model)
     assert event.type == f"analytics.{kind}"
 
 
 def test_identify_keeps_traits_and_group_its_id() -> None:
-    [identified] = handler.normalize(delivery(handler.sample("identify")))
+    [identified] = handler.normalize(delivery(simulator(handler).sample("identify")))
     assert isinstance(identified.data, AnalyticsIdentify)
     assert identified.data.traits["email"] == "achilles@segment.com"
-    [grouped] = handler.normalize(delivery(handler.sample("group")))
+    [grouped] = handler.normalize(delivery(simulator(handler).sample("group")))
     assert isinstance(grouped.data, AnalyticsGroup)
     assert grouped.data.group_id == "0e8c78ea9d97a7b8185e8632"
 
 
 def test_alias_passes_through() -> None:
-    body = handler.sample("alias")
+    body = simulator(handler).sample("alias")
     [event] = handler.normalize(delivery(body))
     assert event.type == "segment.alias"
     assert isinstance(event.data, VendorPassthrough)
@@ -165,7 +166,9 @@ def test_alias_passes_through() -> None:
 
 
 def test_a_batch_is_one_event_per_message_each_its_own_item() -> None:
-    messages = [json.loads(handler.sample(kind)) for kind in ("track", "identify", "alias")]
+    messages = [
+        json.loads(simulator(handler).sample(kind)) for kind in ("track", "identify", "alias")
+    ]
     body = json.dumps(messages).encode()
     assert verify(handler, body, signed(body), source, NOW).secret_index == 0
     identity = identify(handler, body, {})

@@ -20,10 +20,9 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
-from ingest.handlers.sendgrid import SendGridHandler, item_id, public_key_text
+from ingest.handlers.sendgrid import SendGridHandler, item_id
 from ingest.schemas.email import (
     EmailBounced,
     EmailClicked,
@@ -35,6 +34,9 @@ from ingest.schemas.email import (
     EmailUnsubscribed,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
+from ingest.simulation.sendgrid import public_key_text
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
@@ -99,7 +101,7 @@ doc_source = source_for(DOC_PUBLIC_KEY)
 @pytest.fixture(scope="module")
 def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
-    handler.generate_keys(directory)
+    simulator(handler).generate_keys(directory)
     return directory
 
 
@@ -113,7 +115,7 @@ def local_public_key(key_dir: Path) -> str:
 def signed(key_dir: Path, body: bytes, now: int) -> dict[str, str]:
     source = source_for(local_public_key(key_dir))
     context = SigningContext(source=source, url=URL, key_dir=key_dir)
-    return handler.sign(body, context, now).headers
+    return simulator(handler).sign(body, context, now).headers
 
 
 # -- the documented example and the SDK ---------------------------------------------------------
@@ -150,7 +152,7 @@ def test_pem_public_key_is_accepted_too() -> None:
 
 
 def test_what_we_sign_the_sdk_accepts(key_dir: Path) -> None:
-    body = handler.sample("delivered")
+    body = simulator(handler).sample("delivered")
     headers = signed(key_dir, body, DOC_NOW)
     sdk = EventWebhook(local_public_key(key_dir))
     assert sdk.verify_signature(
@@ -165,7 +167,7 @@ def test_what_the_sdk_accepts_we_accept() -> None:
     """Signed with cryptography as SendGrid signs; the SDK's verifier agrees, and so do we."""
     private = ec.generate_private_key(ec.SECP256R1())
     public = public_key_text(private.public_key())
-    body = handler.sample("bounce")
+    body = simulator(handler).sample("bounce")
     timestamp = str(DOC_NOW)
     signature = base64.b64encode(
         private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
@@ -288,7 +290,7 @@ def now() -> datetime:
 
 
 def batch(*names: str) -> bytes:
-    events = [json.loads(handler.sample(name))[0] for name in names]
+    events = [json.loads(simulator(handler).sample(name))[0] for name in names]
     return json.dumps(events).encode()
 
 
@@ -364,7 +366,7 @@ def test_a_batch_becomes_one_event_per_item_with_stable_item_ids() -> None:
 
 
 def test_blocked_is_a_soft_bounce_and_custom_args_become_metadata() -> None:
-    [event] = json.loads(handler.sample("bounce"))
+    [event] = json.loads(simulator(handler).sample("bounce"))
     event.update(type="blocked", order_id="ord_42", plan="pro")
     body = json.dumps([event]).encode()
     [emitted] = handler.normalize(Delivery("sendgrid", "sendgrid", "x", "bounce", body, now()))
@@ -382,8 +384,8 @@ def test_item_without_sg_event_id_gets_a_content_hash() -> None:
 
 def test_sample_types_all_sign_and_normalize(key_dir: Path) -> None:
     public = local_public_key(key_dir)
-    for name in handler.sample_types:
-        body = handler.sample(name)
+    for name in simulator(handler).sample_types:
+        body = simulator(handler).sample(name)
         headers = signed(key_dir, body, DOC_NOW)
         verify(handler, body, headers, source_for(public), DOC_NOW)
         assert len(handler.normalize(Delivery("s", "sendgrid", "x", name, body, now()))) == 1
@@ -392,4 +394,4 @@ def test_sample_types_all_sign_and_normalize(key_dir: Path) -> None:
 def test_sign_without_generated_keys_is_a_config_error(tmp_path: Path) -> None:
     context = SigningContext(source=doc_source, url=URL, key_dir=tmp_path)
     with pytest.raises(ConfigError, match="ingest keys generate sendgrid"):
-        handler.sign(b"[]", context, DOC_NOW)
+        simulator(handler).sign(b"[]", context, DOC_NOW)

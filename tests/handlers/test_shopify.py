@@ -30,6 +30,7 @@ from ingest.schemas.commerce import (
     OrderRefunded,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
@@ -45,7 +46,7 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
     return {"x-shopify-hmac-sha256": base64.b64encode(digest).decode()}
 
 
-BODY = handler.sample("orders/create")
+BODY = simulator(handler).sample("orders/create")
 
 
 def test_signed_body_is_accepted() -> None:
@@ -128,7 +129,7 @@ def delivery(topic: str, body: bytes, **headers: str) -> Delivery:
     ],
 )
 def test_order_topics_normalize(topic: str, model: type[OrderEvent]) -> None:
-    body = handler.sample(topic)
+    body = simulator(handler).sample(topic)
     order = json.loads(body)
     [event] = handler.normalize(delivery(topic, body))
     assert isinstance(event.data, OrderEvent)
@@ -142,7 +143,7 @@ def test_order_topics_normalize(topic: str, model: type[OrderEvent]) -> None:
 
 
 def test_cancellation_carries_reason_and_time() -> None:
-    body = handler.sample("orders/cancelled")
+    body = simulator(handler).sample("orders/cancelled")
     [event] = handler.normalize(delivery("orders/cancelled", body))
     assert isinstance(event.data, OrderCancelled)
     assert event.data.cancel_reason == "customer"
@@ -150,7 +151,7 @@ def test_cancellation_carries_reason_and_time() -> None:
 
 
 def test_triggered_at_header_is_the_event_time() -> None:
-    body = handler.sample("orders/paid")
+    body = simulator(handler).sample("orders/paid")
     at = "2023-03-29T18:00:27.877041743Z"
     [event] = handler.normalize(delivery("orders/paid", body, **{"x-shopify-triggered-at": at}))
     assert isinstance(event.data, OrderPaid)
@@ -158,7 +159,7 @@ def test_triggered_at_header_is_the_event_time() -> None:
 
 
 def test_zero_decimal_currency_total() -> None:
-    order = json.loads(handler.sample("orders/create"))
+    order = json.loads(simulator(handler).sample("orders/create"))
     order.update({"currency": "JPY", "total_price": "1500.00"})
     [event] = handler.normalize(delivery("orders/create", json.dumps(order).encode()))
     assert isinstance(event.data, OrderCreated)
@@ -166,7 +167,7 @@ def test_zero_decimal_currency_total() -> None:
 
 
 def test_refund_is_keyed_by_its_order() -> None:
-    body = handler.sample("refunds/create")
+    body = simulator(handler).sample("refunds/create")
     refund = json.loads(body)
     [event] = handler.normalize(delivery("refunds/create", body))
     assert isinstance(event.data, OrderRefunded)
@@ -177,7 +178,7 @@ def test_refund_is_keyed_by_its_order() -> None:
 
 
 def test_restock_only_refund_has_no_amount() -> None:
-    refund = json.loads(handler.sample("refunds/create"))
+    refund = json.loads(simulator(handler).sample("refunds/create"))
     refund["transactions"] = []
     [event] = handler.normalize(delivery("refunds/create", json.dumps(refund).encode()))
     assert isinstance(event.data, OrderRefunded)
@@ -185,7 +186,7 @@ def test_restock_only_refund_has_no_amount() -> None:
 
 
 def test_other_topics_pass_through_with_dotted_types() -> None:
-    body = handler.sample("customers/create")
+    body = simulator(handler).sample("customers/create")
     [event] = handler.normalize(delivery("customers/create", body))
     assert event.type == "shopify.customers.create"
     assert isinstance(event.data, VendorPassthrough)

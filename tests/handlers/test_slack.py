@@ -28,6 +28,7 @@ from ingest.schemas.chat import (
     ChatReactionAdded,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
@@ -73,12 +74,12 @@ def test_slacks_documented_example() -> None:
 
 
 def test_what_the_sdk_signs_we_accept() -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     assert verify(handler, body, sdk_headers(body), source, NOW).secret_index == 0
 
 
 def test_what_we_sign_the_sdk_accepts() -> None:
-    body = handler.sample("app_mention")
+    body = simulator(handler).sample("app_mention")
     headers = sign_headers(handler, body, DOC_SECRET, NOW)
     verifier = SignatureVerifier(DOC_SECRET, clock=FixedClock(NOW))  # type: ignore[arg-type]
     assert verifier.is_valid_request(body, headers)
@@ -98,21 +99,21 @@ def test_timestamp_is_signed() -> None:
 
 
 def test_wrong_secret_is_rejected() -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     with pytest.raises(InvalidSignatureError):
         verify(handler, body, sdk_headers(body, secret="another-secret"), source, NOW)
 
 
 @pytest.mark.parametrize("skew", [-301, 301, -86_400])
 def test_timestamp_outside_tolerance_either_way(skew: int) -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     with pytest.raises(TimestampOutOfToleranceError):
         verify(handler, body, sdk_headers(body, at=NOW + skew), source, NOW)
 
 
 def test_configured_tolerance_wins() -> None:
     strict = SourceConfig(name="slack", vendor="slack", secrets=(DOC_SECRET,), tolerance_seconds=5)
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     assert verify(handler, body, sdk_headers(body, at=NOW - 5), strict, NOW).secret_index == 0
     with pytest.raises(RejectedRequestError, match="5s"):
         verify(handler, body, sdk_headers(body, at=NOW - 6), strict, NOW)
@@ -120,7 +121,7 @@ def test_configured_tolerance_wins() -> None:
 
 @pytest.mark.parametrize("missing", ["x-slack-signature", "x-slack-request-timestamp"])
 def test_missing_headers(missing: str) -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     headers = {k: v for k, v in sdk_headers(body).items() if k != missing}
     with pytest.raises(MissingSignatureError):
         verify(handler, body, headers, source, NOW)
@@ -128,7 +129,7 @@ def test_missing_headers(missing: str) -> None:
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     for header in ("x-slack-signature", "x-slack-request-timestamp"):
         assert_only_rejections(handler, source, body, {**sdk_headers(body), header: value}, NOW)
 
@@ -142,7 +143,7 @@ def test_timestamps_that_are_not_ascii_unix_seconds_are_rejected(timestamp: str)
 
 def test_rotation_reports_which_secret_matched() -> None:
     rotating = SourceConfig(name="slack", vendor="slack", secrets=("old-secret", DOC_SECRET))
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     assert verify(handler, body, sdk_headers(body), rotating, NOW).secret_index == 1
 
 
@@ -170,12 +171,12 @@ def test_url_verification_is_a_handshake_answered_with_its_challenge() -> None:
 
 
 def test_event_callbacks_get_no_special_reply() -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     assert handler.reply(request(body, {}), identify(handler, body, {}), source) is None
 
 
 def test_retries_carry_the_same_event_id() -> None:
-    body = handler.sample("reaction_added")
+    body = simulator(handler).sample("reaction_added")
     first = identify(handler, body, sdk_headers(body))
     retry = identify(
         handler,
@@ -204,7 +205,7 @@ def test_a_slash_command_is_identified_acknowledged_empty_and_passed_on_without_
 
 
 def test_an_interaction_is_its_payload_type() -> None:
-    body = handler.sample("block_actions")
+    body = simulator(handler).sample("block_actions")
     identity = identify(handler, body, {})
     assert identity.event_type == "block_actions"
     [emitted] = handler.normalize(delivery(body))
@@ -246,13 +247,13 @@ def delivery(body: bytes) -> Delivery:
 
 
 def with_event(**event: Any) -> bytes:
-    document = json.loads(handler.sample("message"))
+    document = json.loads(simulator(handler).sample("message"))
     document["event"] = {**document["event"], **event}
     return json.dumps(document).encode()
 
 
 def test_message_normalizes() -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     document = json.loads(body)
     [event] = handler.normalize(delivery(body))
     assert event.type == "chat.message.posted"
@@ -294,14 +295,14 @@ def test_other_message_subtypes_pass_through() -> None:
 
 
 def test_app_mention_normalizes() -> None:
-    [event] = handler.normalize(delivery(handler.sample("app_mention")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("app_mention")))
     assert event.type == "chat.app_mention"
     assert isinstance(event.data, ChatAppMention)
     assert event.data.user == "U061F7AUR"
 
 
 def test_reaction_added_is_keyed_by_the_messages_channel() -> None:
-    [event] = handler.normalize(delivery(handler.sample("reaction_added")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("reaction_added")))
     assert event.type == "chat.reaction.added"
     assert isinstance(event.data, ChatReactionAdded)
     assert (event.data.reaction, event.data.item_ts) == ("thumbsup", "1360782400.498405")
@@ -309,7 +310,7 @@ def test_reaction_added_is_keyed_by_the_messages_channel() -> None:
 
 
 def test_other_events_pass_through() -> None:
-    body = handler.sample("channel_created")
+    body = simulator(handler).sample("channel_created")
     [event] = handler.normalize(delivery(body))
     assert event.type == "slack.channel_created"
     assert isinstance(event.data, VendorPassthrough)

@@ -22,9 +22,8 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
 )
-from ingest.handlers.square import SquareHandler, signature
+from ingest.handlers.square import SquareHandler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.payments import (
     PaymentDisputed,
@@ -35,6 +34,9 @@ from ingest.schemas.payments import (
     SubscriptionCreated,
     SubscriptionUpdated,
 )
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
+from ingest.simulation.square import signature
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, verify
@@ -111,8 +113,8 @@ def context() -> SigningContext:
 
 
 def test_what_we_sign_the_sdk_accepts() -> None:
-    body = handler.sample("payment.updated")
-    headers = handler.sign(body, context(), NOW).headers
+    body = simulator(handler).sample("payment.updated")
+    headers = simulator(handler).sign(body, context(), NOW).headers
     assert verify_signature(
         request_body=body.decode(),
         signature_header=headers[HEADER],
@@ -129,7 +131,7 @@ def test_what_we_sign_the_sdk_accepts() -> None:
 
 def test_what_the_sdk_checks_we_check_the_same_way() -> None:
     """Our signer agrees with the SDK's verifier, and our verifier with what it accepts."""
-    body = handler.sample("refund.updated")
+    body = simulator(handler).sample("refund.updated")
     header = signature(KEY, URL, body)
     assert verify_signature(
         request_body=body.decode(), signature_header=header, signature_key=KEY, notification_url=URL
@@ -138,14 +140,14 @@ def test_what_the_sdk_checks_we_check_the_same_way() -> None:
 
 
 def test_sign_uses_the_registered_url_not_the_posting_url() -> None:
-    body = handler.sample("payment.updated")
-    signed_request = handler.sign(body, context(), NOW)
+    body = simulator(handler).sample("payment.updated")
+    signed_request = simulator(handler).sign(body, context(), NOW)
     assert signed_request.url == "http://127.0.0.1:8000/webhooks/square"
     assert verify(handler, body, signed_request.headers, source(), NOW).secret_index == 0
 
 
 def test_request_url_is_ignored_the_configured_url_is_signed() -> None:
-    body = handler.sample("payment.updated")
+    body = simulator(handler).sample("payment.updated")
     headers = signed(body)
     # Reached through a proxy at another address: still the registered URL that counts.
     accepted = handler.verify(
@@ -157,12 +159,12 @@ def test_request_url_is_ignored_the_configured_url_is_signed() -> None:
 
 
 def test_rotation_reports_which_key_matched() -> None:
-    body = handler.sample("payment.updated")
+    body = simulator(handler).sample("payment.updated")
     assert verify(handler, body, signed(body), source(OTHER_KEY, KEY), NOW).secret_index == 1
 
 
 def test_tampered_body_and_wrong_key_are_rejected() -> None:
-    body = handler.sample("payment.updated")
+    body = simulator(handler).sample("payment.updated")
     with pytest.raises(InvalidSignatureError):
         verify(handler, body.replace(b"2000", b"9000"), signed(body), source(), NOW)
     with pytest.raises(InvalidSignatureError):
@@ -170,7 +172,7 @@ def test_tampered_body_and_wrong_key_are_rejected() -> None:
 
 
 def test_no_timestamp_is_signed_so_old_deliveries_still_verify() -> None:
-    body = handler.sample("payment.updated")
+    body = simulator(handler).sample("payment.updated")
     assert verify(handler, body, signed(body), source(), NOW + 86_400 * 365).secret_index == 0
 
 
@@ -226,7 +228,7 @@ def delivery(body: bytes) -> Delivery:
 
 
 def mutate(event_type: str, **changes: Any) -> bytes:
-    event = json.loads(handler.sample(event_type))
+    event = json.loads(simulator(handler).sample(event_type))
     entity = next(iter(event["data"]["object"].values()))
     entity.update(changes)
     return json.dumps(event).encode()
@@ -234,22 +236,28 @@ def mutate(event_type: str, **changes: Any) -> bytes:
 
 def test_samples_parse_as_the_sdk_event_types() -> None:
     """Our samples have the shapes of Square's SDK models (which mirror the API reference)."""
-    payment = PaymentUpdatedEvent.model_validate(json.loads(handler.sample("payment.updated")))
+    payment = PaymentUpdatedEvent.model_validate(
+        json.loads(simulator(handler).sample("payment.updated"))
+    )
     assert payment.data is not None
     assert payment.data.object is not None
     assert payment.data.object.payment is not None
     assert payment.data.object.payment.amount_money is not None
-    refund = RefundUpdatedEvent.model_validate(json.loads(handler.sample("refund.updated")))
+    refund = RefundUpdatedEvent.model_validate(
+        json.loads(simulator(handler).sample("refund.updated"))
+    )
     assert refund.data is not None
     assert refund.data.object is not None
     assert refund.data.object.refund is not None
-    dispute = DisputeCreatedEvent.model_validate(json.loads(handler.sample("dispute.created")))
+    dispute = DisputeCreatedEvent.model_validate(
+        json.loads(simulator(handler).sample("dispute.created"))
+    )
     assert dispute.data is not None
     assert dispute.data.object is not None
     assert dispute.data.object.object is not None
     assert dispute.data.object.object.disputed_payment is not None
     sub = SubscriptionCreatedEvent.model_validate(
-        json.loads(handler.sample("subscription.created"))
+        json.loads(simulator(handler).sample("subscription.created"))
     )
     assert sub.data is not None
     assert sub.data.object is not None
@@ -257,7 +265,7 @@ def test_samples_parse_as_the_sdk_event_types() -> None:
 
 
 def test_completed_payment_is_payment_succeeded() -> None:
-    body = handler.sample("payment.updated")
+    body = simulator(handler).sample("payment.updated")
     [event] = handler.normalize(delivery(body))
     payment = json.loads(body)["data"]["object"]["payment"]
     assert event.type == "payment.succeeded"
@@ -293,7 +301,7 @@ def test_other_payment_updates_pass_through(changes: dict[str, Any]) -> None:
 
 
 def test_completed_refund_is_payment_refunded_keyed_by_payment() -> None:
-    body = handler.sample("refund.updated")
+    body = simulator(handler).sample("refund.updated")
     [event] = handler.normalize(delivery(body))
     refund = json.loads(body)["data"]["object"]["refund"]
     assert event.type == "payment.refunded"
@@ -307,7 +315,7 @@ def test_completed_refund_is_payment_refunded_keyed_by_payment() -> None:
 
 
 def test_dispute_created_is_payment_disputed() -> None:
-    body = handler.sample("dispute.created")
+    body = simulator(handler).sample("dispute.created")
     [event] = handler.normalize(delivery(body))
     dispute = json.loads(body)["data"]["object"]["object"]
     assert event.type == "payment.disputed"
@@ -321,14 +329,14 @@ def test_dispute_created_is_payment_disputed() -> None:
 
 
 def test_subscriptions_map_and_cancellation_is_an_update() -> None:
-    body = handler.sample("subscription.created")
+    body = simulator(handler).sample("subscription.created")
     [created] = handler.normalize(delivery(body))
     sub = json.loads(body)["data"]["object"]["subscription"]
     assert isinstance(created.data, SubscriptionCreated)
     assert created.key == sub["id"]
     assert created.data.plan_id == sub["plan_variation_id"]
     assert created.data.amount is None
-    [updated] = handler.normalize(delivery(handler.sample("subscription.updated")))
+    [updated] = handler.normalize(delivery(simulator(handler).sample("subscription.updated")))
     assert isinstance(updated.data, SubscriptionUpdated)
     [canceled] = handler.normalize(delivery(mutate("subscription.updated", status="CANCELED")))
     assert canceled.type == "subscription.canceled"
@@ -354,7 +362,7 @@ def test_charged_through_date_ends_at_midnight_in_the_subscription_zone() -> Non
 
 
 def test_unmapped_type_passes_through() -> None:
-    body = handler.sample("customer.created")
+    body = simulator(handler).sample("customer.created")
     [event] = handler.normalize(delivery(body))
     assert event.type == "square.customer.created"
     assert isinstance(event.data, VendorPassthrough)

@@ -18,10 +18,11 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
-    SigningContext,
     TimestampOutOfToleranceError,
 )
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
@@ -63,7 +64,7 @@ def test_several_signatures_in_one_header() -> None:
 
 
 def test_what_the_svix_library_signs_we_accept() -> None:
-    body = handler.sample("user.created")
+    body = simulator(handler).sample("user.created")
     now = datetime.now(UTC)
     signature = svix.Webhook(SPEC_SECRET).sign("msg_1", now, body.decode())
     headers = {
@@ -75,7 +76,7 @@ def test_what_the_svix_library_signs_we_accept() -> None:
 
 
 def test_what_we_sign_the_reference_library_accepts() -> None:
-    body = handler.sample("user.created")
+    body = simulator(handler).sample("user.created")
     headers = sign_headers(handler, body, SPEC_SECRET, time.time())
     assert standardwebhooks.Webhook(SPEC_SECRET).verify(body, headers)["type"] == "user.created"
 
@@ -136,7 +137,7 @@ def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> 
 
 
 def test_identify_reads_the_type_from_the_body() -> None:
-    body = handler.sample("user.deleted")
+    body = simulator(handler).sample("user.deleted")
     identity = identify(handler, body, {"webhook-id": "msg_9"})
     assert (identity.event_id, identity.event_type) == ("msg_9", "user.deleted")
     with pytest.raises(MalformedRequestError):
@@ -359,7 +360,7 @@ def test_unknown_options_are_config_errors() -> None:
 
 
 def test_generated_keys_sign_v1a_that_verifies(tmp_path: Path) -> None:
-    snippet = handler.generate_keys(tmp_path)
+    snippet = simulator(handler).generate_keys(tmp_path)
     private = tmp_path / "standard-webhooks" / "private.whsk"
     assert stat.S_IMODE(private.stat().st_mode) == 0o600
     assert private.read_text().startswith("whsk_")
@@ -367,15 +368,15 @@ def test_generated_keys_sign_v1a_that_verifies(tmp_path: Path) -> None:
     assert public in snippet
     assert "public_keys:" in snippet
     source_ = keyed(public)
-    body = handler.sample("user.updated")
+    body = simulator(handler).sample("user.updated")
     now = time.time()
-    signed = handler.sign(
+    signed = simulator(handler).sign(
         body, SigningContext(source=source_, url="https://x", key_dir=tmp_path), now
     )
     assert signed.headers["webhook-signature"].startswith("v1a,")
     assert verify(handler, body, signed.headers, source_, now).secret_index == 0
     # Generating again keeps the pair that sources already trust.
-    assert public in handler.generate_keys(tmp_path)
+    assert public in simulator(handler).generate_keys(tmp_path)
 
 
 def test_svix_serialized_private_keys_sign_for_their_public_key(tmp_path: Path) -> None:
@@ -383,7 +384,7 @@ def test_svix_serialized_private_keys_sign_for_their_public_key(tmp_path: Path) 
     (tmp_path / "standard-webhooks" / "private.whsk").write_text(SVIX_PRIVATE_KEY)
     source_ = keyed(SVIX_PUBLIC_KEY)
     now = time.time()
-    signed = handler.sign(
+    signed = simulator(handler).sign(
         SPEC_BODY, SigningContext(source=source_, url="https://x", key_dir=tmp_path), now
     )
     assert verify(handler, SPEC_BODY, signed.headers, source_, now).secret_index == 0
@@ -397,18 +398,18 @@ def test_a_private_key_whose_halves_disagree_is_refused(tmp_path: Path) -> None:
     )
     context = SigningContext(source=keyed(SVIX_PUBLIC_KEY), url="https://x", key_dir=tmp_path)
     with pytest.raises(ConfigError, match="public half"):
-        handler.sign(SPEC_BODY, context, time.time())
+        simulator(handler).sign(SPEC_BODY, context, time.time())
 
 
 def test_sign_with_secret_and_key_sends_both_and_the_reference_library_accepts(
     tmp_path: Path,
 ) -> None:
-    handler.generate_keys(tmp_path)
+    simulator(handler).generate_keys(tmp_path)
     public = (tmp_path / "standard-webhooks" / "public.whpk").read_text().strip()
     both = keyed(public, secrets=(SPEC_SECRET,))
-    body = handler.sample("user.created")
+    body = simulator(handler).sample("user.created")
     now = time.time()
-    signed = handler.sign(
+    signed = simulator(handler).sign(
         body,
         SigningContext(source=both, url="https://x", secret=SPEC_SECRET, key_dir=tmp_path),
         now,
@@ -427,7 +428,7 @@ def test_sign_with_secret_and_key_sends_both_and_the_reference_library_accepts(
 def test_sign_without_a_secret_or_a_key_says_what_to_do(tmp_path: Path) -> None:
     context = SigningContext(source=keyed(SIGNET_PUBLIC_KEY), url="https://x", key_dir=tmp_path)
     with pytest.raises(ConfigError, match="ingest keys generate standard-webhooks"):
-        handler.sign(SPEC_BODY, context, time.time())
+        simulator(handler).sign(SPEC_BODY, context, time.time())
 
 
 def test_a_webhook_id_that_is_not_utf8_encodable_is_rejected() -> None:

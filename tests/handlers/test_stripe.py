@@ -26,6 +26,7 @@ from ingest.schemas.payments import (
     SubscriptionEvent,
     SubscriptionUpdated,
 )
+from ingest.simulation import simulator
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
@@ -44,7 +45,7 @@ def signed(body: bytes, secret: str = SECRET, at: int = NOW) -> dict[str, str]:
     return {"stripe-signature": header}
 
 
-BODY = handler.sample("payment_intent.succeeded")
+BODY = simulator(handler).sample("payment_intent.succeeded")
 
 
 def test_sdk_signed_event_is_accepted() -> None:
@@ -134,14 +135,16 @@ def test_payment_intent_succeeded_normalizes() -> None:
 
 
 def test_payment_failed_carries_decline_reason() -> None:
-    [event] = handler.normalize(delivery(handler.sample("payment_intent.payment_failed")))
+    [event] = handler.normalize(
+        delivery(simulator(handler).sample("payment_intent.payment_failed"))
+    )
     assert isinstance(event.data, PaymentFailed)
     assert event.data.failure_code == "card_declined"
     assert event.data.decline_code == "insufficient_funds"
 
 
 def test_charge_refunded_is_keyed_by_its_payment_intent() -> None:
-    body = handler.sample("charge.refunded")
+    body = simulator(handler).sample("charge.refunded")
     [event] = handler.normalize(delivery(body))
     charge = json.loads(body)["data"]["object"]
     assert isinstance(event.data, PaymentRefunded)
@@ -151,7 +154,7 @@ def test_charge_refunded_is_keyed_by_its_payment_intent() -> None:
 
 
 def test_unmapped_type_passes_through_unchanged() -> None:
-    body = handler.sample("customer.created")
+    body = simulator(handler).sample("customer.created")
     [event] = handler.normalize(delivery(body))
     assert event.type == "stripe.customer.created"
     assert isinstance(event.data, VendorPassthrough)
@@ -167,7 +170,7 @@ def test_missing_amount_raises_so_the_event_is_marked_failed() -> None:
 
 
 def test_dispute_created_is_payment_disputed_keyed_by_its_payment_intent() -> None:
-    body = handler.sample("charge.dispute.created")
+    body = simulator(handler).sample("charge.dispute.created")
     dispute = json.loads(body)["data"]["object"]
     [event] = handler.normalize(delivery(body))
     assert event.type == "payment.disputed"
@@ -184,7 +187,7 @@ def test_dispute_created_is_payment_disputed_keyed_by_its_payment_intent() -> No
 
 
 def test_dispute_without_payment_intent_is_keyed_by_its_charge() -> None:
-    event = json.loads(handler.sample("charge.dispute.created"))
+    event = json.loads(simulator(handler).sample("charge.dispute.created"))
     event["data"]["object"]["payment_intent"] = None
     [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
     assert emitted.key == event["data"]["object"]["charge"]
@@ -199,7 +202,7 @@ def test_dispute_without_payment_intent_is_keyed_by_its_charge() -> None:
     ],
 )
 def test_subscription_events(event_type: str, model: type[object], status: str) -> None:
-    body = handler.sample(event_type)
+    body = simulator(handler).sample(event_type)
     subscription = json.loads(body)["data"]["object"]
     [event] = handler.normalize(delivery(body))
     assert isinstance(event.data, model)
@@ -219,7 +222,7 @@ def test_subscription_events(event_type: str, model: type[object], status: str) 
 
 
 def test_subscription_period_end_on_items_as_in_newer_api_versions() -> None:
-    event = json.loads(handler.sample("customer.subscription.updated"))
+    event = json.loads(simulator(handler).sample("customer.subscription.updated"))
     subscription = event["data"]["object"]
     end = subscription.pop("current_period_end")
     subscription["items"]["data"][0]["current_period_end"] = end
@@ -232,7 +235,7 @@ def test_subscription_period_end_on_items_as_in_newer_api_versions() -> None:
 
 
 def test_multi_item_subscription_has_no_single_plan_or_amount() -> None:
-    event = json.loads(handler.sample("customer.subscription.created"))
+    event = json.loads(simulator(handler).sample("customer.subscription.created"))
     items = event["data"]["object"]["items"]["data"]
     items.append({**items[0], "id": "si_second"})
     [emitted] = handler.normalize(delivery(json.dumps(event).encode()))
@@ -243,7 +246,7 @@ def test_multi_item_subscription_has_no_single_plan_or_amount() -> None:
 
 def test_new_samples_are_signed_and_accepted_like_the_others() -> None:
     for event_type in ("charge.dispute.created", "customer.subscription.deleted"):
-        body = handler.sample(event_type)
+        body = simulator(handler).sample(event_type)
         assert verify(handler, body, signed(body), source, NOW).secret_index == 0
         event = stripe.Event.construct_from(json.loads(body), stripe.api_key)
         assert event.type == event_type
@@ -266,7 +269,7 @@ def test_amounts_are_iso_4217_minor_units(
     stripe_amount: int, currency: str, iso_minor: int
 ) -> None:
     """Stripe writes amounts in its own decimals per currency; consumers get ISO's."""
-    event = json.loads(handler.sample("payment_intent.succeeded"))
+    event = json.loads(simulator(handler).sample("payment_intent.succeeded"))
     event["data"]["object"]["amount"] = stripe_amount
     event["data"]["object"]["amount_received"] = stripe_amount
     event["data"]["object"]["currency"] = currency
@@ -282,7 +285,7 @@ def test_amounts_are_iso_4217_minor_units(
 
 def test_an_amount_with_no_iso_form_fails_the_event_rather_than_rounding() -> None:
     """A fractional-króna charge from before 2023: 40.10 ISK has no ISO 4217 representation."""
-    event = json.loads(handler.sample("payment_intent.succeeded"))
+    event = json.loads(simulator(handler).sample("payment_intent.succeeded"))
     event["data"]["object"].update(amount=4010, amount_received=4010, currency="isk")
     body = json.dumps(event).encode()
     with pytest.raises(ValueError, match="whole number"):

@@ -20,7 +20,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
-    SigningContext,
 )
 from ingest.handlers.twilio import TwilioHandler
 from ingest.schemas.messaging import (
@@ -30,6 +29,8 @@ from ingest.schemas.messaging import (
     MessageUndelivered,
 )
 from ingest.schemas.passthrough import VendorPassthrough
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL as KIT_URL
@@ -68,7 +69,7 @@ def signed(
     body: bytes, url: str = URL, token: str = TOKEN, src: SourceConfig = source
 ) -> tuple[str, dict[str, str]]:
     """What `sign()` produces: the URL it posts to and its headers."""
-    request_ = handler.sign(body, SigningContext(source=src, url=url, secret=token), 0)
+    request_ = simulator(handler).sign(body, SigningContext(source=src, url=url, secret=token), 0)
     return request_.url, {k.lower(): v for k, v in request_.headers.items()}
 
 
@@ -133,14 +134,14 @@ def test_documented_repeated_parameters_example() -> None:
 
 
 def test_what_the_sdk_signs_we_accept() -> None:
-    body = handler.sample("message.delivered")
+    body = simulator(handler).sample("message.delivered")
     params = dict(parse_qsl(body.decode()))
     signature = RequestValidator(TOKEN).compute_signature(URL, params)
     assert verify(handler, body, sig(signature), source, 0).secret_index == 0
 
 
 def test_what_we_sign_the_sdk_accepts() -> None:
-    body = handler.sample("call.completed")
+    body = simulator(handler).sample("call.completed")
     url, headers = signed(body)
     params = dict(parse_qsl(body.decode()))
     assert RequestValidator(TOKEN).validate(url, params, headers["x-twilio-signature"])
@@ -155,7 +156,7 @@ def test_json_body_we_sign_the_sdk_accepts_and_we_verify() -> None:
 
 
 def test_shared_key_hmac_sha256_as_the_sdk_computes_it() -> None:
-    body = handler.sample("message.delivered")
+    body = simulator(handler).sample("message.delivered")
     params = dict(parse_qsl(body.decode()))
     signature = RequestValidator("shared-key-secret").compute_signature(
         URL, params, algorithm="HMAC_SHA256"
@@ -276,7 +277,7 @@ def test_public_url_keeps_the_query_twilio_sent_including_body_hash() -> None:
 
 def test_sign_uses_public_url_and_posts_to_the_target() -> None:
     behind = configured(public_url="https://hooks.example.com/twilio")
-    body = handler.sample("message.received")
+    body = simulator(handler).sample("message.received")
     url, headers = signed(body, url="http://127.0.0.1:8000/webhooks/twilio", src=behind)
     assert url == "http://127.0.0.1:8000/webhooks/twilio"
     params = dict(parse_qsl(body.decode()))
@@ -304,7 +305,7 @@ def test_public_url_fragment_is_dropped() -> None:
 
 
 def test_each_status_of_a_message_is_its_own_event() -> None:
-    body = handler.sample("message.delivered")
+    body = simulator(handler).sample("message.delivered")
     params = dict(parse_qsl(body.decode()))
     delivered = identify(handler, body, {})
     sent = identify(handler, body.replace(b"=delivered", b"=sent"), {})
@@ -314,7 +315,7 @@ def test_each_status_of_a_message_is_its_own_event() -> None:
 
 
 def test_call_reports_are_keyed_by_sid_status_and_sequence() -> None:
-    body = handler.sample("call.completed")
+    body = simulator(handler).sample("call.completed")
     params = dict(parse_qsl(body.decode()))
     identity = identify(handler, body, {})
     assert identity.event_id == f"{params['CallSid']}:completed:3"
@@ -340,12 +341,12 @@ def test_event_streams_batch_is_identified_by_its_hash() -> None:
 
 
 def test_incoming_messages_are_answered_with_empty_twiml() -> None:
-    body = handler.sample("message.received")
+    body = simulator(handler).sample("message.received")
     reply = handler.reply(request(body, {}), identify(handler, body, {}), source)
     assert reply is not None
     assert (reply.status, reply.content_type) == (200, "text/xml")
     assert reply.body.endswith(b"<Response></Response>")
-    status = handler.sample("message.delivered")
+    status = simulator(handler).sample("message.delivered")
     assert handler.reply(request(status, {}), identify(handler, status, {}), source) is None
 
 
@@ -357,7 +358,7 @@ def delivery(body: bytes) -> Delivery:
 
 
 def test_delivered_status_normalizes() -> None:
-    body = handler.sample("message.delivered")
+    body = simulator(handler).sample("message.delivered")
     params = dict(parse_qsl(body.decode()))
     [event] = handler.normalize(delivery(body))
     assert event.type == "messaging.message.delivered"
@@ -367,21 +368,21 @@ def test_delivered_status_normalizes() -> None:
 
 
 def test_inbound_message_carries_its_text() -> None:
-    [event] = handler.normalize(delivery(handler.sample("message.received")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("message.received")))
     assert isinstance(event.data, MessageReceived)
     assert event.data.body == "Hello from Twilio!"
     assert event.data.segments == 1
 
 
 def test_undelivered_carries_the_error_code() -> None:
-    [event] = handler.normalize(delivery(handler.sample("message.undelivered")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("message.undelivered")))
     assert isinstance(event.data, MessageUndelivered)
     assert event.data.error_code == "30003"
 
 
 def test_call_status_normalizes_with_twilios_timestamp() -> None:
     params = {
-        **dict(parse_qsl(handler.sample("call.completed").decode())),
+        **dict(parse_qsl(simulator(handler).sample("call.completed").decode())),
         "Timestamp": "Mon, 16 Aug 2010 03:45:01 +0000",  # the format of Twilio's docs
     }
     [event] = handler.normalize(delivery(form(params)))
@@ -393,7 +394,7 @@ def test_call_status_normalizes_with_twilios_timestamp() -> None:
 
 
 def test_unmapped_status_passes_through() -> None:
-    [event] = handler.normalize(delivery(handler.sample("message.accepted")))
+    [event] = handler.normalize(delivery(simulator(handler).sample("message.accepted")))
     assert event.type == "twilio.message.accepted"
     assert isinstance(event.data, VendorPassthrough)
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ingest.cloudevents import cloudevent_id
 from ingest.handlers.auth0 import Auth0Handler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory
@@ -27,7 +28,7 @@ async def counts(app: App) -> tuple[int, int]:
 
 
 def log(code: str) -> dict[str, Any]:
-    [record] = json.loads(handler.sample(code))
+    [record] = json.loads(simulator(handler).sample(code))
     assert isinstance(record, dict)
     return record
 
@@ -100,7 +101,7 @@ async def test_log_stream_batch_is_published_one_event_per_log(
 async def test_event_stream_cloudevent_is_deduplicated_by_its_id(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
-    body = handler.sample("user.created")
+    body = simulator(handler).sample("user.created")
     event = json.loads(body)
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     async with make_app(SOURCES) as app:

@@ -8,6 +8,7 @@ import time
 import uuid
 
 from ingest.handlers.github import GitHubHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -23,7 +24,7 @@ EXTRA = {
 
 
 def captured() -> tuple[bytes, dict[str, str]]:
-    body = github.sample("push")
+    body = simulator(github).sample("push")
     return body, sign_headers(github, body, support.GITHUB_SECRET, time.time(), "push")
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -71,7 +72,7 @@ async def test_sigkill_mid_burst_loses_nothing_that_was_acknowledged(
         **support.SECRET_ENV,
     }
     stripe = StripeHandler()
-    bodies = [stripe.sample("payment_intent.succeeded") for _ in range(EVENTS)]
+    bodies = [simulator(stripe).sample("payment_intent.succeeded") for _ in range(EVENTS)]
     with support.running_server(env, tmp_path) as server:
         acknowledged = await deliver_all(
             server.url, bodies, kill_after=EVENTS // 3, pid=server.process.pid

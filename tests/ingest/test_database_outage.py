@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 
@@ -57,10 +58,10 @@ async def test_unreachable_database_answers_503_with_retry_after(
         support.running_server({**env, "KAFKA_BOOTSTRAP_SERVERS": ""}, tmp_path) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,
     ):
-        assert deliver(client, stripe.sample(None)).status_code == 200
+        assert deliver(client, simulator(stripe).sample(None)).status_code == 200
 
         subprocess.run([*POSTGRES, "stop", *args[:2]], check=True, capture_output=True, timeout=60)
-        body = stripe.sample(None)
+        body = simulator(stripe).sample(None)
         response = deliver(client, body)
         assert response.status_code == 503
         assert response.json()["error"] == "unavailable"

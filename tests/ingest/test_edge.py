@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -27,7 +28,7 @@ LOCKED = {
 
 
 def signed() -> tuple[bytes, dict[str, str]]:
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     return body, sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
 
 

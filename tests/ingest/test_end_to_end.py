@@ -15,6 +15,7 @@ from ingest.cloudevents import cloudevent_id
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 
@@ -43,9 +44,9 @@ async def test_stripe_github_and_standard_webhooks_reach_kafka(
     tmp_path: Path,
 ) -> None:
     _, topics = sources
-    stripe_body = StripeHandler().sample("payment_intent.succeeded")
-    github_body = GitHubHandler().sample("push")
-    clerk_body = StandardWebhooksHandler().sample("user.created")
+    stripe_body = simulator(StripeHandler()).sample("payment_intent.succeeded")
+    github_body = simulator(GitHubHandler()).sample("push")
+    clerk_body = simulator(StandardWebhooksHandler()).sample("user.created")
     with support.running_server(server_env, tmp_path) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             now = time.time()
@@ -107,7 +108,7 @@ async def test_five_concurrent_deliveries_make_one_row_and_one_cloudevent(
     tmp_path: Path,
 ) -> None:
     _, topics = sources
-    body = StripeHandler().sample("charge.refunded")
+    body = simulator(StripeHandler()).sample("charge.refunded")
     with support.running_server(server_env, tmp_path, "--workers", "2") as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             # Each delivery signed separately, as Stripe's retries are.

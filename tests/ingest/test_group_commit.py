@@ -20,6 +20,7 @@ from ingest.handlers.base import Verdict
 from ingest.handlers.stripe import StripeHandler
 from ingest.outbox import OutboxStore
 from ingest.processing import Outcome, normalize
+from ingest.simulation import simulator
 from ingest.sources import parse_sources
 from ingest.store import NewDelivery, Recorded, Store
 
@@ -41,7 +42,7 @@ async def committer(
 def stripe_delivery(
     event_id: str | None = None, event_type: str | None = None
 ) -> tuple[NewDelivery, Outcome]:
-    body = StripeHandler().sample("payment_intent.succeeded")
+    body = simulator(StripeHandler()).sample("payment_intent.succeeded")
     event = json.loads(body)
     delivery = NewDelivery(
         "stripe",

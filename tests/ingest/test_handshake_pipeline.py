@@ -9,6 +9,7 @@ import time
 
 from ingest.handlers.ably import AblyHandler
 from ingest.handlers.github import GitHubHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import AppFactory
@@ -19,7 +20,7 @@ ABLY_KEY = "appId.keyId:a-long-key-secret"
 
 async def test_github_ping_is_stored_answered_and_not_published(make_app: AppFactory) -> None:
     github = GitHubHandler()
-    body = github.sample("ping")
+    body = simulator(github).sample("ping")
     headers = sign_headers(github, body, support.GITHUB_SECRET, time.time(), "ping")
     async with make_app() as app:
         response = await app.client.post("/webhooks/github", content=body, headers=headers)
@@ -35,7 +36,7 @@ async def test_ably_batch_one_cloudevent_per_item_and_no_repeats(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
     ably = AblyHandler()
-    body = ably.sample("channel.presence")
+    body = simulator(ably).sample("channel.presence")
     items = json.loads(body)["items"]
     extra = {"ably": {"vendor": "ably", "secrets": [ABLY_KEY]}}
     async with make_app(extra) as app:

@@ -12,6 +12,7 @@ from typing import Any
 from ingest import app as app_module
 from ingest.handlers.stripe import StripeHandler
 from ingest.relay.states import RelayState
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -20,7 +21,7 @@ stripe = StripeHandler()
 
 
 async def deliver(app: App) -> None:
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     headers = sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
     response = await app.client.post("/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200, response.text

@@ -16,6 +16,7 @@ import pytest
 
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -24,7 +25,7 @@ stripe, github = StripeHandler(), GitHubHandler()
 
 
 def stripe_event(**fields: Any) -> bytes:
-    event = json.loads(stripe.sample("payment_intent.succeeded"))
+    event = json.loads(simulator(stripe).sample("payment_intent.succeeded"))
     event.update(fields)
     return json.dumps(event).encode()
 
@@ -38,7 +39,7 @@ async def post_stripe(app: App, body: bytes) -> dict[str, Any]:
 
 
 async def test_an_integer_of_5000_digits_is_stored_not_a_500(app: App) -> None:
-    event = json.loads(stripe.sample("payment_intent.succeeded"))
+    event = json.loads(simulator(stripe).sample("payment_intent.succeeded"))
     event["data"]["object"]["amount"] = "__BIG__"
     body = json.dumps(event).encode().replace(b'"__BIG__"', b"9" * 5000)
     answer = await post_stripe(app, body)
@@ -101,7 +102,7 @@ async def test_a_github_action_of_70000_characters_is_published_with_a_bounded_t
     make_app: AppFactory,
 ) -> None:
     async with make_app(environment={"INGEST_MAX_BODY_BYTES": 1_048_576}) as app:
-        payload = json.loads(github.sample("pull_request"))
+        payload = json.loads(simulator(github).sample("pull_request"))
         payload["action"] = "a" * 70_000
         body = json.dumps(payload).encode()
         headers = sign_headers(github, body, support.GITHUB_SECRET, time.time(), "pull_request")
@@ -169,7 +170,7 @@ async def test_a_verified_body_of_unexpected_shape_is_published_as_unknown(app: 
 
 
 async def test_a_foreign_secret_in_any_header_is_not_stored(app: App) -> None:
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     headers = sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
     headers["X-Debug"] = f"leaked {support.GITHUB_SECRET} here"  # another source's secret
     headers["X-Upper"] = support.STANDARD_SECRET.upper()  # a case variant
@@ -215,7 +216,7 @@ async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
     """Clerk, OpenAI, Anthropic and R2 verify with Standard Webhooks too: the spec's own test
     payload (no `type`) is stored, acked and published, never a 400."""
     from ingest.handlers import HANDLERS  # noqa: PLC0415
-    from ingest.handlers.base import SigningContext  # noqa: PLC0415
+    from ingest.simulation.base import SigningContext  # noqa: PLC0415
     from ingest.sources import SourceConfig  # noqa: PLC0415
     from tests import catalog  # noqa: PLC0415
 
@@ -230,7 +231,7 @@ async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
     context = SigningContext(
         source=source, url=url, secret=(source.secrets or (None,))[0], key_dir=tmp_path / "keys"
     )
-    signed = handler.sign(body, context, time.time())
+    signed = simulator(handler).sign(body, context, time.time())
     async with make_app({vendor: document}) as app:
         response = await app.client.post(
             f"/webhooks/{vendor}", content=body, headers=signed.headers

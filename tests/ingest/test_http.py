@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -31,7 +32,9 @@ async def counts(app: App) -> tuple[int, int]:
 def stripe_request(
     body: bytes | None = None, secret: str = support.STRIPE_SECRET, at: float | None = None
 ) -> tuple[bytes, dict[str, str]]:
-    body = body if body is not None else stripe_handler.sample("payment_intent.succeeded")
+    body = (
+        body if body is not None else simulator(stripe_handler).sample("payment_intent.succeeded")
+    )
     return body, sign_headers(stripe_handler, body, secret, at if at is not None else time.time())
 
 
@@ -74,7 +77,7 @@ async def test_rotation_second_secret_is_accepted_and_recorded(app: App) -> None
 
 
 def _std_headers(**override: str) -> dict[str, str]:
-    body = StandardWebhooksHandler().sample("user.created")
+    body = simulator(StandardWebhooksHandler()).sample("user.created")
     headers = sign_headers(StandardWebhooksHandler(), body, support.STANDARD_SECRET, time.time())
     return {**headers, **override}
 
@@ -153,7 +156,7 @@ async def test_rejections_store_and_publish_nothing(
 
 
 async def test_github_without_delivery_id_is_malformed(app: App) -> None:
-    body = GitHubHandler().sample("push")
+    body = simulator(GitHubHandler()).sample("push")
     headers = sign_headers(GitHubHandler(), body, support.GITHUB_SECRET, 0, "push")
     del headers["X-GitHub-Delivery"]
     response = await app.client.post("/webhooks/github", content=body, headers=headers)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 
@@ -75,7 +76,7 @@ async def test_events_survive_a_broker_outage_and_publish_exactly_once(
         **support.SECRET_ENV,
     }
     stripe = StripeHandler()
-    bodies = [stripe.sample("payment_intent.succeeded") for _ in range(101)]
+    bodies = [simulator(stripe).sample("payment_intent.succeeded") for _ in range(101)]
     with (
         support.running_server(env, tmp_path) as server,
         httpx.Client(base_url=server.url) as client,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ingest.cloudevents import cloudevent_id
 from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory
@@ -31,7 +32,7 @@ async def counts(app: App) -> tuple[int, int]:
 
 
 def page(action: str, session: str, members: list[dict[str, Any]]) -> bytes:
-    document = json.loads(handler.sample(action))
+    document = json.loads(simulator(handler).sample(action))
     document["parameters"]["mixpanel_session_id"] = session
     document["parameters"]["members"] = members
     return json.dumps(document).encode()
@@ -40,7 +41,7 @@ def page(action: str, session: str, members: list[dict[str, Any]]) -> bytes:
 async def test_cohort_sync_replies_as_mixpanel_requires_and_publishes_members(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
-    added = json.loads(handler.sample("add_members"))["parameters"]["members"]
+    added = json.loads(simulator(handler).sample("add_members"))["parameters"]["members"]
     removed = [{**added[0], "mixpanel_distinct_id": "user-who-left"}]
     session = "sync-session-1"
     add_page = page("add_members", session, added)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ingest.cloudevents import cloudevent_id
-from ingest.handlers.okta import sample_event
+from ingest.simulation.okta import sample_event
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory

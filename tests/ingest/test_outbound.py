@@ -22,12 +22,11 @@ from ingest.handlers.base import (
     Identity,
     InboundRequest,
     InvalidSignatureError,
-    SignedRequest,
-    SigningContext,
     VendorHandler,
     Verdict,
 )
 from ingest.outbound import MAX_DOCUMENT_BYTES, HostNotAllowedError, OutboundClient, OutboundError
+from ingest.simulation.base import SignedRequest, SigningContext
 from ingest.sources import SourceConfig
 
 SNS: tuple[re.Pattern[str], ...] = (re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$"),)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import make_url
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.faults.harness import http
 from tests.handlers.kit import sign_headers
@@ -61,7 +62,7 @@ def closed_within(sock: socket.socket, seconds: float) -> bytes | None:
 
 
 def still_serving(server: support.ServerProcess) -> None:
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     headers = sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
     response = httpx.post(f"{server.url}/webhooks/stripe", content=body, headers=headers)
     assert response.status_code == 200, response.text
@@ -129,7 +130,7 @@ async def test_an_overload_is_refused_fast_and_retried_to_completion(
     """Far more than four slots take at once while the database holds the four admitted (a lock
     on the inbox, as a slow disk or a long migration would): every answer within 10 s, refusals
     within 2 s, and a vendor that retries its 503s gets every event in."""
-    bodies = [stripe.sample("payment_intent.succeeded") for _ in range(300)]
+    bodies = [simulator(stripe).sample("payment_intent.succeeded") for _ in range(300)]
     timings: list[tuple[int, float]] = []
     port = port_of(server)
 

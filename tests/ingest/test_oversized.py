@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import AppFactory
@@ -49,7 +50,7 @@ async def test_an_oversized_cloudevent_fails_its_event_but_the_delivery_is_acked
         assert stored.body == body  # nothing lost: replayable
 
         # Later events are not held up by it.
-        later = stripe.sample("payment_intent.succeeded")
+        later = simulator(stripe).sample("payment_intent.succeeded")
         sent = await app.client.post(
             "/webhooks/stripe",
             content=later,

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from ingest.cloudevents import cloudevent_id
 from ingest.handlers.paypal import PayPalHandler
 from ingest.outbound import OutboundClient
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.ingest.conftest import App, AppFactory
@@ -90,8 +91,8 @@ async def test_certificate_fetched_once_and_capture_published(
         return httpx.Response(404)
 
     outbound = OutboundClient(transport=httpx.MockTransport(paypal), attempts=1)
-    capture = handler.sample("PAYMENT.CAPTURE.COMPLETED")
-    refund = handler.sample("PAYMENT.CAPTURE.REFUNDED")
+    capture = simulator(handler).sample("PAYMENT.CAPTURE.COMPLETED")
+    refund = simulator(handler).sample("PAYMENT.CAPTURE.REFUNDED")
     async with make_app(SOURCES, outbound=outbound) as app:
         # A certificate URL off PayPal's hosts: refused before any connection is made.
         forged = await app.client.post(

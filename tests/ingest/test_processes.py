@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 
@@ -31,7 +32,7 @@ def environment(postgres_url: str, kafka: str, sources: Path) -> dict[str, str]:
 
 
 def deliver(client: httpx.Client) -> httpx.Response:
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     headers = sign_headers(stripe, body, support.STRIPE_SECRET, time.time())
     return client.post("/webhooks/stripe", content=body, headers=headers)
 

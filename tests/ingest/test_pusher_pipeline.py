@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ingest.cloudevents import cloudevent_id
 from ingest.handlers.base import Delivery
 from ingest.handlers.pusher import PusherHandler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -32,7 +33,7 @@ async def counts(app: App) -> tuple[int, int]:
 async def test_batch_is_one_cloudevent_per_event_and_redelivery_adds_nothing(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
-    body = handler.sample("batch")
+    body = simulator(handler).sample("batch")
     sent = json.loads(body)["events"]
     async with make_app(EXTRA) as app:
         headers = sign_headers(handler, body, SECRET, time.time())

@@ -11,6 +11,7 @@ import pytest
 from ingest.cloudevents import cloudevent_id
 from ingest.handlers.base import Delivery, Emitted
 from ingest.handlers.stripe import StripeHandler
+from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App
@@ -42,7 +43,7 @@ async def test_failed_event_is_replayed_after_the_fix_with_stable_ids(
         raise RuntimeError("mapping bug")
 
     monkeypatch.setattr(StripeHandler, "normalize", broken)
-    body = stripe.sample("payment_intent.succeeded")
+    body = simulator(stripe).sample("payment_intent.succeeded")
     event_id = await deliver(app, body)
     stored = await app.store.get_event(event_id)
     assert stored is not None
@@ -88,7 +89,7 @@ async def test_failed_event_is_replayed_after_the_fix_with_stable_ids(
 
 
 async def test_replay_that_fails_again_exits_non_zero(app: App, tmp_path: Path) -> None:
-    event = json.loads(stripe.sample("payment_intent.succeeded"))
+    event = json.loads(simulator(stripe).sample("payment_intent.succeeded"))
     event["data"]["object"]["amount"] = "twenty"  # a payload our mapping cannot read
     event["data"]["object"]["amount_received"] = None
     event_id = await deliver(app, json.dumps(event).encode())
@@ -103,7 +104,7 @@ async def test_replay_that_fails_again_exits_non_zero(app: App, tmp_path: Path) 
 
 async def test_replay_needs_a_selection_and_confirmation(app: App, tmp_path: Path) -> None:
     assert support.run_cli(cli_env(app), tmp_path, "replay").returncode == 2
-    await deliver(app, stripe.sample("customer.created"))
+    await deliver(app, simulator(stripe).sample("customer.created"))
     unconfirmed = support.run_cli(cli_env(app), tmp_path, "replay", "--source", "stripe")
     assert unconfirmed.returncode == 2
     assert "--yes" in unconfirmed.stderr
@@ -116,7 +117,7 @@ async def test_concurrent_replays_write_one_generation_each(app: App) -> None:
     from ingest.replay import replay  # noqa: PLC0415
     from ingest.runtime import load_config  # noqa: PLC0415
 
-    event_id = await deliver(app, stripe.sample("payment_intent.succeeded"))
+    event_id = await deliver(app, simulator(stripe).sample("payment_intent.succeeded"))
     stored = await app.store.get_event(event_id)
     assert stored is not None
     config = load_config(app.settings)
@@ -132,7 +133,9 @@ async def test_concurrent_replays_write_one_generation_each(app: App) -> None:
 async def test_replay_to_a_shadow_topic_at_a_rate(
     app: App, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    ids = [await deliver(app, stripe.sample("payment_intent.succeeded")) for _ in range(5)]
+    ids = [
+        await deliver(app, simulator(stripe).sample("payment_intent.succeeded")) for _ in range(5)
+    ]
     shadow = f"shadow-{app.topics.payments}"
     started = time.monotonic()
     result = support.run_cli(
@@ -161,7 +164,9 @@ async def test_an_interrupted_replay_resumes_where_it_stopped(app: App, tmp_path
     import signal  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
 
-    ids = [await deliver(app, stripe.sample("payment_intent.succeeded")) for _ in range(40)]
+    ids = [
+        await deliver(app, simulator(stripe).sample("payment_intent.succeeded")) for _ in range(40)
+    ]
     command = [*support.CLI, "replay", "--source", "stripe", "--rate", "20", "--yes"]
     process = subprocess.Popen(
         command,

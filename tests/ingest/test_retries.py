@@ -19,6 +19,7 @@ from ingest.outbox import OutboxStore
 from ingest.processing import normalize
 from ingest.relay import Backoff
 from ingest.retries import Retrier, RetryPolicy
+from ingest.simulation import simulator
 from ingest.store import NewDelivery, Store
 from tests.ingest.relay.kit import CONFIG
 
@@ -41,7 +42,7 @@ def flaky(failures: int) -> Callable[[StripeHandler, Delivery], list[Emitted]]:
 
 
 async def store_one(store: Store) -> int:
-    body = StripeHandler().sample("payment_intent.succeeded")
+    body = simulator(StripeHandler()).sample("payment_intent.succeeded")
     event = json.loads(body)
     delivery = NewDelivery(
         "stripe", "stripe", event["id"], event["type"], body, {}, datetime.now(UTC), Verdict(0)

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ingest.cloudevents import cloudevent_id
-from ingest.handlers.base import SigningContext
 from ingest.handlers.sendgrid import SendGridHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
@@ -23,7 +24,7 @@ handler = SendGridHandler()
 
 
 def events(*names: str) -> list[dict[str, Any]]:
-    return [json.loads(handler.sample(name))[0] for name in names]
+    return [json.loads(simulator(handler).sample(name))[0] for name in names]
 
 
 async def post(app: App, key_dir: Path, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -32,7 +33,7 @@ async def post(app: App, key_dir: Path, items: list[dict[str, Any]]) -> dict[str
     context = SigningContext(
         source=source, url="https://ingest.test/webhooks/sendgrid", key_dir=key_dir
     )
-    headers = handler.sign(body, context, time.time()).headers
+    headers = simulator(handler).sign(body, context, time.time()).headers
     response = await app.client.post("/webhooks/sendgrid", content=body, headers=headers)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -49,7 +50,7 @@ async def counts(app: App) -> tuple[int, int]:
 async def test_batch_items_are_published_once_across_redelivery_and_rebatching(
     make_app: AppFactory, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
-    handler.generate_keys(tmp_path)
+    simulator(handler).generate_keys(tmp_path)
     extra = {"sendgrid": {"vendor": "sendgrid", "public_keys": [local_public_key(tmp_path)]}}
     first = events("delivered", "open", "bounce")
     async with make_app(extra) as app:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ingest.handlers.slack import SlackHandler
+from ingest.simulation import simulator
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -35,7 +36,7 @@ async def post(app: App, body: bytes, **extra_headers: str) -> Any:
 async def test_url_verification_is_answered_with_the_challenge_and_not_published(
     make_app: AppFactory,
 ) -> None:
-    body = handler.sample("url_verification")
+    body = simulator(handler).sample("url_verification")
     challenge = json.loads(body)["challenge"]
     async with make_app(EXTRA) as app:
         response = await post(app, body)
@@ -53,7 +54,7 @@ async def test_url_verification_is_answered_with_the_challenge_and_not_published
 async def test_event_and_its_retry_make_one_cloudevent(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
-    body = handler.sample("message")
+    body = simulator(handler).sample("message")
     event = json.loads(body)
     async with make_app(EXTRA) as app:
         first = await post(app, body)
@@ -79,7 +80,7 @@ async def test_a_slash_command_gets_an_empty_200_and_is_published(
     """Slack shows our answer to the user who typed the command: it must be empty."""
     async with make_app(EXTRA) as app:
         for kind in ("slash_command", "block_actions"):
-            response = await post(app, handler.sample(kind))
+            response = await post(app, simulator(handler).sample(kind))
             assert response.status_code == 200, response.text
             assert response.content == b""
         records = await support.consume(kafka_bootstrap, [app.topics.default], expect=2)

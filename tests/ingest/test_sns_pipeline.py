@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from ingest.cli.sns import confirm_subscriptions
 from ingest.handlers.aws_sns import LOCAL_CERT_URL, LOCAL_TOPIC_ARN, AwsSnsHandler
-from ingest.handlers.base import SigningContext
 from ingest.outbound import OutboundClient
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from ingest.tables import OutboxEvent
 from tests.ingest.conftest import App, AppFactory
@@ -53,7 +54,11 @@ def sources(auto_confirm: bool) -> dict[str, object]:
 def signed(key_dir: Path, event_type: str) -> bytes:
     source = SourceConfig(name="sns", vendor="aws-sns")
     context = SigningContext(source=source, url="https://ingest.test/webhooks/sns", key_dir=key_dir)
-    return handler.sign(handler.sample(event_type), context, time.time(), event_type).body
+    return (
+        simulator(handler)
+        .sign(simulator(handler).sample(event_type), context, time.time(), event_type)
+        .body
+    )
 
 
 async def post(app: App, body: bytes) -> dict[str, object]:
@@ -71,7 +76,7 @@ async def outbox_count(app: App) -> int:
 
 
 def fake(tmp_path: Path) -> tuple[FakeSns, OutboundClient]:
-    handler.generate_keys(tmp_path)
+    simulator(handler).generate_keys(tmp_path)
     sns = FakeSns((tmp_path / "aws-sns" / "certificate.pem").read_bytes())
     return sns, OutboundClient(transport=httpx.MockTransport(sns), backoff_seconds=0)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from ingest.handlers.base import SigningContext
 from ingest.handlers.twilio import TwilioHandler
+from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests import support
 from tests.ingest.conftest import AppFactory
@@ -26,13 +27,17 @@ def signed_for(url: str, body: bytes, public_url: str | None = None) -> dict[str
     source = handler.check_config(
         SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,), options=options)
     )
-    return handler.sign(body, SigningContext(source=source, url=url, secret=TOKEN), 0).headers
+    return (
+        simulator(handler)
+        .sign(body, SigningContext(source=source, url=url, secret=TOKEN), 0)
+        .headers
+    )
 
 
 async def test_status_callback_is_published_once(
     make_app: AppFactory, kafka_bootstrap: str
 ) -> None:
-    body = handler.sample("message.delivered")
+    body = simulator(handler).sample("message.delivered")
     headers = signed_for("https://ingest.test/webhooks/twilio", body)
     async with make_app(EXTRA) as app:
         first = await app.client.post("/webhooks/twilio", content=body, headers=headers)
@@ -49,7 +54,7 @@ async def test_status_callback_is_published_once(
 
 
 async def test_public_url_is_what_is_verified_behind_a_proxy(make_app: AppFactory) -> None:
-    body = handler.sample("message.received")
+    body = simulator(handler).sample("message.received")
     headers = signed_for("https://ingest.test/webhooks/twilio-proxied", body, PUBLIC_URL)
     async with make_app(EXTRA) as app:
         # The same request without public_url: the app's URL is not what Twilio signed.
@@ -68,7 +73,7 @@ async def test_a_json_body_that_is_neither_an_event_nor_a_list_is_acked_and_publ
     body = b'{"unexpected": ["shape"]}'
     source = handler.check_config(SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,)))
     context = SigningContext(source=source, url="https://ingest.test/webhooks/twilio", secret=TOKEN)
-    signed = handler.sign(body, context, 0)  # JSON: the URL carries bodySHA256
+    signed = simulator(handler).sign(body, context, 0)  # JSON: the URL carries bodySHA256
     async with make_app(EXTRA) as app:
         response = await app.client.post(signed.url, content=body, headers=signed.headers)
         assert response.status_code == 200, response.text

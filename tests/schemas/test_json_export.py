@@ -13,7 +13,9 @@ from jsonschema import Draft202012Validator
 
 from ingest import schema_export
 from ingest.handlers import HANDLERS
-from ingest.handlers.base import Delivery, Emitted, InboundRequest, SigningContext, lower_headers
+from ingest.handlers.base import Delivery, Emitted, InboundRequest, lower_headers
+from ingest.simulation import SIMULATORS, simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests import catalog
 
@@ -54,12 +56,12 @@ def _source(vendor: str, key_dir: Path) -> SourceConfig:
 def _sign_and_normalize(vendor: str, event_type: str, key_dir: Path) -> list[Emitted]:
     handler = HANDLERS[vendor]
     source = _source(vendor, key_dir)
-    body = handler.sample(event_type)
+    body = simulator(handler).sample(event_type)
     audience = getattr(source.options, "audience", None)
     url = audience if isinstance(audience, str) else "https://i.test/webhooks/s"
     secret = source.secrets[0] if source.secrets else None
     context = SigningContext(source=source, url=url, secret=secret, key_dir=key_dir)
-    signed = handler.sign(body, context, time.time(), event_type)
+    signed = simulator(handler).sign(body, context, time.time(), event_type)
     headers = lower_headers(signed.headers)
     inbound = InboundRequest(signed.method, signed.url, headers, signed.body)
     identity = handler.identify(inbound, source)
@@ -72,7 +74,7 @@ def _sign_and_normalize(vendor: str, event_type: str, key_dir: Path) -> list[Emi
 CASES = [
     (vendor, event_type)
     for vendor in sorted(HANDLERS)
-    for event_type in HANDLERS[vendor].sample_types
+    for event_type in SIMULATORS[vendor].sample_types
 ]
 
 

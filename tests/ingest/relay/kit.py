@@ -19,6 +19,7 @@ from ingest.outbox import OutboxStore
 from ingest.processing import OutboxRecord, Outcome, normalize
 from ingest.relay import Backoff, Relay, RelayConfig
 from ingest.relay.coordination import Coordination
+from ingest.simulation import simulator
 from ingest.sinks.base import Sink
 from ingest.sources import SourcesConfig, parse_sources
 from ingest.store import NewDelivery, Store
@@ -46,7 +47,7 @@ async def record_stripe(
     """Stores `count` verified Stripe deliveries; returns their payment ids in order."""
     payments = []
     for _ in range(count):
-        body = StripeHandler().sample("payment_intent.succeeded")
+        body = simulator(StripeHandler()).sample("payment_intent.succeeded")
         event = json.loads(body)
         delivery = NewDelivery(
             "stripe", "stripe", event["id"], event["type"], body, {}, datetime.now(UTC), Verdict(0)
