@@ -9,7 +9,9 @@ the examples get past the first checks and reach the parsing that could crash.
 from __future__ import annotations
 
 import base64
+import functools
 import string
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.handlers import HANDLERS
 from ingest.handlers.base import RejectedRequestError, VendorHandler
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.handlers.generic_hmac import GenericHmacHandler
@@ -26,8 +29,9 @@ from ingest.handlers.header_token import HeaderTokenHandler
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
 from ingest.simulation import simulator
-from ingest.simulation.base import SigningContext
+from ingest.simulation.base import SignedRequest, SigningContext
 from ingest.sources import SourceConfig
+from tests import catalog
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, request
 
@@ -45,11 +49,15 @@ class Case:
     """The headers whose values are replaced; names lower-case, as the service passes them."""
     body: bytes
 
-    def signed(self) -> dict[str, str]:
+    key_dir: Path = Path(".ingest-keys")
+
+    def signed_request(self) -> SignedRequest:
         secret = self.source.secrets[0] if self.source.secrets else None
-        context = SigningContext(source=self.source, url=URL, secret=secret)
-        signed = simulator(self.handler).sign(self.body, context, NOW)
-        return {name.lower(): value for name, value in signed.headers.items()}
+        context = SigningContext(source=self.source, url=URL, secret=secret, key_dir=self.key_dir)
+        return simulator(self.handler).sign(self.body, context, NOW)
+
+    def signed(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.signed_request().headers.items()}
 
 
 def _case(
@@ -117,6 +125,31 @@ CASES: dict[str, Callable[[], Case]] = {
     ),
 }
 
+KEY_DIR = Path(tempfile.mkdtemp(prefix="ingest-properties-"))
+
+
+def _catalog_case(vendor: str) -> Case:
+    """Any vendor, configured as tests/catalog.py configures it, its signature headers fuzzed."""
+    handler = HANDLERS[vendor]
+    raw = catalog.source_document(vendor, KEY_DIR)
+    source = handler.check_config(
+        SourceConfig(
+            name="p",
+            vendor=vendor,
+            secrets=tuple(raw.get("secrets", ())),
+            options={k: v for k, v in raw.items() if k not in {"vendor", "secrets"}},
+        )
+    )
+    headers = tuple(name.lower() for name in handler.signature_headers)
+    return Case(handler, source, headers, simulator(handler).sample(None), KEY_DIR)
+
+
+# Every vendor in the registry, besides the hand-made cases above (which fuzz more headers, with
+# more examples): a vendor added tomorrow is fuzzed without anyone listing it here.
+CATALOG_CASES: dict[str, Callable[[], Case]] = {
+    vendor: functools.partial(_catalog_case, vendor) for vendor in HANDLERS if vendor not in CASES
+}
+
 NEAR_MISS_PREFIXES = [
     "v1,",
     "v1a,",
@@ -167,21 +200,47 @@ header_values = st.one_of(
 def test_any_headers_and_body_only_ever_raise_rejections(
     vendor: str, data: st.DataObject, body: bytes | None
 ) -> None:
-    case = CASES[vendor]()
-    headers = case.signed()
+    _fuzz(CASES[vendor](), data, body)
+
+
+@pytest.mark.parametrize("vendor", sorted(CATALOG_CASES))
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), body=st.one_of(st.binary(), st.just(None)))
+def test_every_vendor_in_the_registry_only_ever_raises_rejections(
+    vendor: str, data: st.DataObject, body: bytes | None
+) -> None:
+    _fuzz(CATALOG_CASES[vendor](), data, body)
+
+
+def _fuzz(case: Case, data: st.DataObject, body: bytes | None) -> None:
+    signed = case.signed_request()
+    headers = {name.lower(): value for name, value in signed.headers.items()}
     for name in case.headers:
         action = data.draw(st.sampled_from(["keep", "drop", "replace"]), label=name)
         if action == "drop":
             headers.pop(name, None)
         elif action == "replace":
             headers[name] = data.draw(header_values, label=f"{name} value")
-    inbound = request(case.body if body is None else body, headers)
+    inbound = request(case.body if body is None else body, headers, url=signed.url)
+    pinned = case.handler.pinned_documents(case.source)
+    documents = {
+        url: Path(pinned[url]).read_bytes()
+        for url in _rejection_or(lambda: case.handler.documents(inbound, case.source), [])
+        if url in pinned
+    }
     for call in (
-        lambda: case.handler.verify(inbound, case.source, NOW, {}),
+        lambda: case.handler.verify(inbound, case.source, NOW, documents),
         lambda: case.handler.identify(inbound, case.source),
     ):
         rejection = _rejection(call)  # anything else propagates and fails the test
         assert rejection is None or (400 <= rejection.status < 500 and rejection.message)
+
+
+def _rejection_or(call: Callable[[], list[str]], default: list[str]) -> list[str]:
+    try:
+        return call()
+    except RejectedRequestError:
+        return default
 
 
 def _rejection(call: Callable[[], object]) -> RejectedRequestError | None:
