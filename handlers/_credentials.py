@@ -13,8 +13,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -135,13 +135,6 @@ def basic_authorization(credential: BasicCredential) -> str:
     return f"Basic {base64.b64encode(pair).decode('ascii')}"
 
 
-def first_basic_credential(options: Any) -> BasicCredential | None:
-    """The credential `ingest send` signs with: the first of the source's `basic_auth`, whether
-    the options are parsed already or still the raw mapping; None when there is none."""
-    raw = options.get("basic_auth") if isinstance(options, Mapping) else None
-    if raw is None:
-        raw = getattr(options, "basic_auth", None)
-    if not isinstance(raw, list | tuple) or not raw:
-        return None
-    first = raw[0]
-    return first if isinstance(first, BasicCredential) else BasicCredential.model_validate(first)
+def first_basic_credential(credentials: Sequence[BasicCredential]) -> BasicCredential | None:
+    """The credential `ingest send` signs with: the first of the source's `basic_auth`."""
+    return credentials[0] if credentials else None

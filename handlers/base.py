@@ -38,7 +38,7 @@ from ingest.errors import (
     WireError,
 )
 from ingest.schemas.passthrough import VendorPassthrough
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 
 # -- values -------------------------------------------------------------------------
 
@@ -161,9 +161,8 @@ class VendorHandler(ABC):
         """Validate the source for this vendor; returns it with `options` parsed."""
         if self.requires_secrets and not source.secrets:
             raise ConfigError(f"source {source.name!r}: vendor {self.vendor} needs 'secrets'")
-        raw = source.options if isinstance(source.options, Mapping) else {}
         try:
-            options = self.options_model.model_validate(dict(raw))
+            options = self.options_model.model_validate(_as_mapping(source.options))
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
@@ -173,11 +172,12 @@ class VendorHandler(ABC):
         return source.with_options(options)
 
     def options(self, source: SourceConfig, model: type[OptionsT]) -> OptionsT:
-        """The source's parsed options, typed; `check_config` ran at start-up."""
+        """The source's options as `model`: the parsed ones once `check_config` ran (at
+        start-up), else validated from what was read (a simulator or a test may ask first)."""
         options = source.options
-        if not isinstance(options, model):
-            options = model.model_validate(dict(options) if isinstance(options, Mapping) else {})
-        return options
+        if isinstance(options, model):
+            return options
+        return model.model_validate(_as_mapping(options))
 
     def tolerance(self, source: SourceConfig) -> int:
         return source.tolerance_seconds or self.default_tolerance_seconds or 300
@@ -241,6 +241,11 @@ class VendorHandler(ABC):
     def confirms_automatically(self, source: SourceConfig) -> bool:
         """Whether a subscription's `confirm_url` is fetched right after the commit."""
         return True
+
+
+def _as_mapping(options: BaseModel) -> dict[str, object]:
+    """The keys a model holds: a checked model's fields, or the raw keys as read."""
+    return options.as_mapping() if isinstance(options, RawOptions) else options.model_dump()
 
 
 # -- helpers -------------------------------------------------------------------------

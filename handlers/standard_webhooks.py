@@ -50,7 +50,7 @@ from ingest.handlers.base import (
     parse_unix_timestamp,
     passthrough,
 )
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 
 MAX_SIGNATURES = 16
 MAX_HEADER_LENGTH = 4096
@@ -186,15 +186,14 @@ class StandardWebhooksHandler(VendorHandler):
         """The source's `public_keys`: from its parsed options (this model or a subclass's), or
         from the raw mapping of a source check_config has not seen (never raises)."""
         options = source.options
-        if isinstance(options, Mapping):
+        if isinstance(options, RawOptions):
             try:
                 return StandardWebhooksOptions.model_validate(
-                    {"public_keys": options.get("public_keys", ())}
+                    {"public_keys": options.as_mapping().get("public_keys", ())}
                 ).public_keys
             except ValidationError:
                 return ()
-        keys = getattr(options, "public_keys", ())
-        return tuple(k for k in keys if isinstance(k, str)) if isinstance(keys, tuple) else ()
+        return options.public_keys if isinstance(options, StandardWebhooksOptions) else ()
 
     def verify(
         self,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict
 
 from ingest.errors import ConfigError
 
@@ -32,6 +33,21 @@ COMMON_KEYS = frozenset(
 MAX_DEDUPE_WINDOW = 30 * 24 * 3600
 
 
+class RawOptions(BaseModel):
+    """A source's vendor keys as the sources file wrote them, before its vendor's model checked
+    them (`check_sources` at start-up replaces them with that model). A model, not a dict, so
+    `SourceConfig.options` has one type; `as_mapping` is what a vendor model validates."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @classmethod
+    def of(cls, values: Mapping[str, object]) -> RawOptions:
+        return cls.model_validate(dict(values))
+
+    def as_mapping(self) -> dict[str, object]:
+        return dict(self.model_extra or {})
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """One webhook endpoint: `POST /webhooks/{name}`."""
@@ -40,8 +56,9 @@ class SourceConfig:
     vendor: str
     secrets: tuple[str, ...] = ()
     tolerance_seconds: int | None = None
-    options: Any = field(default_factory=dict)
-    """Vendor-specific keys: a mapping as read, then the vendor's pydantic model once checked."""
+    options: BaseModel = field(default_factory=RawOptions)
+    """Vendor-specific keys: `RawOptions` as read, the vendor's model once checked. Read them
+    with `VendorHandler.options(source, Model)`, which is typed either way."""
     ip_allowlist: tuple[IpNetwork, ...] = ()
     """Empty: any address. Otherwise requests from elsewhere get 403 before any parsing."""
     sensitive_values: tuple[str, ...] = ()
@@ -51,7 +68,12 @@ class SourceConfig:
     is a duplicate whatever its (unsigned) delivery id says — a replayed capture of a GitHub
     webhook with a new `X-GitHub-Delivery` is not a new event."""
 
-    def with_options(self, options: Any) -> SourceConfig:
+    def __post_init__(self) -> None:
+        # A mapping typed as Any (from YAML, say) would otherwise slip past the type checker.
+        if not isinstance(self.options, BaseModel):
+            raise TypeError("SourceConfig.options is a model (RawOptions.of(mapping) as read)")
+
+    def with_options(self, options: BaseModel) -> SourceConfig:
         return replace(self, options=options)
 
     def allows(self, address: str | None) -> bool:
@@ -191,7 +213,7 @@ def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceC
         vendor=vendor,
         secrets=tuple(secrets),
         tolerance_seconds=tolerance,
-        options=options,
+        options=RawOptions.of(options),
         ip_allowlist=_parse_allowlist(raw.get("ip_allowlist"), where),
         dedupe_content_seconds=_parse_window(raw.get("dedupe_content_seconds"), where),
         sensitive_values=tuple(v for v in sensitive if v),

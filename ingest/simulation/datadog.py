@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
 from typing import ClassVar
 
 from ingest.handlers._credentials import (
     basic_authorization,
     first_basic_credential,
 )
-from ingest.handlers.datadog import DEFAULT_TOKEN_HEADER, DatadogHandler
+from ingest.handlers.datadog import DatadogHandler, DatadogOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -53,12 +52,9 @@ class DatadogSimulator(Simulator[DatadogHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         headers = {"Content-Type": "application/json"}
-        options = context.source.options
-        raw = options if isinstance(options, Mapping) else options.model_dump()
-        tokens = raw.get("tokens") or []
-        if tokens:
-            header = str(raw.get("header") or DEFAULT_TOKEN_HEADER)
-            headers[header] = str(tokens[0])
-        elif (credential := first_basic_credential(options)) is not None:
+        options = self.handler.options(context.source, DatadogOptions)
+        if options.tokens:
+            headers[options.header] = options.tokens[0]
+        elif (credential := first_basic_credential(options.basic_auth)) is not None:
             headers["Authorization"] = basic_authorization(credential)
         return SignedRequest(headers=headers, body=body, url=context.url)

@@ -12,7 +12,7 @@ from ingest.handlers._credentials import (
     basic_authorization,
     first_basic_credential,
 )
-from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -51,7 +51,8 @@ class MixpanelSimulator(Simulator[MixpanelHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         headers = {"Content-Type": "application/json"}
-        credential = first_basic_credential(context.source.options)
+        options = self.handler.options(context.source, MixpanelOptions)
+        credential = first_basic_credential(options.basic_auth)
         if credential is not None:  # without one the request goes unauthenticated (and is refused)
             headers["Authorization"] = basic_authorization(credential)
         return SignedRequest(headers=headers, body=body, url=context.url)

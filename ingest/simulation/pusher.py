@@ -6,26 +6,25 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Mapping
 from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 from ingest.handlers.pusher import SAMPLE_KEY, SIGNATURE, PusherHandler, PusherOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 from ingest.sources import SourceConfig
 
 
-def _key_for(source: SourceConfig, secret: str) -> str:
+def _key_for(handler: PusherHandler, source: SourceConfig, secret: str) -> str:
     """The app key that goes with `secret`; a placeholder when the source configures none."""
-    raw = source.options.app_key if isinstance(source.options, PusherOptions) else None
-    if raw is None and isinstance(source.options, Mapping):
-        raw = source.options.get("app_key")
-    if isinstance(raw, str) and raw:
-        return raw
-    if isinstance(raw, list) and raw:
-        index = source.secrets.index(secret) if secret in source.secrets else 0
-        key = raw[min(index, len(raw) - 1)]
-        return key if isinstance(key, str) else SAMPLE_KEY
-    return SAMPLE_KEY
+    try:
+        keys = handler.options(source, PusherOptions).app_key
+    except ValidationError:  # a source without an app key: the sample still has one
+        return SAMPLE_KEY
+    if isinstance(keys, str):
+        return keys
+    index = source.secrets.index(secret) if secret in source.secrets else 0
+    return keys[min(index, len(keys) - 1)]
 
 
 class PusherSimulator(Simulator[PusherHandler]):
@@ -73,7 +72,7 @@ class PusherSimulator(Simulator[PusherHandler]):
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "pusher-webhooks",
-            "X-Pusher-Key": _key_for(context.source, secret),
+            "X-Pusher-Key": _key_for(self.handler, context.source, secret),
             SIGNATURE.header: SIGNATURE.header_value(secret, body),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)

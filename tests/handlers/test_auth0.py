@@ -31,7 +31,7 @@ from ingest.schemas.identity import (
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -40,10 +40,12 @@ TOKEN = "auth0-stream-token-current"
 OLD_TOKEN = "auth0-stream-token-previous"
 NOW = 1_700_000_000
 source = handler.check_config(
-    SourceConfig(name="auth0", vendor="auth0", options={"tokens": [TOKEN]})
+    SourceConfig(name="auth0", vendor="auth0", options=RawOptions.of({"tokens": [TOKEN]}))
 )
 rotating = handler.check_config(
-    SourceConfig(name="auth0", vendor="auth0", options={"tokens": [OLD_TOKEN, TOKEN]})
+    SourceConfig(
+        name="auth0", vendor="auth0", options=RawOptions.of({"tokens": [OLD_TOKEN, TOKEN]})
+    )
 )
 
 # Log stream events as Auth0 delivers them ({"log_id", "data"}), from the captures in Elastic's
@@ -199,7 +201,9 @@ def test_the_token_is_accepted_bare_or_as_bearer(header: str) -> None:
 def test_a_token_configured_with_its_scheme_matches_verbatim() -> None:
     """Users following "enter `Bearer <token>` as the Authorization Token" configure it whole."""
     whole = handler.check_config(
-        SourceConfig(name="a", vendor="auth0", options={"tokens": [f"Bearer {TOKEN}"]})
+        SourceConfig(
+            name="a", vendor="auth0", options=RawOptions.of({"tokens": [f"Bearer {TOKEN}"]})
+        )
     )
     assert verify(handler, BATCH, auth(f"Bearer {TOKEN}"), whole, NOW).secret_index == 0
     with pytest.raises(InvalidCredentialsError):
@@ -241,7 +245,7 @@ def on_the_wire(value: str) -> str:
 
 def test_non_ascii_credentials_are_compared_not_crashed() -> None:
     unicode_source = handler.check_config(
-        SourceConfig(name="a", vendor="auth0", options={"tokens": ["clé-secrète"]})
+        SourceConfig(name="a", vendor="auth0", options=RawOptions.of({"tokens": ["clé-secrète"]}))
     )
     presented = auth(on_the_wire("clé-secrète"))
     assert verify(handler, BATCH, presented, unicode_source, NOW).secret_index == 0
@@ -300,14 +304,21 @@ def test_random_requests_only_raise_rejections(authorization: str | None, body: 
 )
 def test_unusable_options_are_config_errors(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="source 'auth0'") as caught:
-        handler.check_config(SourceConfig(name="auth0", vendor="auth0", options=options))
+        handler.check_config(
+            SourceConfig(name="auth0", vendor="auth0", options=RawOptions.of(options))
+        )
     assert TOKEN not in str(caught.value)
 
 
 def test_secrets_are_refused_in_favour_of_tokens() -> None:
     with pytest.raises(ConfigError, match="'tokens'"):
         handler.check_config(
-            SourceConfig(name="auth0", vendor="auth0", secrets=(TOKEN,), options={"tokens": ["x"]})
+            SourceConfig(
+                name="auth0",
+                vendor="auth0",
+                secrets=(TOKEN,),
+                options=RawOptions.of({"tokens": ["x"]}),
+            )
         )
 
 

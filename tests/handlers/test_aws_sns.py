@@ -41,7 +41,7 @@ from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from ingest.simulation import simulator
 from ingest.simulation.aws_sns import make_certificate
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.kit import URL, request
 
 handler = AwsSnsHandler()
@@ -159,7 +159,7 @@ AWS_DOCS = {AWS_CERT_URL: AWS_CERT}
 
 def aws_source(topics: list[str] | None = None) -> SourceConfig:
     topics = topics or [m["TopicArn"] for m in AWS_FIXTURES]
-    return SourceConfig(name="sns", vendor="aws-sns", options={"topic_arns": topics})
+    return SourceConfig(name="sns", vendor="aws-sns", options=RawOptions.of({"topic_arns": topics}))
 
 
 def sns_verify(
@@ -223,7 +223,7 @@ def test_expired_certificate_is_refused() -> None:
         name="sns",
         vendor="aws-sns",
         tolerance_seconds=10**9,
-        options={"topic_arns": [AWS_FIXTURES[0]["TopicArn"]]},
+        options=RawOptions.of({"topic_arns": [AWS_FIXTURES[0]["TopicArn"]]}),
     )
     later = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
     with pytest.raises(InvalidSignatureError, match="not valid at this time"):
@@ -366,11 +366,13 @@ def local_source(key_dir: Path, *, auto_confirm: bool = True) -> SourceConfig:
     source = SourceConfig(
         name="sns",
         vendor="aws-sns",
-        options={
-            "topic_arns": [LOCAL_TOPIC_ARN],
-            "certificates": {LOCAL_CERT_URL: cert},
-            "auto_confirm": auto_confirm,
-        },
+        options=RawOptions.of(
+            {
+                "topic_arns": [LOCAL_TOPIC_ARN],
+                "certificates": {LOCAL_CERT_URL: cert},
+                "auto_confirm": auto_confirm,
+            }
+        ),
     )
     return handler.check_config(source)
 
@@ -533,13 +535,17 @@ def test_other_notifications_pass_through(key_dir: Path) -> None:
 
 def test_topic_arns_are_required_and_pins_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="topic_arns"):
-        handler.check_config(SourceConfig(name="s", vendor="aws-sns", options={"topic_arns": []}))
+        handler.check_config(
+            SourceConfig(name="s", vendor="aws-sns", options=RawOptions.of({"topic_arns": []}))
+        )
     with pytest.raises(ConfigError, match="not an https SNS"):
         handler.check_config(
             SourceConfig(
                 name="s",
                 vendor="aws-sns",
-                options={"topic_arns": ["a"], "certificates": {"https://evil.com/x.pem": "x"}},
+                options=RawOptions.of(
+                    {"topic_arns": ["a"], "certificates": {"https://evil.com/x.pem": "x"}}
+                ),
             )
         )
     with pytest.raises(ConfigError, match="no file"):
@@ -547,9 +553,11 @@ def test_topic_arns_are_required_and_pins_checked(tmp_path: Path) -> None:
             SourceConfig(
                 name="s",
                 vendor="aws-sns",
-                options={
-                    "topic_arns": ["a"],
-                    "certificates": {LOCAL_CERT_URL: str(tmp_path / "missing.pem")},
-                },
+                options=RawOptions.of(
+                    {
+                        "topic_arns": ["a"],
+                        "certificates": {LOCAL_CERT_URL: str(tmp_path / "missing.pem")},
+                    }
+                ),
             )
         )

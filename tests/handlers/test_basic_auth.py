@@ -19,7 +19,7 @@ from ingest.handlers.base import (
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -31,7 +31,9 @@ PAIRS = [{"username": "postmark", "password": "correct horse"}]
 def configured(pairs: list[dict[str, str]] | None = None, **options: Any) -> SourceConfig:
     return handler.check_config(
         SourceConfig(
-            name="inbound", vendor="basic-auth", options={"basic_auth": pairs or PAIRS, **options}
+            name="inbound",
+            vendor="basic-auth",
+            options=RawOptions.of({"basic_auth": pairs or PAIRS, **options}),
         )
     )
 
@@ -116,7 +118,9 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 )
 def test_unusable_options_are_config_errors(options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError, match="source 'inbound'") as caught:
-        handler.check_config(SourceConfig(name="inbound", vendor="basic-auth", options=options))
+        handler.check_config(
+            SourceConfig(name="inbound", vendor="basic-auth", options=RawOptions.of(options))
+        )
     assert problem in str(caught.value)
 
 
@@ -133,7 +137,7 @@ def test_secrets_are_refused_rather_than_ignored() -> None:
                 name="inbound",
                 vendor="basic-auth",
                 secrets=("x",),
-                options={"basic_auth": PAIRS},
+                options=RawOptions.of({"basic_auth": PAIRS}),
             )
         )
 
@@ -179,6 +183,6 @@ def test_tolerance_is_refused_rather_than_ignored() -> None:
                 name="inbound",
                 vendor="basic-auth",
                 tolerance_seconds=60,
-                options={"basic_auth": PAIRS},
+                options=RawOptions.of({"basic_auth": PAIRS}),
             )
         )

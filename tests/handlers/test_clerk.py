@@ -31,7 +31,7 @@ from ingest.schemas.identity import (
 )
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, sign_headers, verify
 
@@ -332,7 +332,9 @@ def test_a_signing_secret_is_required_and_public_keys_are_not_a_clerk_option() -
                 name="clerk",
                 vendor="clerk",
                 secrets=(SECRET,),
-                options={"public_keys": ["whpk_wuzPrKxPfWpJSsXgyg/MEoMGvjs5SjDO4ad6X4ZYqqg="]},
+                options=RawOptions.of(
+                    {"public_keys": ["whpk_wuzPrKxPfWpJSsXgyg/MEoMGvjs5SjDO4ad6X4ZYqqg="]}
+                ),
             )
         )
     with pytest.raises(ConfigError, match=r"secrets\[0\]"):

@@ -24,7 +24,7 @@ from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarnin
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -35,7 +35,7 @@ OLD_TOKEN = "dd-token-old-0123456789ab"
 
 
 def configured(**options: Any) -> SourceConfig:
-    raw = SourceConfig(name="datadog", vendor="datadog", options=options)
+    raw = SourceConfig(name="datadog", vendor="datadog", options=RawOptions.of(options))
     return handler.check_config(raw)
 
 
@@ -150,7 +150,9 @@ def test_unusable_configuration_fails_closed_at_start_up(
     options: dict[str, Any], problem: str
 ) -> None:
     with pytest.raises(ConfigError, match=problem):
-        handler.check_config(SourceConfig(name="datadog", vendor="datadog", options=options))
+        handler.check_config(
+            SourceConfig(name="datadog", vendor="datadog", options=RawOptions.of(options))
+        )
 
 
 @pytest.mark.parametrize("header", [DEFAULT_TOKEN_HEADER, "x-alerts-secret", "authorization"])

@@ -29,7 +29,7 @@ from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
 from ingest.simulation.gcs import local_jwks
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -57,7 +57,9 @@ KID = "7d680d8c70d44e947133cbd499ebc1a61c3d5abc"
 JWKS = json.dumps(local_jwks(KEY.public_key(), KID)).encode()
 DOCS = {GOOGLE_JWKS_URL: JWKS}
 source = SourceConfig(
-    name="gcs", vendor="gcs", options={"audience": AUDIENCE, "service_account_email": EMAIL}
+    name="gcs",
+    vendor="gcs",
+    options=RawOptions.of({"audience": AUDIENCE, "service_account_email": EMAIL}),
 )
 BODY = simulator(handler).sample("OBJECT_FINALIZE")
 
@@ -202,7 +204,9 @@ def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:
         SourceConfig(
             name="gcs",
             vendor="gcs",
-            options={"audience": AUDIENCE, "service_account_email": EMAIL, "jwks": str(path)},
+            options=RawOptions.of(
+                {"audience": AUDIENCE, "service_account_email": EMAIL, "jwks": str(path)}
+            ),
         )
     )
     assert handler.pinned_documents(pinned) == {GOOGLE_JWKS_URL: str(path)}
@@ -212,11 +216,13 @@ def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:
             SourceConfig(
                 name="gcs",
                 vendor="gcs",
-                options={"audience": AUDIENCE, "service_account_email": EMAIL, "jwks": "/nope"},
+                options=RawOptions.of(
+                    {"audience": AUDIENCE, "service_account_email": EMAIL, "jwks": "/nope"}
+                ),
             )
         )
     with pytest.raises(ConfigError, match="audience"):
-        handler.check_config(SourceConfig(name="gcs", vendor="gcs", options={}))
+        handler.check_config(SourceConfig(name="gcs", vendor="gcs", options=RawOptions.of({})))
 
 
 def test_generated_keys_sign_what_we_verify(tmp_path: Path) -> None:

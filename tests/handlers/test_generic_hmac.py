@@ -25,7 +25,7 @@ from ingest.handlers.generic_hmac import GenericHmacHandler
 from ingest.handlers.github import GitHubHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify
 
@@ -70,7 +70,7 @@ def configured(
             name="hooks",
             vendor="generic-hmac",
             secrets=secrets or ("s3cret",),
-            options=options,
+            options=RawOptions.of(options),
             tolerance_seconds=tolerance,
         )
     )
@@ -317,7 +317,9 @@ def test_unusable_options_are_config_errors(options: dict[str, Any], problem: st
 def test_secrets_are_required() -> None:
     with pytest.raises(ConfigError, match="secrets"):
         handler.check_config(
-            SourceConfig(name="hooks", vendor="generic-hmac", options={"header": "x-sig"})
+            SourceConfig(
+                name="hooks", vendor="generic-hmac", options=RawOptions.of({"header": "x-sig"})
+            )
         )
 
 

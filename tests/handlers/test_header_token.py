@@ -13,11 +13,11 @@ from ingest.handlers.base import (
     MissingCredentialsError,
     RejectedRequestError,
 )
-from ingest.handlers.header_token import HeaderTokenHandler
+from ingest.handlers.header_token import HeaderTokenHandler, HeaderTokenOptions
 from ingest.redaction import REDACTED, redact_headers
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -31,7 +31,7 @@ def configured(*tokens: str, **options: Any) -> SourceConfig:
         SourceConfig(
             name="okta",
             vendor="header-token",
-            options={"tokens": list(tokens or (TOKEN,)), **options},
+            options=RawOptions.of({"tokens": list(tokens or (TOKEN,)), **options}),
         )
     )
 
@@ -112,7 +112,9 @@ def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> 
 )
 def test_unusable_options_are_config_errors(options: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError, match="source 'okta'") as caught:
-        handler.check_config(SourceConfig(name="okta", vendor="header-token", options=options))
+        handler.check_config(
+            SourceConfig(name="okta", vendor="header-token", options=RawOptions.of(options))
+        )
     assert problem in str(caught.value)
 
 
@@ -121,7 +123,7 @@ def test_unusable_options_are_config_errors(options: dict[str, Any], problem: st
 )
 def test_accepted_headers_are_ones_the_inbox_redacts(header: str) -> None:
     source = configured(header=header)
-    name = source.options.header
+    name = handler.options(source, HeaderTokenOptions).header
     assert redact_headers({name: TOKEN})[name] == REDACTED
 
 
@@ -129,7 +131,10 @@ def test_secrets_are_refused_rather_than_ignored() -> None:
     with pytest.raises(ConfigError, match="'tokens'"):
         handler.check_config(
             SourceConfig(
-                name="okta", vendor="header-token", secrets=("x",), options={"tokens": [TOKEN]}
+                name="okta",
+                vendor="header-token",
+                secrets=("x",),
+                options=RawOptions.of({"tokens": [TOKEN]}),
             )
         )
 
@@ -163,6 +168,6 @@ def test_tolerance_is_refused_rather_than_ignored() -> None:
                 name="okta",
                 vendor="header-token",
                 tolerance_seconds=60,
-                options={"tokens": [TOKEN]},
+                options=RawOptions.of({"tokens": [TOKEN]}),
             )
         )

@@ -19,11 +19,11 @@ from ingest.handlers.base import (
     MissingCredentialsError,
     RejectedRequestError,
 )
-from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -33,7 +33,9 @@ CREDENTIALS = [{"username": "mixpanel", "password": "s3cret-pass"}]
 
 
 def configured(basic_auth: list[dict[str, str]] = CREDENTIALS) -> SourceConfig:
-    raw = SourceConfig(name="mixpanel", vendor="mixpanel", options={"basic_auth": basic_auth})
+    raw = SourceConfig(
+        name="mixpanel", vendor="mixpanel", options=RawOptions.of({"basic_auth": basic_auth})
+    )
     return handler.check_config(raw)
 
 
@@ -131,8 +133,10 @@ def test_basic_auth_is_required_at_start_up() -> None:
     options: dict[str, Any]
     for options in ({}, {"basic_auth": []}, {"basic_auth": [{"username": "a:b", "password": "p"}]}):
         with pytest.raises(ConfigError, match="mixpanel"):
-            handler.check_config(SourceConfig(name="mixpanel", vendor="mixpanel", options=options))
-    assert isinstance(source.options.basic_auth[0], BasicCredential)
+            handler.check_config(
+                SourceConfig(name="mixpanel", vendor="mixpanel", options=RawOptions.of(options))
+            )
+    assert isinstance(handler.options(source, MixpanelOptions).basic_auth[0], BasicCredential)
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)

@@ -34,7 +34,7 @@ from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
 from ingest.simulation.okta import sample_event
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -42,9 +42,11 @@ handler = OktaHandler()
 TOKEN = "okta-hook-secret-current"
 OLD_TOKEN = "okta-hook-secret-previous"
 NOW = 1_700_000_000
-source = handler.check_config(SourceConfig(name="okta", vendor="okta", options={"tokens": [TOKEN]}))
+source = handler.check_config(
+    SourceConfig(name="okta", vendor="okta", options=RawOptions.of({"tokens": [TOKEN]}))
+)
 rotating = handler.check_config(
-    SourceConfig(name="okta", vendor="okta", options={"tokens": [OLD_TOKEN, TOKEN]})
+    SourceConfig(name="okta", vendor="okta", options=RawOptions.of({"tokens": [OLD_TOKEN, TOKEN]}))
 )
 
 # "Sample Event Delivery Payload" from Okta's event hooks documentation, verbatim.
@@ -163,7 +165,9 @@ def test_no_scheme_is_stripped_okta_sends_the_value_as_configured() -> None:
     with pytest.raises(InvalidCredentialsError):
         verify(handler, DOCUMENTED_BODY, auth(f"Bearer {TOKEN}"), source, NOW)
     basic = handler.check_config(
-        SourceConfig(name="okta", vendor="okta", options={"tokens": ["Basic dXNlcjpwYXNz"]})
+        SourceConfig(
+            name="okta", vendor="okta", options=RawOptions.of({"tokens": ["Basic dXNlcjpwYXNz"]})
+        )
     )
     assert verify(handler, DOCUMENTED_BODY, auth("Basic dXNlcjpwYXNz"), basic, NOW)
 
@@ -182,7 +186,9 @@ def test_rotation_reports_which_token_matched() -> None:
 def test_a_custom_authentication_field() -> None:
     custom = handler.check_config(
         SourceConfig(
-            name="okta", vendor="okta", options={"tokens": [TOKEN], "header": "X-Okta-Secret"}
+            name="okta",
+            vendor="okta",
+            options=RawOptions.of({"tokens": [TOKEN], "header": "X-Okta-Secret"}),
         )
     )
     assert verify(handler, DOCUMENTED_BODY, {"X-Okta-Secret": TOKEN}, custom, NOW)
@@ -274,20 +280,26 @@ def test_random_requests_only_raise_rejections(
 )
 def test_unusable_options_are_config_errors(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match="source 'okta'") as caught:
-        handler.check_config(SourceConfig(name="okta", vendor="okta", options=options))
+        handler.check_config(
+            SourceConfig(name="okta", vendor="okta", options=RawOptions.of(options))
+        )
     assert TOKEN not in str(caught.value)
 
 
 def test_secrets_are_refused_in_favour_of_tokens() -> None:
     with pytest.raises(ConfigError, match="'tokens'"):
         handler.check_config(
-            SourceConfig(name="okta", vendor="okta", secrets=("x",), options={"tokens": ["y"]})
+            SourceConfig(
+                name="okta", vendor="okta", secrets=("x",), options=RawOptions.of({"tokens": ["y"]})
+            )
         )
 
 
 def test_the_header_option_is_normalized_to_lower_case() -> None:
     custom = handler.check_config(
-        SourceConfig(name="okta", vendor="okta", options={"tokens": ["t"], "header": "X-Key"})
+        SourceConfig(
+            name="okta", vendor="okta", options=RawOptions.of({"tokens": ["t"], "header": "X-Key"})
+        )
     )
     assert isinstance(custom.options, OktaOptions)
     assert custom.options.header == "x-key"
@@ -426,7 +438,11 @@ def test_what_we_sign_we_accept() -> None:
     assert signed.headers["Authorization"] == TOKEN
     assert verify(handler, signed.body, signed.headers, source, NOW).secret_index == 0
     custom = handler.check_config(
-        SourceConfig(name="o", vendor="okta", options={"tokens": [TOKEN], "header": "x-okta-key"})
+        SourceConfig(
+            name="o",
+            vendor="okta",
+            options=RawOptions.of({"tokens": [TOKEN], "header": "x-okta-key"}),
+        )
     )
     signed = simulator(handler).sign(
         simulator(handler).sample(None), SigningContext(source=custom, url=URL), NOW

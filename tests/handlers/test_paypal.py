@@ -35,7 +35,13 @@ from ingest.handlers.base import (
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
-from ingest.handlers.paypal import LOCAL_CERT_URL, PayPalHandler, acceptable_cert_url, signed_string
+from ingest.handlers.paypal import (
+    LOCAL_CERT_URL,
+    PayPalHandler,
+    PayPalOptions,
+    acceptable_cert_url,
+    signed_string,
+)
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.payments import (
     PaymentDisputed,
@@ -48,7 +54,7 @@ from ingest.schemas.payments import (
 )
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import identify, request
 
@@ -139,7 +145,9 @@ DOC_DOCUMENTS = {DOC_HEADERS["PAYPAL-CERT-URL"]: PAYPAL_SANDBOX_CERTIFICATE.enco
 
 def doc_source(webhook_id: str = DOC_WEBHOOK_ID) -> SourceConfig:
     return handler.check_config(
-        SourceConfig(name="paypal", vendor="paypal", options={"webhook_id": webhook_id})
+        SourceConfig(
+            name="paypal", vendor="paypal", options=RawOptions.of({"webhook_id": webhook_id})
+        )
     )
 
 
@@ -188,7 +196,7 @@ def test_documented_certificate_has_since_expired() -> None:
     later = datetime(2018, 1, 1, tzinfo=UTC).timestamp()
     wide = SourceConfig(
         name="paypal", vendor="paypal", tolerance_seconds=10**9,
-        options={"webhook_id": DOC_WEBHOOK_ID},
+        options=RawOptions.of({"webhook_id": DOC_WEBHOOK_ID}),
     )  # fmt: skip
     with pytest.raises(InvalidSignatureError, match="expired"):
         handler.verify(request(DOC_BODY, DOC_HEADERS), wide, later, DOC_DOCUMENTS)
@@ -236,7 +244,11 @@ BODY = simulator(handler).sample("PAYMENT.CAPTURE.COMPLETED")
 
 def source(**options: Any) -> SourceConfig:
     return handler.check_config(
-        SourceConfig(name="paypal", vendor="paypal", options={"webhook_id": WEBHOOK_ID, **options})
+        SourceConfig(
+            name="paypal",
+            vendor="paypal",
+            options=RawOptions.of({"webhook_id": WEBHOOK_ID, **options}),
+        )
     )
 
 
@@ -410,7 +422,10 @@ def test_transmission_time_outside_tolerance(skew: int) -> None:
 
 def test_configured_tolerance_wins() -> None:
     strict = SourceConfig(
-        name="paypal", vendor="paypal", tolerance_seconds=10, options={"webhook_id": WEBHOOK_ID}
+        name="paypal",
+        vendor="paypal",
+        tolerance_seconds=10,
+        options=RawOptions.of({"webhook_id": WEBHOOK_ID}),
     )
     with pytest.raises(TimestampOutOfToleranceError):
         check(sign(BODY, at=NOW - 11), config=strict)
@@ -501,18 +516,21 @@ def test_random_certificate_documents_only_ever_reject(document: bytes) -> None:
 def test_config_needs_a_webhook_id_and_no_secrets(tmp_path: Path) -> None:
     for options in ({}, {"webhook_id": "has spaces"}, {"webhook_id": "A" * 51}, {"webhok_id": "A"}):
         with pytest.raises(ConfigError):
-            handler.check_config(SourceConfig(name="pp", vendor="paypal", options=options))
+            handler.check_config(
+                SourceConfig(name="pp", vendor="paypal", options=RawOptions.of(options))
+            )
     with pytest.raises(ConfigError, match="secrets"):
         handler.check_config(
             SourceConfig(name="pp", vendor="paypal", secrets=(WEBHOOK_ID,),
-                         options={"webhook_id": WEBHOOK_ID})
+                         options=RawOptions.of({"webhook_id": WEBHOOK_ID}))
         )  # fmt: skip
 
 
 def test_pinned_certificates_must_be_paypal_urls_and_readable_pem(tmp_path: Path) -> None:
     pem = tmp_path / "cert.pem"
     pem.write_bytes(CHAIN)
-    assert source(certificates={CERT_URL: str(pem)}).options.certificates == {CERT_URL: str(pem)}
+    checked = source(certificates={CERT_URL: str(pem)})
+    assert handler.options(checked, PayPalOptions).certificates == {CERT_URL: str(pem)}
     junk = tmp_path / "junk.pem"
     junk.write_text("junk")
     for certificates in (
@@ -530,7 +548,9 @@ def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
     assert options.pop("vendor") == "paypal"
     assert options["certificates"] == {LOCAL_CERT_URL: str(tmp_path.resolve() / "paypal/cert.pem")}
     assert (tmp_path / "paypal/key.pem").stat().st_mode & 0o077 == 0
-    config = handler.check_config(SourceConfig(name="paypal", vendor="paypal", options=options))
+    config = handler.check_config(
+        SourceConfig(name="paypal", vendor="paypal", options=RawOptions.of(options))
+    )
     body = simulator(handler).sample("PAYMENT.CAPTURE.COMPLETED")
     now = datetime.now(UTC).timestamp()
     context = SigningContext(source=config, url="http://127.0.0.1:8000/webhooks/paypal",

@@ -28,7 +28,7 @@ from ingest.schemas.email import (
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -36,8 +36,12 @@ handler = PostmarkHandler()
 NOW = 1_700_000_000
 CURRENT = {"username": "postmark", "password": "correct horse battery staple"}
 NEXT = {"username": "postmark", "password": "next-rotation-password"}
-source = SourceConfig(name="postmark", vendor="postmark", options={"basic_auth": [CURRENT]})
-rotating = SourceConfig(name="postmark", vendor="postmark", options={"basic_auth": [NEXT, CURRENT]})
+source = SourceConfig(
+    name="postmark", vendor="postmark", options=RawOptions.of({"basic_auth": [CURRENT]})
+)
+rotating = SourceConfig(
+    name="postmark", vendor="postmark", options=RawOptions.of({"basic_auth": [NEXT, CURRENT]})
+)
 
 # Postmark's documented Delivery webhook example
 # (postmarkapp.com/developer/webhooks/delivery-webhook).
@@ -90,7 +94,7 @@ def test_password_containing_a_colon_is_split_at_the_first_colon() -> None:
     colon = SourceConfig(
         name="p",
         vendor="postmark",
-        options={"basic_auth": [{"username": "u", "password": "a:b"}]},
+        options=RawOptions.of({"basic_auth": [{"username": "u", "password": "a:b"}]}),
     )
     assert verify(handler, DOC_DELIVERY, basic("u", "a:b"), colon, NOW).secret_index == 0
 
@@ -148,7 +152,11 @@ def test_basic_auth_option_is_required_and_checked() -> None:
         handler.check_config(SourceConfig(name="p", vendor="postmark"))
     with pytest.raises(ConfigError, match="password"):
         handler.check_config(
-            SourceConfig(name="p", vendor="postmark", options={"basic_auth": [{"username": "u"}]})
+            SourceConfig(
+                name="p",
+                vendor="postmark",
+                options=RawOptions.of({"basic_auth": [{"username": "u"}]}),
+            )
         )
 
 

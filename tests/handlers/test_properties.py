@@ -30,7 +30,7 @@ from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SignedRequest, SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 from tests.handlers.contract import HOSTILE_VALUES
 from tests.handlers.kit import URL, request
@@ -64,7 +64,9 @@ def _case(
     handler: VendorHandler, *secrets: str, headers: tuple[str, ...], **options: object
 ) -> Case:
     source = handler.check_config(
-        SourceConfig(name="p", vendor=handler.vendor, secrets=secrets, options=options)
+        SourceConfig(
+            name="p", vendor=handler.vendor, secrets=secrets, options=RawOptions.of(options)
+        )
     )
     return Case(handler, source, headers, simulator(handler).sample(None))
 
@@ -137,7 +139,7 @@ def _catalog_case(vendor: str) -> Case:
             name="p",
             vendor=vendor,
             secrets=tuple(raw.get("secrets", ())),
-            options={k: v for k, v in raw.items() if k not in {"vendor", "secrets"}},
+            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
         )
     )
     headers = tuple(name.lower() for name in handler.signature_headers)
@@ -293,7 +295,9 @@ def test_standard_webhooks_v1a_verifies_any_utf8_body(key_dir: Path, text: str) 
     generated = (key_dir / "standard-webhooks" / "public.whpk").read_text().strip()
     source = handler.check_config(
         SourceConfig(
-            name="p", vendor=handler.vendor, options={"public_keys": [PUBLIC_KEY, generated]}
+            name="p",
+            vendor=handler.vendor,
+            options=RawOptions.of({"public_keys": [PUBLIC_KEY, generated]}),
         )
     )
     body = text.encode()

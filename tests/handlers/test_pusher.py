@@ -27,7 +27,7 @@ from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, verify
 
@@ -35,7 +35,9 @@ handler = PusherHandler()
 APP_ID, KEY, SECRET = "3", "278d425bdf160c739803", "7ad3773142a6692b25b8"  # Pusher's doc values
 NOW = 1_700_000_000
 source = handler.check_config(
-    SourceConfig(name="pusher", vendor="pusher", secrets=(SECRET,), options={"app_key": KEY})
+    SourceConfig(
+        name="pusher", vendor="pusher", secrets=(SECRET,), options=RawOptions.of({"app_key": KEY})
+    )
 )
 
 
@@ -132,7 +134,10 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 
 def test_rotation_with_one_key() -> None:
     rotating = SourceConfig(
-        name="p", vendor="pusher", secrets=("old-secret", SECRET), options={"app_key": KEY}
+        name="p",
+        vendor="pusher",
+        secrets=("old-secret", SECRET),
+        options=RawOptions.of({"app_key": KEY}),
     )
     assert verify(handler, BODY, signed(BODY), rotating, NOW).secret_index == 1
 
@@ -144,7 +149,7 @@ def test_rotation_to_a_new_key_and_secret_pair() -> None:
             name="p",
             vendor="pusher",
             secrets=("old-secret", SECRET),
-            options={"app_key": ["old-key", KEY]},
+            options=RawOptions.of({"app_key": ["old-key", KEY]}),
         )
     )
     assert verify(handler, BODY, signed(BODY), rotating, NOW).secret_index == 1
@@ -159,7 +164,9 @@ def test_rotation_to_a_new_key_and_secret_pair() -> None:
 def test_config_needs_one_key_or_one_per_secret(options: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         handler.check_config(
-            SourceConfig(name="p", vendor="pusher", secrets=(SECRET,), options=options)
+            SourceConfig(
+                name="p", vendor="pusher", secrets=(SECRET,), options=RawOptions.of(options)
+            )
         )
 
 

@@ -37,7 +37,7 @@ from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
 from ingest.simulation.sendgrid import public_key_text
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL, identify, request, verify
 
@@ -91,7 +91,7 @@ def source_for(*keys: str, tolerance: int | None = None) -> SourceConfig:
         name="sendgrid",
         vendor="sendgrid",
         tolerance_seconds=tolerance,
-        options={"public_keys": list(keys)},
+        options=RawOptions.of({"public_keys": list(keys)}),
     )
 
 

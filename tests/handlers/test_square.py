@@ -37,7 +37,7 @@ from ingest.schemas.payments import (
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
 from ingest.simulation.square import signature
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, request, verify
 
@@ -67,7 +67,7 @@ def source(*keys: str, url: str = URL) -> SourceConfig:
         name="square",
         vendor="square",
         secrets=keys or (KEY,),
-        options={"notification_url": url},
+        options=RawOptions.of({"notification_url": url}),
     )
     return handler.check_config(config)
 
@@ -201,11 +201,15 @@ def test_notification_url_is_required_and_absolute() -> None:
     ):
         with pytest.raises(ConfigError):
             handler.check_config(
-                SourceConfig(name="square", vendor="square", secrets=(KEY,), options=options)
+                SourceConfig(
+                    name="square", vendor="square", secrets=(KEY,), options=RawOptions.of(options)
+                )
             )
     with pytest.raises(ConfigError):
         handler.check_config(
-            SourceConfig(name="sq", vendor="square", options={"notification_url": URL})
+            SourceConfig(
+                name="sq", vendor="square", options=RawOptions.of({"notification_url": URL})
+            )
         )
 
 

@@ -23,7 +23,7 @@ from ingest.handlers.base import (
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import identify, sign_headers, verify
 
@@ -175,7 +175,7 @@ def keyed(*public_keys: str, secrets: tuple[str, ...] = ()) -> SourceConfig:
             name="sw",
             vendor="standard-webhooks",
             secrets=secrets,
-            options={"public_keys": list(public_keys)},
+            options=RawOptions.of({"public_keys": list(public_keys)}),
         )
     )
 
@@ -354,7 +354,7 @@ def test_unknown_options_are_config_errors() -> None:
                 name="c",
                 vendor="standard-webhooks",
                 secrets=(SPEC_SECRET,),
-                options={"public_key": SIGNET_PUBLIC_KEY},
+                options=RawOptions.of({"public_key": SIGNET_PUBLIC_KEY}),
             )
         )
 

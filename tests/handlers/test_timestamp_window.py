@@ -21,7 +21,7 @@ from ingest.handlers import HANDLERS
 from ingest.handlers.base import RejectedRequestError, VendorHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 from tests.handlers.kit import URL, request
 
@@ -61,7 +61,7 @@ def source_for(vendor: str, key_dir: Path) -> SourceConfig:
             name=vendor,
             vendor=vendor,
             secrets=tuple(document.get("secrets", [])),
-            options=options,
+            options=RawOptions.of(options),
         )
     )
 

@@ -31,7 +31,7 @@ from ingest.schemas.messaging import (
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
 from tests.handlers.kit import URL as KIT_URL
 from tests.handlers.kit import identify, request, verify
@@ -254,7 +254,9 @@ def test_rotation_reports_which_token_matched() -> None:
 
 
 def configured(**options: object) -> SourceConfig:
-    raw = SourceConfig(name="twilio", vendor="twilio", secrets=(TOKEN,), options=options)
+    raw = SourceConfig(
+        name="twilio", vendor="twilio", secrets=(TOKEN,), options=RawOptions.of(options)
+    )
     return handler.check_config(raw)
 
 

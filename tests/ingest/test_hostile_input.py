@@ -17,6 +17,7 @@ import pytest
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.stripe import StripeHandler
 from ingest.simulation import simulator
+from ingest.sources import RawOptions
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
@@ -224,7 +225,9 @@ async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
     handler = HANDLERS[vendor]
     options = {k: v for k, v in document.items() if k not in {"vendor", "secrets"}}
     source = handler.check_config(
-        SourceConfig(vendor, vendor, tuple(document.get("secrets", [])), options=options)
+        SourceConfig(
+            vendor, vendor, tuple(document.get("secrets", [])), options=RawOptions.of(options)
+        )
     )
     body = b'{"test": 2432232314}'
     url = f"https://ingest.test/webhooks/{vendor}"

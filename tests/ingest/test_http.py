@@ -14,6 +14,7 @@ from ingest.handlers.github import GitHubHandler
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.handlers.stripe import StripeHandler
 from ingest.simulation import simulator
+from ingest.sources import RawOptions
 from ingest.tables import InboxEvent, OutboxEvent
 from tests import support
 from tests.handlers.kit import sign_headers
@@ -255,7 +256,7 @@ def test_stored_headers_hide_credentials_of_any_name() -> None:
     source = SourceConfig(
         name="s",
         vendor="header-token",
-        options={"header": "X-Okta-Key", "tokens": ["tok_secret_1_long_enough"]},
+        options=RawOptions.of({"header": "X-Okta-Key", "tokens": ["tok_secret_1_long_enough"]}),
         sensitive_values=("tok_secret_1_long_enough",),
     )
     config = SourcesConfig(sources={"s": source}, routes=())

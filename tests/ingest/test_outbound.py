@@ -27,7 +27,7 @@ from ingest.handlers.base import (
 )
 from ingest.outbound import MAX_DOCUMENT_BYTES, HostNotAllowedError, OutboundClient, OutboundError
 from ingest.simulation.base import SignedRequest, SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 
 SNS: tuple[re.Pattern[str], ...] = (re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$"),)
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem"
@@ -466,5 +466,5 @@ async def test_a_fetch_failure_is_documents_unavailable(
 async def test_sources_without_pinned_certificates() -> None:
     """Options without a `certificates` key (or a raw mapping) mean nothing is pinned."""
     resolver = DocumentResolver(Recorder(ok()).client())
-    plain = SourceConfig(name="certs", vendor="cert-vendor", options={})
+    plain = SourceConfig(name="certs", vendor="cert-vendor", options=RawOptions.of({}))
     assert await resolver.resolve(CertificateVendor(), inbound(CERT_URL), plain) == {CERT_URL: PEM}

@@ -6,7 +6,7 @@ import pytest
 
 from ingest.errors import ConfigError
 from ingest.handlers import VENDORS, check_sources
-from ingest.sources import DEFAULT_TOPIC, load_sources, parse_sources
+from ingest.sources import DEFAULT_TOPIC, RawOptions, load_sources, parse_sources
 
 
 def parse(document: object) -> object:
@@ -106,7 +106,7 @@ def test_options_are_interpolated_and_their_values_redacted(
         {"sources": {"s": {"vendor": "stripe", "secrets": ["x"], "extra": {"t": "${SOME_TOKEN}"}}}},
         VENDORS,
     )
-    assert config.sources["s"].options == {"extra": {"t": "tok_from_env"}}
+    assert config.sources["s"].options == RawOptions.of({"extra": {"t": "tok_from_env"}})
     assert "tok_from_env" in config.secret_values()
 
 

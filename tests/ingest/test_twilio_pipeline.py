@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from ingest.handlers.twilio import TwilioHandler
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests import support
 from tests.ingest.conftest import AppFactory
 
@@ -25,7 +25,7 @@ EXTRA = {
 def signed_for(url: str, body: bytes, public_url: str | None = None) -> dict[str, str]:
     options = {"public_url": public_url} if public_url else {}
     source = handler.check_config(
-        SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,), options=options)
+        SourceConfig(name="t", vendor="twilio", secrets=(TOKEN,), options=RawOptions.of(options))
     )
     return (
         simulator(handler)

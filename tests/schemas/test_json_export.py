@@ -16,7 +16,7 @@ from ingest.handlers import HANDLERS
 from ingest.handlers.base import Delivery, Emitted, InboundRequest, lower_headers
 from ingest.simulation import SIMULATORS, simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 
 
@@ -48,7 +48,7 @@ def _source(vendor: str, key_dir: Path) -> SourceConfig:
         name="s",
         vendor=vendor,
         secrets=tuple(raw.get("secrets", ())),
-        options={k: v for k, v in raw.items() if k not in {"vendor", "secrets"}},
+        options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
     )
     return HANDLERS[vendor].check_config(source)
 

@@ -12,7 +12,7 @@ from ingest.handlers import HANDLERS
 from ingest.handlers.base import InboundRequest, lower_headers
 from ingest.simulation import SIMULATORS, simulator
 from ingest.simulation.base import SigningContext, Simulator
-from ingest.sources import SourceConfig
+from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 
 
@@ -36,7 +36,7 @@ def test_each_sample_type_is_signed_so_its_handler_verifies_it(vendor: str, tmp_
             name="s",
             vendor=vendor,
             secrets=tuple(raw.get("secrets", ())),
-            options={k: v for k, v in raw.items() if k not in {"vendor", "secrets"}},
+            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
         )
     )
     url = getattr(source.options, "audience", None) or "https://i.test/webhooks/s"
