@@ -129,11 +129,11 @@ class AblyHandler(VendorHandler):
         key = request.headers.get(KEY_HEADER)
         if not key:
             raise MissingSignatureError("X-Ably-Key header is missing")
-        if not request.headers.get(SIGNATURE.header.lower()):
+        if not request.header_bytes(SIGNATURE.header.lower()):
             raise MissingSignatureError(
                 "X-Ably-Signature header is missing (Ably signs batched requests only)"
             )
-        offered = SIGNATURE.offered(request.headers)
+        offered = SIGNATURE.offered(request)
         if len(key) > MAX_HEADER_LENGTH or not key.isascii():
             raise InvalidSignatureError("X-Ably-Key header is malformed")
         # An API key is `name:secret`; the header names the key, its secret signs.

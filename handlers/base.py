@@ -51,13 +51,31 @@ class InboundRequest:
     url: str
     """The full URL the sender used (scheme and host as configured or as seen; see `public_url`)."""
     headers: Mapping[str, str]
-    """Lower-case names."""
+    """Lower-case names; values decoded as latin-1 (as Starlette does), for reading text."""
     body: bytes
     client_ip: str | None = None
+    raw_headers: Mapping[str, bytes] | None = None
+    """The same headers' values as the bytes received (the app passes Starlette's
+    `Headers.raw`); what signatures and credentials are compared as."""
 
     @property
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+
+    def header_bytes(self, name: str) -> bytes | None:
+        """Header `name` (lower-case) as the sender's bytes; None when absent. Never raises: a
+        request built without raw headers (a test, a replay) gives its text's latin-1 bytes,
+        which are the bytes received for anything that came over HTTP; text beyond latin-1
+        never did, and is taken as UTF-8 (lone surrogates too), so it fails as malformed."""
+        if self.raw_headers is not None:
+            return self.raw_headers.get(name)
+        value = self.headers.get(name)
+        if value is None:
+            return None
+        try:
+            return value.encode("latin-1")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)
@@ -282,12 +300,15 @@ def check_tolerance(signed_at: int, now: float, tolerance_seconds: int) -> None:
         )
 
 
-def parse_unix_timestamp(raw: str | None) -> int:
-    # isdigit() alone admits "²" and other non-ASCII digits that int() then refuses.
-    text = (raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 12:
+def parse_unix_timestamp(raw: bytes | str | None) -> int:
+    """A signed Unix time in seconds, from the header's bytes (or text). Bytes are the way:
+    `bytes.isdigit` is ASCII digits only, where `str.isdigit` also admits "²" and "١٢٣",
+    which `int()` then refuses (a ValueError, a 500)."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else (raw or b"")
+    digits = data.strip(b" \t")
+    if not digits.isdigit() or len(digits) > 12:
         raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
-    return int(text)
+    return int(digits)
 
 
 def bounded_id(value: Any, what: str) -> str:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, field_validator, model_validator
 
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
-from ingest.handlers._extraction import ExtractionOptions, header_name, wire_bytes
+from ingest.handlers._extraction import ExtractionOptions, header_name
 from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
@@ -124,23 +124,23 @@ def _content(template: str, values: Mapping[str, bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _timestamp(options: GenericHmacOptions, headers: Mapping[str, str]) -> str | None:
-    """The raw signed timestamp: its header, or the one element of the signature header with
-    `timestamp_prefix`. Two such elements are refused: which one was signed would be a guess,
-    and taking either would let a sender pick the one inside the window."""
+def _timestamp(options: GenericHmacOptions, request: InboundRequest) -> bytes:
+    """The signed timestamp's bytes as sent: its header, or the one element of the signature
+    header with `timestamp_prefix`. Two such elements are refused: which one was signed would be
+    a guess, and taking either would let a sender pick the one inside the window."""
     if options.timestamp_header:
-        return headers.get(options.timestamp_header)
+        return (request.header_bytes(options.timestamp_header) or b"").strip(b" \t")
     if options.timestamp_prefix is None or options.multiple_signatures_separator is None:
-        return None
-    elements = headers.get(options.header, "").split(options.multiple_signatures_separator)
-    found = [
-        e.strip()[len(options.timestamp_prefix) :]
-        for e in elements
-        if e.strip().startswith(options.timestamp_prefix)
-    ]
+        return b""
+    prefix = options.timestamp_prefix.encode()
+    header = request.header_bytes(options.header) or b""
+    elements = (
+        e.strip(b" \t") for e in header.split(options.multiple_signatures_separator.encode())
+    )
+    found = [element[len(prefix) :] for element in elements if element.startswith(prefix)]
     if len(found) > 1:
         raise InvalidSignatureError(f"{options.header} carries more than one timestamp")
-    return found[0] if found else None
+    return found[0].strip(b" \t") if found else b""
 
 
 class GenericHmacHandler(_extraction.ExtractingHandler):
@@ -173,18 +173,18 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
     ) -> Verdict:
         options = self.options(source, GenericHmacOptions)
         signature = options.signature
-        offered = signature.offered(request.headers)
-        raw_timestamp = _timestamp(options, request.headers)
+        offered = signature.offered(request)
         signed_at: int | None = None
-        values = {"body": request.body, "url": wire_bytes(request.url)}
+        values = {"body": request.body, "url": request.url.encode("utf-8", "surrogatepass")}
         if options.has_timestamp:
+            raw_timestamp = _timestamp(options, request)
             signed_at = parse_unix_timestamp(raw_timestamp)
-            values["timestamp"] = wire_bytes((raw_timestamp or "").strip())
+            values["timestamp"] = raw_timestamp
         if options.id_header and "{id}" in options.signed_content:
-            msg_id = request.headers.get(options.id_header, "").strip()
+            msg_id = (request.header_bytes(options.id_header) or b"").strip(b" \t")
             if not msg_id or len(msg_id) > 255:
                 raise InvalidSignatureError(f"{options.id_header} header (signed) is missing")
-            values["id"] = wire_bytes(msg_id)
+            values["id"] = msg_id
         content = _content(options.signed_content, values)
         index = signature.matching_secret(source.secrets, [content], offered)
         if signed_at is not None:

@@ -74,7 +74,7 @@ class GitHubHandler(VendorHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        return Verdict(secret_index=SIGNATURE.verify(request.headers, source.secrets, request.body))
+        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def delivery_id(self, request: InboundRequest) -> str | None:
         return request.headers.get("x-github-delivery", "").strip() or None

@@ -131,7 +131,7 @@ class PusherHandler(VendorHandler):
         key = request.headers.get(KEY_HEADER)
         if not key:
             raise MissingSignatureError("X-Pusher-Key header is missing")
-        offered = SIGNATURE.offered(request.headers)
+        offered = SIGNATURE.offered(request)
         if len(key) > MAX_HEADER_LENGTH or not key.isascii():
             raise InvalidSignatureError("X-Pusher-Key header is malformed")
         options = self.options(source, PusherOptions)

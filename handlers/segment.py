@@ -85,7 +85,7 @@ class SegmentHandler(VendorHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        return Verdict(secret_index=SIGNATURE.verify(request.headers, source.secrets, request.body))
+        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         document = parse_json(request.body)

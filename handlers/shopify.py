@@ -75,7 +75,7 @@ class ShopifyHandler(VendorHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        return Verdict(secret_index=SIGNATURE.verify(request.headers, source.secrets, request.body))
+        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         topic = request.headers.get(TOPIC_HEADER, "").strip()

@@ -138,13 +138,13 @@ class SlackHandler(VendorHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        offered = SIGNATURE.offered(request.headers)
-        raw_timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+        offered = SIGNATURE.offered(request)
+        raw_timestamp = (request.header_bytes(TIMESTAMP_HEADER) or b"").strip(b" \t")
         if not raw_timestamp:
             raise MissingSignatureError("X-Slack-Request-Timestamp header is missing")
         signed_at = parse_unix_timestamp(raw_timestamp)
-        # The timestamp is signed as sent (digits only, once parsed), then the body.
-        base = b"v0:" + raw_timestamp.encode("ascii") + b":" + request.body
+        # The timestamp is signed as sent (ASCII digits, once parsed), then the body.
+        base = b"v0:" + raw_timestamp + b":" + request.body
         index = SIGNATURE.matching_secret(source.secrets, [base], offered)
         check_tolerance(signed_at, now, self.tolerance(source))
         return Verdict(secret_index=index, signed_at=signed_at)

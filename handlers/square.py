@@ -136,9 +136,7 @@ class SquareHandler(VendorHandler):
     ) -> Verdict:
         # Square signs the notification URL as registered, then the body.
         url = self.options(source, SquareOptions).notification_url.encode()
-        return Verdict(
-            secret_index=SIGNATURE.verify(request.headers, source.secrets, url + request.body)
-        )
+        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, url + request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         event = json_object(request.body)

@@ -222,7 +222,7 @@ class TwilioHandler(VendorHandler):
         documents: Mapping[str, bytes],
     ) -> Verdict:
         signature = _signature(request.headers.get(SETTINGS_HEADER))
-        offered = signature.offered(request.headers)
+        offered = signature.offered(request)
         url = self.signed_url(request, source)
 
         body_hashes = _query_values(url, BODY_HASH_PARAM)

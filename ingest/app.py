@@ -87,6 +87,18 @@ class Services:
     background: Background | None
 
 
+def _headers(request: Request) -> tuple[dict[str, str], dict[str, bytes]]:
+    """Lower-case names to text (latin-1, as Starlette decodes) and to the bytes received; a
+    repeated header keeps its last value in both."""
+    text: dict[str, str] = {}
+    raw: dict[str, bytes] = {}
+    for name, value in request.headers.raw:
+        key = name.decode("latin-1").lower()
+        raw[key] = value
+        text[key] = value.decode("latin-1")
+    return text, raw
+
+
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
@@ -126,12 +138,14 @@ async def _receive(request: Request, source: str) -> tuple[Response, str]:
             ), "unknown_source"
         try:
             body = await read_body(request)
+            text, raw = _headers(request)
             inbound = InboundRequest(
                 method=request.method,
                 url=str(request.url),
-                headers={name.lower(): value for name, value in request.headers.items()},
+                headers=text,
                 body=body,
                 client_ip=request.client.host if request.client else None,
+                raw_headers=raw,
             )
             ingested = await ingestor.ingest(source, inbound)
         except REFUSALS as exc:

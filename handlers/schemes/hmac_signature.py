@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ingest.handlers.base import InvalidSignatureError, MissingSignatureError
+from ingest.handlers.base import InboundRequest, InvalidSignatureError, MissingSignatureError
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
@@ -36,8 +36,10 @@ MAX_HEADER_LENGTH = 4096
 """Longer than any vendor's header (Stripe's with several v1 and v0 elements is ~300)."""
 MAX_SIGNATURES = 16
 """Elements looked at in one header: rotation sends two or three, not thousands."""
-HEX = re.compile(r"[0-9A-Fa-f]+")
-BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+HEX = re.compile(rb"[0-9A-Fa-f]+")
+BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+WHITESPACE = b" \t"
+"""HTTP's optional whitespace: anything else around a MAC makes it malformed."""
 
 
 @dataclass(frozen=True)
@@ -61,22 +63,25 @@ class HmacSignature:
 
     # -- verifying -----------------------------------------------------------------------
 
-    def offered(self, headers: Mapping[str, str]) -> list[bytes]:
-        """The decoded MACs the header offers, of the digest's length.
+    def offered(self, request: InboundRequest) -> list[bytes]:
+        """The decoded MACs the header offers, of the digest's length, read from the bytes
+        received (a MAC is ASCII: any other byte makes an element malformed, never a crash).
 
         MissingSignatureError when the header is absent or blank; InvalidSignatureError when it
         is too long or offers nothing well formed."""
-        value = headers.get(self.header.lower(), "")
-        if not value.strip(" \t"):  # HTTP's whitespace only: anything else is malformed
+        value = request.header_bytes(self.header.lower())
+        if value is None or not value.strip(WHITESPACE):
             raise MissingSignatureError(f"{self.header} header is missing")
-        if len(value) > MAX_HEADER_LENGTH or not value.isascii():
+        if len(value) > MAX_HEADER_LENGTH:
             raise InvalidSignatureError(f"{self.header} header is malformed")
-        elements = [value] if self.separator is None else value.split(self.separator)
+        separator = None if self.separator is None else self.separator.encode()
+        elements = [value] if separator is None else value.split(separator)
+        prefix = self.prefix.encode()
         macs: list[bytes] = []
-        for element in (e.strip() for e in elements[: MAX_SIGNATURES * 4]):
-            if not element.startswith(self.prefix):
+        for element in (e.strip(WHITESPACE) for e in elements[: MAX_SIGNATURES * 4]):
+            if not element.startswith(prefix):
                 continue
-            mac = self.decode(element[len(self.prefix) :].strip())
+            mac = self.decode(element[len(prefix) :].strip(WHITESPACE))
             if mac is not None and len(mac) == self.digest_size and len(macs) < MAX_SIGNATURES:
                 macs.append(mac)
         if not macs:
@@ -98,9 +103,9 @@ class HmacSignature:
                     return index
         raise InvalidSignatureError(f"no {self.vendor} signature matches a configured secret")
 
-    def verify(self, headers: Mapping[str, str], secrets: Sequence[str], content: bytes) -> int:
+    def verify(self, request: InboundRequest, secrets: Sequence[str], content: bytes) -> int:
         """`offered` then `matching_secret` for a vendor that signs one content."""
-        return self.matching_secret(secrets, [content], self.offered(headers))
+        return self.matching_secret(secrets, [content], self.offered(request))
 
     # -- computing (verification, and the simulators that sign as the vendor does) -----------
 
@@ -111,13 +116,15 @@ class HmacSignature:
     def encode(self, mac: bytes) -> str:
         return mac.hex() if self.encoding == "hex" else base64.b64encode(mac).decode("ascii")
 
-    def decode(self, text: str) -> bytes | None:
+    def decode(self, encoded: bytes) -> bytes | None:
         if self.encoding == "hex":
-            return bytes.fromhex(text) if HEX.fullmatch(text) and len(text) % 2 == 0 else None
-        if not BASE64.fullmatch(text):
+            if not HEX.fullmatch(encoded) or len(encoded) % 2:
+                return None
+            return bytes.fromhex(encoded.decode("ascii"))
+        if not BASE64.fullmatch(encoded):
             return None
         try:
-            return base64.b64decode(text, validate=True)
+            return base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             return None
 

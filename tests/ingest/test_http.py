@@ -274,3 +274,26 @@ def test_stored_headers_hide_credentials_of_any_name() -> None:
         "x-custom": "[redacted]",
         "x-hub-signature-256": "sha256=ab",
     }
+
+
+def test_handlers_get_the_header_bytes_received() -> None:
+    """Text for reading (latin-1, as Starlette decodes), bytes for comparing: the same value
+    both ways, the last of a repeated header in both."""
+    from starlette.requests import Request  # noqa: PLC0415
+
+    from ingest.app import _headers  # noqa: PLC0415
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/",
+        "headers": [
+            (b"X-Sig", b"first"),
+            (b"x-sig", b"sha256=\xe9\x00ab"),
+            (b"Content-Type", b"application/json"),
+        ],
+    }
+    text, raw = _headers(Request(scope))
+    assert raw == {"x-sig": b"sha256=\xe9\x00ab", "content-type": b"application/json"}
+    assert text["x-sig"] == "sha256=\u00e9\u0000ab"
+    assert all(value.encode("latin-1") == raw[name] for name, value in text.items())

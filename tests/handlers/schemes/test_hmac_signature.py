@@ -12,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.handlers.base import (
+    InboundRequest,
     InvalidSignatureError,
     MissingSignatureError,
     RejectedRequestError,
 )
 from ingest.handlers.schemes.hmac_signature import HmacSignature
+from tests.handlers.kit import request
 
 BODY = b'{"id": "evt_1", "amount": 100}'
 GITHUB = HmacSignature(header="X-Hub-Signature-256", vendor="GitHub", prefix="sha256=")
@@ -31,8 +33,9 @@ SCHEMES = [
 ]
 
 
-def headers(scheme: HmacSignature, value: str) -> dict[str, str]:
-    return {scheme.header.lower(): value}
+def headers(scheme: HmacSignature, value: str) -> InboundRequest:
+    """A request carrying `value` in the scheme's header (its latin-1 bytes, as received)."""
+    return request(BODY, {scheme.header.lower(): value})
 
 
 def test_githubs_documented_example() -> None:
@@ -106,7 +109,7 @@ def test_every_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.mark.parametrize("value", ["", "   "])
 def test_an_absent_or_blank_header_is_missing(value: str) -> None:
     with pytest.raises(MissingSignatureError):
-        GITHUB.verify(headers(GITHUB, value) if value else {}, ["s"], BODY)
+        GITHUB.verify(headers(GITHUB, value) if value else request(BODY, {}), ["s"], BODY)
 
 
 @pytest.mark.parametrize(
