@@ -23,16 +23,13 @@ from ingest.handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    InvalidSignatureError,
     MalformedRequestError,
-    Verdict,
     bounded_id,
     iso_time,
     json_object,
     passthrough,
     text_or_none,
 )
-from ingest.handlers.openai import ascii_timestamp
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
 from ingest.schemas.ai import (
     AgentSessionIdled,
@@ -70,19 +67,6 @@ class AnthropicHandler(StandardWebhooksHandler):
     mapped_types: ClassVar[Mapping[str, str]] = {
         vendor_type: model.event_type for vendor_type, model in SESSION_OUTCOMES.items()
     }
-
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        timestamp = _header(request.headers, "timestamp")
-        if timestamp is not None and ascii_timestamp(timestamp) is None:
-            # The inherited parse lets a non-ASCII digit such as `²` reach int() (a ValueError).
-            raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
-        return super().verify(request, source, now, documents)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         document = json_object(request.body)

@@ -20,10 +20,7 @@ from pydantic import BaseModel
 from ingest.handlers.base import (
     Delivery,
     Emitted,
-    InboundRequest,
-    InvalidSignatureError,
     NoOptions,
-    Verdict,
     json_object,
     passthrough,
     text_or_none,
@@ -37,7 +34,6 @@ from ingest.schemas.identity import (
     UserDeleted,
     UserUpdated,
 )
-from ingest.sources import SourceConfig
 
 USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
     "user.created": UserCreated,
@@ -90,22 +86,6 @@ class ClerkHandler(StandardWebhooksHandler):
         **dict.fromkeys(sorted(SESSION_STARTED), SessionStarted.event_type),
         **dict.fromkeys(sorted(SESSION_ENDED), SessionEnded.event_type),
     }
-
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        # `parse_unix_timestamp` trusts str.isdigit(), which is true for digits such as '²'
-        # (byte 0xB2 of a latin-1 header) that int() refuses: a ValueError, i.e. a 500. Refuse
-        # them here until handlers/base.py checks for ASCII digits itself.
-        for name in ("svix-timestamp", "webhook-timestamp"):
-            timestamp = request.headers.get(name)
-            if timestamp is not None and not timestamp.strip().isascii():
-                raise InvalidSignatureError("signature timestamp is not a Unix time in seconds")
-        return super().verify(request, source, now, documents)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         event = json_object(delivery.body)
