@@ -1,0 +1,106 @@
+"""The ingestor on the fast tier (the embedded SQLite store, no network): verify, store with its
+CloudEvents in one transaction, recognise redeliveries, and never refuse a verified body for its
+shape. The same paths over HTTP on PostgreSQL are in test_http.py and test_end_to_end.py."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.documents import DocumentResolver
+from ingest.handlers import HANDLERS, check_sources
+from ingest.handlers.base import InboundRequest, InvalidSignatureError, lower_headers
+from ingest.ingestion import Ingestor
+from ingest.outbound import OutboundClient
+from ingest.outbox import OutboxStore
+from ingest.simulation import SIMULATORS
+from ingest.simulation.base import SigningContext
+from ingest.sources import RawOptions, SourceConfig, SourcesConfig
+from ingest.store import Store
+
+SECRET = "whsec_ingestion_test"
+URL = "https://i.test/webhooks/stripe"
+
+
+@pytest.fixture
+def ingestor(sqlite_engine: AsyncEngine) -> Ingestor:
+    config = check_sources(
+        SourcesConfig(
+            sources={
+                "stripe": SourceConfig(
+                    name="stripe", vendor="stripe", secrets=(SECRET,), options=RawOptions()
+                )
+            },
+            routes=(),
+        )
+    )
+    return Ingestor(config, Store(sqlite_engine), HANDLERS, DocumentResolver(OutboundClient()))
+
+
+def signed(body: bytes, ingestor: Ingestor) -> InboundRequest:
+    source = ingestor.config.sources["stripe"]
+    context = SigningContext(source=source, url=URL, secret=SECRET)
+    request = SIMULATORS["stripe"].sign(body, context, time.time())
+    return InboundRequest("POST", request.url, lower_headers(request.headers), request.body)
+
+
+async def test_a_verified_delivery_is_stored_with_its_cloudevent_and_a_redelivery_is_a_twin(
+    ingestor: Ingestor, sqlite_engine: AsyncEngine
+) -> None:
+    body = SIMULATORS["stripe"].sample("payment_intent.succeeded")
+    first = await ingestor.ingest("stripe", signed(body, ingestor))
+    again = await ingestor.ingest("stripe", signed(body, ingestor))  # re-signed, as Stripe does
+    assert first.recorded is not None
+    assert again.recorded is not None
+    assert (first.recorded.duplicate, again.recorded.duplicate) == (False, True)
+    assert again.recorded.id == first.recorded.id
+    stored = await ingestor.store.get_event(first.recorded.id)
+    assert stored is not None
+    assert (stored.status, stored.vendor_event_id) == ("processed", json.loads(body)["id"])
+    [cloudevent] = await ingestor.store.cloudevents_of(first.recorded.id)
+    assert cloudevent.type == "payment.succeeded"
+    assert await OutboxStore(sqlite_engine).count_pending() == 1
+
+
+async def test_a_bad_signature_stores_nothing(
+    ingestor: Ingestor, sqlite_engine: AsyncEngine
+) -> None:
+    body = SIMULATORS["stripe"].sample("payment_intent.succeeded")
+    request = signed(body, ingestor)
+    tampered = InboundRequest(request.method, request.url, request.headers, body + b" ")
+    with pytest.raises(InvalidSignatureError):
+        await ingestor.ingest("stripe", tampered)
+    assert await OutboxStore(sqlite_engine).count_pending() == 0
+
+
+async def test_a_verified_body_of_unexpected_shape_is_stored_and_published_as_unknown(
+    ingestor: Ingestor,
+) -> None:
+    body = b'{"test": 2432232314}'
+    first = await ingestor.ingest("stripe", signed(body, ingestor))
+    again = await ingestor.ingest("stripe", signed(body, ingestor))
+    assert first.recorded is not None
+    assert again.recorded is not None
+    assert again.recorded.duplicate, "the fallback id (a digest of the body) deduplicates"
+    stored = await ingestor.store.get_event(first.recorded.id)
+    assert stored is not None
+    assert stored.vendor_event_id.startswith("sha256:")
+    [cloudevent] = await ingestor.store.cloudevents_of(first.recorded.id)
+    assert cloudevent.type == "stripe.unknown"
+
+
+async def test_stored_headers_never_hold_a_configured_secret(ingestor: Ingestor) -> None:
+    body = SIMULATORS["stripe"].sample("payment_intent.succeeded")
+    request = signed(body, ingestor)
+    leaky = InboundRequest(
+        request.method, request.url, {**request.headers, "x-debug": f"key={SECRET.upper()}"}, body
+    )
+    recorded = (await ingestor.ingest("stripe", leaky)).recorded
+    assert recorded is not None
+    stored = await ingestor.store.get_event(recorded.id)
+    assert stored is not None
+    assert stored.headers["x-debug"] == "[redacted]"
+    assert stored.headers["stripe-signature"] == request.headers["stripe-signature"]
