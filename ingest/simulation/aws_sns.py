@@ -4,9 +4,7 @@ with fresh ids, signed as the vendor signs them. The service never imports this 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -14,9 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
 from ingest.errors import ConfigError
 from ingest.handlers.aws_sns import (
@@ -28,6 +24,7 @@ from ingest.handlers.aws_sns import (
     AwsSnsHandler,
     string_to_sign,
 )
+from ingest.simulation import keys
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -35,32 +32,8 @@ def make_certificate(
     not_before: datetime | None = None, days: int = 365
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """A throwaway RSA key and a self-signed certificate named like SNS's, for local signing."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    start = not_before or datetime.now(UTC) - dt.timedelta(minutes=5)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
-def _private_key(path: Path) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no SNS signing key at {path}; run `ingest keys generate aws-sns` first"
-        ) from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(f"{path} is not an RSA private key")
-    return key
+    key = keys.rsa_key()
+    return key, keys.self_signed(key, "sns.amazonaws.com", not_before=not_before, days=days)
 
 
 def _ses_sample(kind: str, stamp: str) -> dict[str, Any]:
@@ -242,17 +215,9 @@ class AwsSnsSimulator(Simulator[AwsSnsHandler]):
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
         key, certificate = make_certificate()
-        key_path, cert_path = directory / KEY_FILE, directory / CERT_FILE
-        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        cert_path = directory / CERT_FILE
+        keys.write_private_key(directory / KEY_FILE, key)
+        keys.write_certificate(cert_path, certificate)
         return (
             f"# key and self-signed certificate written to {directory}; trust them in "
             "sources.yaml\n"
@@ -270,7 +235,8 @@ class AwsSnsSimulator(Simulator[AwsSnsHandler]):
     ) -> SignedRequest:
         """Re-sign `body` (an SNS message) with the local key as SNS would: stamped `now`,
         SignatureVersion 2 unless the body asks for 1, certificate URL the pinned local one."""
-        key = _private_key(context.key_dir / self.vendor / KEY_FILE)
+        key_path = context.key_dir / self.vendor / KEY_FILE
+        key = keys.read_rsa_key(key_path, self.vendor)
         try:
             message = json.loads(body)
         except ValueError:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -13,12 +12,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from ingest.errors import ConfigError
 from ingest.handlers.gcs import JWKS_FILE, KEY_FILE, LOCAL_KID, GcsHandler, GcsOptions
+from ingest.simulation import keys
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -86,17 +85,9 @@ class GcsSimulator(Simulator[GcsHandler]):
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key = keys.rsa_key()
         key_path, jwks_path = directory / KEY_FILE, directory / JWKS_FILE
-        descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
+        keys.write_private_key(key_path, key)
         jwks_path.write_text(json.dumps(local_jwks(key.public_key()), indent=2))
         return (
             f"# key written to {key_path} and its key set to {jwks_path}; trust it in "

@@ -12,12 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from ingest.errors import ConfigError
 from ingest.handlers.paypal import (
     AUTH_ALGORITHM,
     LOCAL_CERT_NAME,
@@ -27,6 +24,7 @@ from ingest.handlers.paypal import (
     PayPalOptions,
     signed_string,
 )
+from ingest.simulation import keys
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -230,35 +228,16 @@ class PayPalSimulator(Simulator[PayPalHandler]):
         """A self-signed certificate standing in for PayPal's, pinned to `LOCAL_CERT_URL`."""
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, LOCAL_CERT_NAME),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ingest local test (not PayPal)"),
-            ]
+        key = keys.rsa_key()
+        certificate = keys.self_signed(
+            key,
+            LOCAL_CERT_NAME,
+            organization="ingest local test (not PayPal)",
+            not_before=datetime.now(UTC) - timedelta(days=1),
         )
-        now = datetime.now(UTC)
-        certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=365))
-            .sign(key, hashes.SHA256())
-        )
-        key_path, cert_path = directory / "key.pem", directory / "cert.pem"
-        key_path.touch(mode=0o600, exist_ok=True)
-        key_path.chmod(0o600)
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        cert_path = directory / "cert.pem"
+        keys.write_private_key(directory / "key.pem", key)
+        keys.write_certificate(cert_path, certificate)
         return (
             f"# key and self-signed certificate written to {key_dir / self.vendor}; a local\n"
             "# stand-in for PayPal's certificate, for `ingest send`. In sources.yaml:\n"
@@ -272,14 +251,7 @@ class PayPalSimulator(Simulator[PayPalHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         key_path = context.key_dir / self.vendor / "key.pem"
-        try:
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        except (OSError, ValueError):
-            raise ConfigError(
-                f"no PayPal signing key in {key_path}; run `ingest keys generate paypal`"
-            ) from None
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise ConfigError(f"{key_path} is not an RSA key")
+        key = keys.read_rsa_key(key_path, self.vendor)
         transmission_id = str(uuid.uuid4())
         transmission_time = datetime.fromtimestamp(int(now), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         webhook_id = self.handler.options(context.source, PayPalOptions).webhook_id

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import time
 from pathlib import Path
@@ -14,8 +13,8 @@ from typing import Any, ClassVar
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ingest.errors import ConfigError
 from ingest.handlers.sendgrid import KEY_FILE, SendGridHandler
+from ingest.simulation import keys
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -25,18 +24,6 @@ def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode("ascii")
-
-
-def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no SendGrid signing key at {path}; run `ingest keys generate sendgrid` first"
-        ) from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ConfigError(f"{path} is not an ECDSA private key")
-    return key
 
 
 class SendGridSimulator(Simulator[SendGridHandler]):
@@ -101,15 +88,8 @@ class SendGridSimulator(Simulator[SendGridHandler]):
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
         private_key = ec.generate_private_key(ec.SECP256R1())
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
         path = directory / KEY_FILE
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+        keys.write_private_key(path, private_key)
         public = public_key_text(private_key.public_key())
         return (
             f"# private key written to {path}; trust it in sources.yaml:\n"
@@ -121,7 +101,7 @@ class SendGridSimulator(Simulator[SendGridHandler]):
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
-        private_key = _private_key(context.key_dir / self.vendor / KEY_FILE)
+        private_key = keys.read_ec_key(context.key_dir / self.vendor / KEY_FILE, self.vendor)
         timestamp = str(int(now))
         der = private_key.sign(timestamp.encode("ascii") + body, ec.ECDSA(hashes.SHA256()))
         headers = {
