@@ -21,7 +21,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     bounded_id,
-    parse_json,
     passthrough,
 )
 from ingest.sources import SourceConfig
@@ -120,7 +119,7 @@ def _extract(
     elif path is not None:
         where = f"{what} at JSON path {path}"
         if not body:
-            body.append(parse_json(request.body))
+            body.append(request.json())
         value = lookup(body[0], path)
         value = None if value is _MISSING else value
     else:
@@ -150,7 +149,7 @@ def normalize(delivery: Delivery) -> list[Emitted]:
     """Passed through as `<vendor>.<type>`: the JSON payload, or the body's text for senders that
     post form fields or plain text. A body that is not even UTF-8 fails (stored, replayable)."""
     try:
-        payload: Any = parse_json(delivery.body)
+        payload: Any = delivery.json()
     except MalformedRequestError:
         try:
             payload = delivery.body.decode("utf-8")

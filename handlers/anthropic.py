@@ -26,7 +26,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     bounded_id,
     iso_time,
-    json_object,
     passthrough,
     text_or_none,
 )
@@ -69,7 +68,7 @@ class AnthropicHandler(StandardWebhooksHandler):
     }
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        document = json_object(request.body)
+        document = request.json_object()
         event_type = _data(document).get("type")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             raise MalformedRequestError("payload has no string 'data.type'")
@@ -82,7 +81,7 @@ class AnthropicHandler(StandardWebhooksHandler):
         return Identity(event_id=event_id, event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        document = json_object(delivery.body)
+        document = delivery.json_object()
         data = _data(document)
         model = SESSION_OUTCOMES.get(delivery.event_type)
         if model is None:

@@ -54,7 +54,6 @@ from ingest.handlers.base import (
     Verdict,
     bounded_id,
     check_tolerance,
-    json_object,
     passthrough,
     text_or_none,
 )
@@ -222,8 +221,8 @@ class AwsSnsHandler(VendorHandler):
         # Only a URL we would trust is ever fetched (or looked up among the pinned files);
         # anything else is left to `verify`, which refuses it without any I/O.
         try:
-            message = json.loads(request.body)
-        except (ValueError, RecursionError):
+            message = request.json()
+        except MalformedRequestError:
             return []
         url = message.get("SigningCertURL") if isinstance(message, dict) else None
         return [url] if isinstance(url, str) and allowed_sns_url(url, pem=True) else []
@@ -235,7 +234,7 @@ class AwsSnsHandler(VendorHandler):
         now: float,
         documents: Mapping[str, bytes],
     ) -> Verdict:
-        message = json_object(request.body)
+        message = request.json_object()
         signed = string_to_sign(message)
         version = message.get("SignatureVersion")
         algorithm = HASHES.get(version) if isinstance(version, str) else None
@@ -271,7 +270,7 @@ class AwsSnsHandler(VendorHandler):
         return Verdict(secret_index=0, signed_at=signed_at)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        message = json_object(request.body)
+        message = request.json_object()
         message_id = bounded_id(message.get("MessageId"), "SNS MessageId")
         message_type = message.get("Type")
         if message_type not in SIGNED_FIELDS:
@@ -292,7 +291,7 @@ class AwsSnsHandler(VendorHandler):
         return Identity(event_id=message_id, event_type=_notification_type(message))
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        message = json_object(delivery.body)
+        message = delivery.json_object()
         if message.get("Type") in HANDSHAKES:
             return []
         inner = _inner(message)

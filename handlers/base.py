@@ -43,6 +43,21 @@ from ingest.sources import RawOptions, SourceConfig
 # -- values -------------------------------------------------------------------------
 
 
+class ParsedBody:
+    """A body's JSON, parsed on first use and kept: what stages of one delivery share."""
+
+    __slots__ = ("_value",)
+    _UNSET: ClassVar[object] = object()
+
+    def __init__(self) -> None:
+        self._value: Any = self._UNSET
+
+    def of(self, body: bytes) -> Any:
+        if self._value is self._UNSET:
+            self._value = parse_json(body)  # a body that is not JSON raises every time: no cache
+        return self._value
+
+
 @dataclass(frozen=True)
 class InboundRequest:
     """What arrived, as the sender addressed it."""
@@ -61,6 +76,17 @@ class InboundRequest:
     @property
     def query(self) -> dict[str, list[str]]:
         return parse_qs(urlsplit(self.url).query, keep_blank_values=True)
+
+    parsed: ParsedBody = field(default_factory=ParsedBody, compare=False, repr=False)
+
+    def json(self) -> Any:
+        """The body as JSON, parsed once for every stage (documents, verify, identify, and the
+        normalization that follows on the request path); MalformedRequestError if it is not.
+        Shared: a handler reads it, never changes it."""
+        return self.parsed.of(self.body)
+
+    def json_object(self) -> dict[str, Any]:
+        return _object(self.json())
 
     def header_bytes(self, name: str) -> bytes | None:
         """Header `name` (lower-case) as the sender's bytes; None when absent. Never raises: a
@@ -121,9 +147,15 @@ class Delivery:
     received_at: datetime
     headers: Mapping[str, str] = field(default_factory=dict)
     """Redacted as stored: vendors that carry the type or ids in headers read them here."""
+    parsed: ParsedBody = field(default_factory=ParsedBody, compare=False, repr=False)
+    """On the request path, the request's own: its body is not parsed again to be mapped."""
 
     def json(self) -> Any:
-        return parse_json(self.body)
+        """The body as JSON, parsed once (see `InboundRequest.json`)."""
+        return self.parsed.of(self.body)
+
+    def json_object(self) -> dict[str, Any]:
+        return _object(self.json())
 
 
 @dataclass(frozen=True)
@@ -286,7 +318,10 @@ def parse_json(body: bytes) -> Any:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    document = parse_json(body)
+    return _object(parse_json(body))
+
+
+def _object(document: Any) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise MalformedRequestError("body must be a JSON object")
     return document

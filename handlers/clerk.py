@@ -21,7 +21,6 @@ from ingest.handlers.base import (
     Delivery,
     Emitted,
     NoOptions,
-    json_object,
     passthrough,
     text_or_none,
 )
@@ -88,7 +87,7 @@ class ClerkHandler(StandardWebhooksHandler):
     }
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        event = json_object(delivery.body)
+        event = delivery.json_object()
         data = _object(event.get("data"))
         request = _object(_object(event.get("event_attributes")).get("http_request"))
         common: dict[str, Any] = {

@@ -50,7 +50,6 @@ from ingest.handlers.base import (
     VendorHandler,
     Verdict,
     bounded_id,
-    json_object,
     passthrough,
 )
 from ingest.redaction import is_redacted_name
@@ -174,12 +173,12 @@ class DatadogHandler(VendorHandler):
         raise MissingCredentialsError(f"neither {options.header} nor Authorization was sent")
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        document = json_object(request.body)
+        document = request.json_object()
         event_id = bounded_id(_text(document.get("id")), "id ($ID in the payload template)")
         return Identity(event_id=event_id, event_type=_transition(document))
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        document = json_object(delivery.body)
+        document = delivery.json_object()
         model = TRANSITIONS.get(delivery.event_type)
         if model is None:
             return [passthrough(delivery, document, key=_text(document.get("alert_id")))]

@@ -40,7 +40,6 @@ from ingest.handlers.base import (
     VendorHandler,
     Verdict,
     bounded_id,
-    json_object,
     passthrough,
 )
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
@@ -175,7 +174,7 @@ class GcsHandler(VendorHandler):
         return Verdict(secret_index=0, signed_at=issued_at)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        message = json_object(request.body).get("message")
+        message = request.json_object().get("message")
         if not isinstance(message, dict):
             raise MalformedRequestError("push body has no 'message' object")
         message_id = bounded_id(
@@ -188,7 +187,7 @@ class GcsHandler(VendorHandler):
         return Identity(event_id=message_id, event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        envelope = json_object(delivery.body)
+        envelope = delivery.json_object()
         message = envelope["message"]
         attributes = message.get("attributes") or {}
         event_type = delivery.event_type

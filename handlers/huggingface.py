@@ -28,7 +28,6 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
-    json_object,
     passthrough,
     text_or_none,
 )
@@ -91,11 +90,11 @@ class HuggingFaceHandler(VendorHandler):
         return Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        event_type = _event_type(json_object(request.body))
+        event_type = _event_type(request.json_object())
         return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        document = json_object(delivery.body)
+        document = delivery.json_object()
         repo = document.get("repo")
         repo_name = text_or_none(repo.get("name")) if isinstance(repo, dict) else None
         if delivery.event_type not in REPO_UPDATES:

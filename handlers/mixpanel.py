@@ -37,7 +37,6 @@ from ingest.handlers.base import (
     Reply,
     VendorHandler,
     Verdict,
-    json_object,
 )
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.sources import SourceConfig
@@ -116,7 +115,7 @@ class MixpanelHandler(VendorHandler):
         return Verdict(secret_index=index)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        action, parameters = _parameters(json_object(request.body))
+        action, parameters = _parameters(request.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
         session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
         event_id = _compact(f"{cohort}:{session}:{action}:{_page(parameters)}")
@@ -129,7 +128,7 @@ class MixpanelHandler(VendorHandler):
         return Reply(status=200, body=body)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        action, parameters = _parameters(json_object(delivery.body))
+        action, parameters = _parameters(delivery.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
         session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
         members = parameters.get("members") or []

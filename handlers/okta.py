@@ -38,7 +38,6 @@ from ingest.handlers.base import (
     Verdict,
     bounded_id,
     iso_time,
-    json_object,
     text_or_none,
 )
 from ingest.schemas.identity import (
@@ -147,7 +146,7 @@ class OktaHandler(VendorHandler):
         return Reply(status=200, body=json.dumps({"verification": challenge}).encode())
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        body = json_object(request.body)
+        body = request.json_object()
         event_type = body.get("eventType")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             raise MalformedRequestError("Okta event hook body has no eventType")
@@ -162,7 +161,7 @@ class OktaHandler(VendorHandler):
     # -- normalization ---------------------------------------------------------------
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        body = json_object(delivery.body)
+        body = delivery.json_object()
         events = _object(body.get("data")).get("events")
         if not isinstance(events, list):
             raise ValueError("Okta event hook body has no data.events list")

@@ -35,7 +35,6 @@ from ingest.handlers.base import (
     Verdict,
     check_tolerance,
     from_unix,
-    json_object,
     parse_unix_timestamp,
     passthrough,
 )
@@ -175,10 +174,10 @@ class OpenAIHandler(VendorHandler):
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
             raise MalformedRequestError("webhook-id header is missing")
-        return Identity(event_id=msg_id, event_type=_event_type(json_object(request.body)))
+        return Identity(event_id=msg_id, event_type=_event_type(request.json_object()))
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        event = json_object(delivery.body)
+        event = delivery.json_object()
         model = MAPPED.get(delivery.event_type)
         if model is None:
             return [passthrough(delivery, event)]

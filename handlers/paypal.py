@@ -61,7 +61,6 @@ from ingest.handlers.base import (
     bounded_id,
     check_tolerance,
     iso_time,
-    json_object,
     passthrough,
 )
 from ingest.schemas.base import Money, money_from_decimal
@@ -338,14 +337,14 @@ class PayPalHandler(VendorHandler):
         return Verdict(secret_index=0, signed_at=signed_at)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        event = json_object(request.body)
+        event = request.json_object()
         return Identity(
             event_id=bounded_id(event.get("id"), "PayPal event id"),
             event_type=bounded_id(event.get("event_type"), "PayPal event_type"),
         )
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        event = json_object(delivery.body)
+        event = delivery.json_object()
         resource = event.get("resource")
         if not isinstance(resource, dict):
             raise ValueError("PayPal event has no resource object")

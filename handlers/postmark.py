@@ -26,7 +26,6 @@ from ingest.handlers.base import (
     VendorHandler,
     Verdict,
     iso_time,
-    json_object,
     passthrough,
     text_or_none,
 )
@@ -115,14 +114,14 @@ class PostmarkHandler(VendorHandler):
         )
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        record = json_object(request.body)
+        record = request.json_object()
         record_type = record.get("RecordType")
         if not isinstance(record_type, str) or not record_type or len(record_type) > 64:
             raise MalformedRequestError("Postmark record has no RecordType")
         return Identity(event_id=dedup_key(record_type, record), event_type=record_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        record = json_object(delivery.body)
+        record = delivery.json_object()
         recipient = record.get("Recipient") or record.get("Email")
         data = _domain_event(delivery.event_type, record, delivery.received_at)
         if data is None:

@@ -22,7 +22,6 @@ from ingest.handlers.base import (
     InboundRequest,
     MalformedRequestError,
     iso_time,
-    json_object,
     passthrough,
 )
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
@@ -50,13 +49,13 @@ class R2Handler(StandardWebhooksHandler):
         msg_id = request.headers.get("webhook-id") or request.headers.get("svix-id")
         if not msg_id or len(msg_id) > 255:
             raise MalformedRequestError("webhook-id header is missing")
-        action = json_object(request.body).get("action")
+        action = request.json_object().get("action")
         if not isinstance(action, str) or not action or len(action) > 255:
             raise MalformedRequestError("R2 notification has no string 'action'")
         return Identity(event_id=msg_id, event_type=action)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        message = json_object(delivery.body)
+        message = delivery.json_object()
         action = delivery.event_type
         if action not in CREATE_ACTIONS and action not in DELETE_ACTIONS:
             return [passthrough(delivery, message)]

@@ -23,7 +23,6 @@ from ingest.handlers.base import (
     Verdict,
     bounded_id,
     iso_time,
-    parse_json,
 )
 from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.analytics import (
@@ -88,7 +87,7 @@ class SegmentHandler(VendorHandler):
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        document = parse_json(request.body)
+        document = request.json()
         if isinstance(document, list):
             if not document:
                 raise MalformedRequestError("Segment batch is empty")

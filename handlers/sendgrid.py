@@ -38,7 +38,6 @@ from ingest.handlers.base import (
     VendorHandler,
     Verdict,
     check_tolerance,
-    parse_json,
     parse_unix_timestamp,
 )
 from ingest.schemas.email import (
@@ -234,7 +233,7 @@ class SendGridHandler(VendorHandler):
         raise InvalidSignatureError("no SendGrid signature matches a configured public key")
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        events = parse_json(request.body)
+        events = request.json()
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
             raise MalformedRequestError("SendGrid body must be a JSON array of event objects")
         names = {e.get("event") if isinstance(e.get("event"), str) else None for e in events}

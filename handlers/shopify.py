@@ -23,7 +23,6 @@ from ingest.handlers.base import (
     VendorHandler,
     Verdict,
     iso_time,
-    json_object,
 )
 from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas.base import Money, money_from_decimal
@@ -90,7 +89,7 @@ class ShopifyHandler(VendorHandler):
         raise MalformedRequestError("neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is set")
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        payload = json_object(delivery.body)
+        payload = delivery.json_object()
         triggered_at = iso_time(delivery.headers.get(TRIGGERED_AT_HEADER))
         topic = delivery.event_type
         # The event's time: Shopify's X-Shopify-Triggered-At, else the payload's own timestamp

@@ -34,7 +34,6 @@ from ingest.handlers.base import (
     Verdict,
     bounded_id,
     iso_time,
-    json_object,
     passthrough,
 )
 from ingest.handlers.schemes.hmac_signature import HmacSignature
@@ -139,14 +138,14 @@ class SquareHandler(VendorHandler):
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, url + request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        event = json_object(request.body)
+        event = request.json_object()
         return Identity(
             event_id=bounded_id(event.get("event_id"), "Square event_id"),
             event_type=bounded_id(event.get("type"), "Square event type"),
         )
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        event = json_object(delivery.body)
+        event = delivery.json_object()
         data = event.get("data")
         if not isinstance(data, dict):
             raise ValueError("Square event has no data object")

@@ -46,7 +46,6 @@ from ingest.handlers.base import (
     Verdict,
     WireError,
     check_tolerance,
-    json_object,
     parse_unix_timestamp,
     passthrough,
 )
@@ -251,13 +250,13 @@ class StandardWebhooksHandler(VendorHandler):
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
             raise WireError("webhook-id header is missing")
-        event_type = json_object(request.body).get("type")
+        event_type = request.json_object().get("type")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             raise MalformedRequestError("payload has no string 'type'")
         return Identity(event_id=msg_id, event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        return [passthrough(delivery, json_object(delivery.body))]
+        return [passthrough(delivery, delivery.json_object())]
 
 
 def _utf8_encodable(value: str) -> bool:

@@ -28,7 +28,6 @@ from ingest.handlers.base import (
     Verdict,
     check_tolerance,
     from_unix,
-    json_object,
     passthrough,
 )
 from ingest.schemas.base import Money, currency_exponent
@@ -199,7 +198,7 @@ class StripeHandler(VendorHandler):
         raise InvalidSignatureError("no Stripe signature matches a configured secret")
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        event = json_object(request.body)
+        event = request.json_object()
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
             raise MalformedRequestError("Stripe event has no id")
@@ -208,7 +207,7 @@ class StripeHandler(VendorHandler):
         return Identity(event_id=event_id, event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
-        event = json_object(delivery.body)
+        event = delivery.json_object()
         obj = event.get("data", {}).get("object", {})
         occurred_at = from_unix(event.get("created")) or delivery.received_at
         if (model := SUBSCRIPTION_EVENTS.get(delivery.event_type)) is not None:

@@ -377,7 +377,7 @@ class TwilioHandler(VendorHandler):
 
     @staticmethod
     def _normalize_json(delivery: Delivery) -> list[Emitted]:
-        document = parse_json(delivery.body)
+        document = delivery.json()
         if not isinstance(document, list):
             return [passthrough(delivery, document)]
         emitted = []

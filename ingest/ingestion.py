@@ -141,6 +141,7 @@ class Ingestor:
             ),
             received_at=datetime.fromtimestamp(now, tz=UTC),
             verdict=verdict,
+            parsed=request.parsed,  # one delivery's stages share one parse of its body
         )
         outcome = (
             Outcome(status="processed")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.clock import utcnow
-from ingest.handlers.base import Delivery, Verdict
+from ingest.handlers.base import Delivery, ParsedBody, Verdict
 from ingest.processing import Outcome
 from ingest.sharding import key_hash
 from ingest.tables import ContentDigest, InboxEvent, InboxItem, OutboxEvent, ReplayRun
@@ -45,6 +45,8 @@ class NewDelivery:
     headers: dict[str, str]
     received_at: datetime
     verdict: Verdict
+    parsed: ParsedBody = field(default_factory=ParsedBody, compare=False, repr=False)
+    """The request's parsed body, handed on so normalization does not parse it again."""
 
     def as_delivery(self) -> Delivery:
         return Delivery(
@@ -55,6 +57,7 @@ class NewDelivery:
             body=self.body,
             received_at=self.received_at,
             headers=self.headers,
+            parsed=self.parsed,
         )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +22,7 @@ from ingest.simulation import SIMULATORS
 from ingest.simulation.base import SigningContext
 from ingest.sources import RawOptions, SourceConfig, SourcesConfig
 from ingest.store import Store
+from tests import catalog
 
 SECRET = "whsec_ingestion_test"
 URL = "https://i.test/webhooks/stripe"
@@ -104,3 +107,38 @@ async def test_stored_headers_never_hold_a_configured_secret(ingestor: Ingestor)
     assert stored is not None
     assert stored.headers["x-debug"] == "[redacted]"
     assert stored.headers["stripe-signature"] == request.headers["stripe-signature"]
+
+
+async def test_an_sns_body_is_parsed_once_for_every_stage(
+    sqlite_engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Certificate lookup, verification, identity and mapping all read the one parse (SNS read
+    its body four times per request before)."""
+    raw = catalog.source_document("aws-sns", tmp_path)
+    source = SourceConfig(
+        name="sns",
+        vendor="aws-sns",
+        options=RawOptions.of({k: v for k, v in raw.items() if k != "vendor"}),
+    )
+    config = check_sources(SourcesConfig(sources={"sns": source}, routes=()))
+    sns = Ingestor(config, Store(sqlite_engine), HANDLERS, DocumentResolver(OutboundClient()))
+    simulator = SIMULATORS["aws-sns"]
+    context = SigningContext(
+        source=config.sources["sns"], url="https://i.test/webhooks/sns", key_dir=tmp_path
+    )
+    signed = simulator.sign(simulator.sample("Notification"), context, time.time())
+    request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
+
+    parses: list[object] = []
+    real_loads = json.loads
+
+    def counting_loads(text: object, **kwargs: Any) -> Any:
+        if text == signed.body:
+            parses.append(text)
+        return real_loads(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(json, "loads", counting_loads)  # parse_json calls json.loads
+    ingested = await sns.ingest("sns", request)
+    assert ingested.recorded is not None
+    assert not ingested.recorded.duplicate
+    assert len(parses) == 1
