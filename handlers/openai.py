@@ -4,9 +4,9 @@ OpenAI sends `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base6
 `{id}.{timestamp}.{body}` like any Standard Webhooks sender, but its SDK (openai-python
 `lib/_webhooks.py`) derives the HMAC key differently from the `standardwebhooks` library: a secret
 starting `whsec_` is base64-decoded, any other secret is used as its raw UTF-8 bytes. The
-dashboard issues `whsec_…` secrets; raw ones are accepted because the SDK accepts them. So the
-HMAC is computed here (hmac/hashlib), while header parsing reuses handlers/standard_webhooks.py's
-strict helpers. Timestamps are checked both ways (300 s, as the SDK).
+dashboard issues `whsec_…` secrets; raw ones are accepted because the SDK accepts them. So this
+is the Standard Webhooks handler with one override, `v1_signature` (the key derivation): header
+parsing, tolerance (both ways, 300 s as the SDK) and comparison are the standard's.
 
 OpenAI's events are thin — `{"id": "evt_…", "type": …, "created_at": …, "data": {"id": …}}` —
 so the domain events carry the object's id and final status: fetch the object for the rest.
@@ -22,28 +22,21 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
-    InvalidSignatureError,
     MalformedRequestError,
-    MissingSignatureError,
+    NoOptions,
     VendorHandler,
-    Verdict,
-    check_tolerance,
     from_unix,
-    parse_unix_timestamp,
     passthrough,
 )
-from ingest.handlers.standard_webhooks import (
-    MAX_HEADER_LENGTH,
-    MAX_SIGNATURES,
-    _decode_signature,
-    _header,
-)
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
 from ingest.schemas.ai import (
     AiBatchCancelled,
     AiBatchCompleted,
@@ -100,7 +93,7 @@ def _event_type(document: Mapping[str, Any]) -> str:
     return event_type
 
 
-class OpenAIHandler(VendorHandler):
+class OpenAIHandler(StandardWebhooksHandler):
     vendor: ClassVar[str] = "openai"
     summary: ClassVar[str] = (
         "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}' "
@@ -116,8 +109,13 @@ class OpenAIHandler(VendorHandler):
         vendor_type: model.event_type for vendor_type, model in MAPPED.items()
     }
 
+    # Secrets only (no v1a public keys), and not necessarily base64: OpenAI's SDK takes raw ones.
+    options_model: ClassVar[type[BaseModel]] = NoOptions
+    requires_secrets: ClassVar[bool] = True
+    secrets_usage: ClassVar[str | None] = None
+
     def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
+        source = VendorHandler.check_config(self, source)
         for index, secret in enumerate(source.secrets):
             if signing_key(secret) is None:
                 raise ConfigError(
@@ -126,48 +124,14 @@ class OpenAIHandler(VendorHandler):
                 )
         return source
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        headers = request.headers
-        signature_header = _header(headers, "signature")
-        if not signature_header:
-            raise MissingSignatureError("webhook-signature header is missing")
-        msg_id = _header(headers, "id")
-        if not msg_id:
-            raise MalformedRequestError("webhook-id header is missing")
-        if len(signature_header) > MAX_HEADER_LENGTH or len(msg_id) > 255:
-            raise InvalidSignatureError("webhook signature headers are too long")
-        raw_timestamp = _header(headers, "timestamp")
-        signed_at = parse_unix_timestamp(raw_timestamp)
-        check_tolerance(signed_at, now, self.tolerance(source))
-        provided = [
-            decoded
-            for version, _, encoded in (
-                entry.partition(",") for entry in signature_header.split(" ")[:MAX_SIGNATURES]
-            )
-            if version == "v1" and (decoded := _decode_signature(encoded)) is not None
-        ]
-        if not provided:
-            raise InvalidSignatureError("webhook-signature has no well-formed v1 signature")
-        try:
-            # The id and timestamp exactly as sent (latin-1 round-trips header bytes), as signed.
-            prefix = f"{msg_id}.{raw_timestamp}.".encode("latin-1")
-        except UnicodeEncodeError:
-            raise InvalidSignatureError("webhook-id is not a valid header value") from None
-        signed_content = prefix + request.body
-        for index, secret in enumerate(source.secrets):
-            key = signing_key(secret)
-            if key is None:
-                continue
-            expected = hmac.new(key, signed_content, hashlib.sha256).digest()
-            if any(hmac.compare_digest(expected, candidate) for candidate in provided):
-                return Verdict(secret_index=index, signed_at=signed_at)
-        raise InvalidSignatureError("no webhook signature matches a configured secret")
+    def v1_signature(self, secret: str, msg_id: str, signed_at: int, body: bytes) -> bytes | None:
+        """OpenAI's key derivation (`signing_key`); the rest is Standard Webhooks'. The id and
+        timestamp are signed as sent: ASCII, which `verify` checked before asking."""
+        key = signing_key(secret)
+        if key is None:
+            return None
+        content = f"{msg_id}.{signed_at}.".encode("utf-8", "surrogatepass") + body
+        return hmac.new(key, content, hashlib.sha256).digest()
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         # OpenAI documents webhook-id as the idempotency key: the same on every retry.
