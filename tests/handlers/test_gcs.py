@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from google.auth import transport
+from google.oauth2 import id_token
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -280,3 +283,74 @@ def test_identify_needs_a_message_id() -> None:
     for body in (b"{}", b'{"message": {}}', b'{"message": {"messageId": ""}}', b"[]"):
         with pytest.raises(MalformedRequestError):
             identify(handler, body, {})
+
+
+# -- cross-checked against Google's own verifier (google-auth) ------------------------------
+
+
+class _JwksResponse(transport.Response):
+    @property
+    def status(self) -> int:
+        return 200
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"content-type": "application/json"}
+
+    @property
+    def data(self) -> bytes:
+        return JWKS
+
+
+class _JwksTransport(transport.Request):
+    """google-auth fetches the certificates through a transport; this one serves our JWKS."""
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: Any = None,
+        timeout: Any = None,
+        **kwargs: Any,
+    ) -> transport.Response:
+        assert url == GOOGLE_JWKS_URL
+        return _JwksResponse()
+
+
+@pytest.mark.parametrize(
+    ("claims", "key"),
+    [
+        ({}, KEY),
+        ({"aud": "https://elsewhere.example"}, KEY),
+        ({}, OTHER_KEY),
+        ({"exp": -120}, KEY),  # beyond our 60 s allowance for clock skew (google-auth: none)
+    ],
+    ids=["valid", "wrong-audience", "wrong-key", "expired"],
+)
+def test_a_token_is_accepted_exactly_when_google_auth_accepts_it(
+    claims: dict[str, Any], key: Any
+) -> None:
+    """google.oauth2.id_token.verify_token is what Google documents for push subscriptions; its
+    verdict and ours agree (ours checks the service account's email on top). It reads the
+    clock, so the token is issued now and both judge now."""
+    now = int(time.time())
+    times = {"iat": now - 60, "exp": now + 3600}
+    if "exp" in claims:
+        times["exp"] = now + claims.pop("exp")
+    encoded = token({**claims, **times}, key=key)
+    try:
+        id_token.verify_token(
+            encoded, _JwksTransport(), audience=AUDIENCE, certs_url=GOOGLE_JWKS_URL
+        )
+    except Exception:  # noqa: BLE001 - any refusal of google-auth's, whatever its type
+        google_accepts = False
+    else:
+        google_accepts = True
+    try:
+        verify(handler, BODY, bearer(encoded), source, now, DOCS)
+    except RejectedRequestError:
+        we_accept = False
+    else:
+        we_accept = True
+    assert we_accept == google_accepts

@@ -7,20 +7,24 @@ from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.handlers.base import (
     Delivery,
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
+    RejectedRequestError,
 )
 from ingest.handlers.github import GitHubHandler
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.vcs import VcsPullRequest, VcsPush
 from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests.handlers.contract import HOSTILE_VALUES, assert_only_rejections
-from tests.handlers.kit import identify, sign_headers, verify
+from tests.handlers.kit import URL, identify, request, sign_headers, verify
 
 handler = GitHubHandler()
 SECRET = "It's a Secret to Everybody"
@@ -119,3 +123,48 @@ def test_other_events_pass_through() -> None:
     [event] = handler.normalize(delivery("issues", simulator(handler).sample("issues")))
     assert event.type == "github.issues"
     assert isinstance(event.data, VendorPassthrough)
+
+
+# -- cross-checked against gidgethub's verifier -------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=2000),
+    secret=st.text(min_size=1, max_size=40),
+    tamper=st.sampled_from(["none", "body", "secret", "digit"]),
+)
+def test_a_signature_is_accepted_exactly_when_gidgethub_accepts_it(
+    body: bytes, secret: str, tamper: str
+) -> None:
+    """gidgethub (a maintained GitHub library) validates X-Hub-Signature-256 as GitHub
+    documents; what our simulator signs it accepts, and on anything tampered we agree."""
+    from gidgethub import ValidationFailure  # noqa: PLC0415 - a dev-only cross-check
+    from gidgethub.sansio import validate_event  # noqa: PLC0415
+
+    source = SourceConfig(name="github", vendor="github", secrets=(secret,))
+    context = SigningContext(source=source, url=URL, secret=secret)
+    headers = {k.lower(): v for k, v in simulator(handler).sign(body, context, 0).headers.items()}
+    received, configured = body, secret
+    if tamper == "body":
+        received = body + b"!"
+    elif tamper == "secret":
+        configured = secret + "x"
+    elif tamper == "digit":
+        value = headers["x-hub-signature-256"]
+        headers["x-hub-signature-256"] = value[:-1] + ("0" if value[-1] != "0" else "1")
+    try:
+        validate_event(received, signature=headers["x-hub-signature-256"], secret=configured)
+    except ValidationFailure:
+        gidgethub_accepts = False
+    else:
+        gidgethub_accepts = True
+    checked = SourceConfig(name="github", vendor="github", secrets=(configured,))
+    try:
+        handler.verify(request(received, headers), checked, 0, {})
+    except RejectedRequestError:
+        we_accept = False
+    else:
+        we_accept = True
+    assert we_accept == gidgethub_accepts
+    assert gidgethub_accepts == (tamper == "none")
