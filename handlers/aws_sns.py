@@ -24,8 +24,6 @@ SubscriptionConfirmation carries the `SubscribeURL` the service GETs to confirm 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -35,10 +33,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote_plus, urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
@@ -57,6 +52,7 @@ from ingest.handlers.base import (
     passthrough,
     text_or_none,
 )
+from ingest.handlers.schemes import certificate
 from ingest.schemas.email import (
     BounceType,
     EmailBounced,
@@ -93,7 +89,7 @@ SIGNED_FIELDS = {
     "UnsubscribeConfirmation": CONFIRMATION_FIELDS,
 }
 HANDSHAKES = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
-HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+HASHES: dict[str, type[hashes.SHA1] | type[hashes.SHA256]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 MAX_SIGNATURE_LENGTH = 2048  # base64 of a 4096-bit RSA signature is 684 characters
 
 KEY_FILE = "private.pem"
@@ -240,29 +236,19 @@ class AwsSnsHandler(VendorHandler):
         algorithm = HASHES.get(version) if isinstance(version, str) else None
         if algorithm is None:
             raise InvalidSignatureError("SignatureVersion must be 1 or 2")
-        encoded = message.get("Signature")
-        if not isinstance(encoded, str) or not encoded or len(encoded) > MAX_SIGNATURE_LENGTH:
-            raise InvalidSignatureError("Signature is missing or malformed")
-        try:
-            signature = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidSignatureError("Signature is not base64") from None
+        signature = certificate.decode_signature(
+            message.get("Signature"), MAX_SIGNATURE_LENGTH, "Signature"
+        )
         url = message.get("SigningCertURL")
         if not isinstance(url, str) or not allowed_sns_url(url, pem=True):
             raise InvalidSignatureError("SigningCertURL is not an https SNS certificate URL")
-        pem = documents.get(url)
-        if pem is None:
-            raise InvalidSignatureError("the signing certificate was not available")
         published = _timestamp(message.get("Timestamp"))
         if published is None:
             raise MalformedRequestError("SNS Timestamp is not ISO 8601")
         signed_at = int(published.timestamp())
         check_tolerance(signed_at, now, self.tolerance(source))
-        public_key = _certificate_key(pem, now)
-        try:
-            public_key.verify(signature, signed, padding.PKCS1v15(), algorithm())
-        except (InvalidSignature, ValueError):
-            raise InvalidSignatureError("SNS signature does not verify") from None
+        signing = certificate.signing_certificate(documents.get(url), now, "SNS")
+        certificate.verify_rsa(signing, signature, signed, algorithm, "SNS")
         topic = message.get("TopicArn")
         # Checked after the signature: only a genuine SNS message earns this distinction.
         if topic not in self.options(source, SnsOptions).topic_arns:
@@ -302,20 +288,6 @@ class AwsSnsHandler(VendorHandler):
         if inner is not None and _is_s3(inner):
             return _s3_events(delivery, inner)
         return [passthrough(delivery, message)]
-
-
-def _certificate_key(pem: bytes, now: float) -> rsa.RSAPublicKey:
-    try:
-        certificate = x509.load_pem_x509_certificate(pem)
-    except ValueError:
-        raise InvalidSignatureError("the signing certificate is not a PEM certificate") from None
-    moment = datetime.fromtimestamp(now, tz=UTC)
-    if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
-        raise InvalidSignatureError("the signing certificate is not valid at this time")
-    public_key = certificate.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise InvalidSignatureError("the signing certificate does not hold an RSA key")
-    return public_key
 
 
 # -- what the message carries ---------------------------------------------------------------

@@ -30,21 +30,16 @@ sight), and a webhook has exactly one id: there is nothing to rotate on our side
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import zlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -63,6 +58,7 @@ from ingest.handlers.base import (
     iso_time,
     passthrough,
 )
+from ingest.handlers.schemes import certificate
 from ingest.schemas.base import Money, money_from_decimal
 from ingest.schemas.payments import (
     PaymentDisputed,
@@ -141,17 +137,6 @@ class PayPalOptions(BaseModel):
             if not acceptable_cert_url(url):
                 raise ValueError(f"{url!r} is not a PayPal certificate URL ({CERT_PATH}…)")
         return value
-
-
-@lru_cache(maxsize=64)
-def _certificate(document: bytes) -> x509.Certificate | None:
-    """The first (leaf) certificate of a PEM document; None if there is none. Cached: PayPal
-    uses one certificate for every delivery, parsing it once is enough."""
-    try:
-        certificates = x509.load_pem_x509_certificates(document)
-    except (ValueError, TypeError):
-        return None
-    return certificates[0] if certificates else None
 
 
 def _names_paypal(certificate: x509.Certificate) -> bool:
@@ -264,7 +249,7 @@ class PayPalHandler(VendorHandler):
                 raise ConfigError(
                     f"source {source.name!r}: certificates[{url!r}]: cannot read ({exc.strerror})"
                 ) from None
-            if _certificate(document) is None:
+            if certificate.leaf(document) is None:
                 raise ConfigError(
                     f"source {source.name!r}: certificates[{url!r}] is not a PEM certificate"
                 )
@@ -307,33 +292,15 @@ class PayPalHandler(VendorHandler):
 
         if not acceptable_cert_url(cert_url):
             raise InvalidSignatureError("PAYPAL-CERT-URL is not a PayPal certificate URL")
-        document = documents.get(cert_url)
-        certificate = _certificate(document) if document is not None else None
-        if certificate is None:
-            raise InvalidSignatureError("PayPal's certificate could not be read")
-        moment = datetime.fromtimestamp(now, tz=UTC)
-        if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
-            raise InvalidSignatureError("PayPal's certificate is expired or not yet valid")
-        if not _names_paypal(certificate):
+        signing = certificate.signing_certificate(documents.get(cert_url), now, "PayPal")
+        if not _names_paypal(signing):
             raise InvalidSignatureError("the certificate is not issued to a paypal.com name")
-        public_key = certificate.public_key()
-        if not isinstance(public_key, rsa.RSAPublicKey):
-            raise InvalidSignatureError("PayPal's certificate does not hold an RSA key")
-
-        if len(signature_b64) > MAX_SIGNATURE or not signature_b64.isascii():
-            raise InvalidSignatureError("PAYPAL-TRANSMISSION-SIG is malformed")
-        try:
-            signature = base64.b64decode(signature_b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidSignatureError("PAYPAL-TRANSMISSION-SIG is not base64") from None
+        signature = certificate.decode_signature(
+            signature_b64, MAX_SIGNATURE, "PAYPAL-TRANSMISSION-SIG"
+        )
         webhook_id = self.options(source, PayPalOptions).webhook_id
         message = signed_string(transmission_id, transmission_time, webhook_id, request.body)
-        try:
-            public_key.verify(signature, message.encode(), padding.PKCS1v15(), hashes.SHA256())
-        except (InvalidSignature, ValueError):
-            raise InvalidSignatureError(
-                "PayPal signature does not match (body, webhook_id or certificate)"
-            ) from None
+        certificate.verify_rsa(signing, signature, message.encode(), hashes.SHA256, "PayPal")
         return Verdict(secret_index=0, signed_at=signed_at)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:

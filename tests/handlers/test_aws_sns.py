@@ -226,7 +226,7 @@ def test_expired_certificate_is_refused() -> None:
         options=RawOptions.of({"topic_arns": [AWS_FIXTURES[0]["TopicArn"]]}),
     )
     later = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
-    with pytest.raises(InvalidSignatureError, match="not valid at this time"):
+    with pytest.raises(InvalidSignatureError, match="expired or not yet valid"):
         sns_verify(AWS_FIXTURES[0], lenient, later, AWS_DOCS)
 
 
