@@ -127,14 +127,3 @@ def match_token(
     if matched is None:
         raise InvalidCredentialsError(f"{what} matches no configured token")
     return matched
-
-
-def basic_authorization(credential: BasicCredential) -> str:
-    """The `Authorization` value a sender configured with `credential` sends."""
-    pair = f"{credential.username}:{credential.password}".encode()
-    return f"Basic {base64.b64encode(pair).decode('ascii')}"
-
-
-def first_basic_credential(credentials: Sequence[BasicCredential]) -> BasicCredential | None:
-    """The credential `ingest send` signs with: the first of the source's `basic_auth`."""
-    return credentials[0] if credentials else None

@@ -30,7 +30,6 @@ HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 # Dotted segments, none empty: `id`, `data.id`, `events.0.uuid`.
 JSON_PATH = re.compile(r"^[^.\s]{1,100}(\.[^.\s]{1,100}){0,15}$")
 DEFAULT_TYPE = "webhook"
-SAMPLE_TYPES = ("example.created", "example.updated")
 _MISSING = object()
 
 
@@ -160,7 +159,6 @@ def normalize(delivery: Delivery) -> list[Emitted]:
 
 __all__ = [
     "DEFAULT_TYPE",
-    "SAMPLE_TYPES",
     "ExtractionOptions",
     "header_name",
     "identify",

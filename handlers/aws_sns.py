@@ -504,6 +504,3 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
             )
         )
     return emitted
-
-
-# -- samples, from AWS's documented examples ------------------------------------------------

@@ -397,8 +397,6 @@ class TwilioHandler(VendorHandler):
             )
         return emitted
 
-    # -- samples and signing -----------------------------------------------------------
-
 
 def _rfc2822(raw: str) -> datetime:
     moment = parsedate_to_datetime(raw)

@@ -9,8 +9,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ingest.handlers._extraction import SAMPLE_TYPES, ExtractingHandler, ExtractionOptions
+from ingest.handlers._extraction import ExtractingHandler, ExtractionOptions
 from ingest.simulation.base import Simulator
+
+SAMPLE_TYPES = ("example.created", "example.updated")
+"""What the generic vendors' samples are typed as (their types come from the sender's config)."""
 
 
 def sample(event_type: str | None) -> bytes:
@@ -42,4 +45,4 @@ class ExtractingSimulator(Simulator[Any]):
         return sample(event_type)
 
 
-__all__ = ["ExtractingHandler", "ExtractingSimulator", "sample", "sample_headers"]
+__all__ = ["SAMPLE_TYPES", "ExtractingHandler", "ExtractingSimulator", "sample", "sample_headers"]

@@ -4,30 +4,26 @@ receive."""
 
 from __future__ import annotations
 
-import base64
 from typing import ClassVar
 
-from ingest.handlers._extraction import SAMPLE_TYPES
 from ingest.handlers.basic_auth import BasicAuthHandler, BasicAuthOptions
 from ingest.simulation import _extraction
 from ingest.simulation._extraction import ExtractingSimulator
 from ingest.simulation.base import SignedRequest, SigningContext
+from ingest.simulation.credentials import basic_authorization
 
 
 class BasicAuthSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = BasicAuthHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         """With the first configured pair (the one a sender would be set up with)."""
         options = self.handler.options(context.source, BasicAuthOptions)
-        credential = options.basic_auth[0]
-        token = base64.b64encode(f"{credential.username}:{credential.password}".encode())
         headers = {
             "Content-Type": "application/json",
-            "Authorization": f"Basic {token.decode('ascii')}",
+            "Authorization": basic_authorization(options.basic_auth[0]),
             **_extraction.sample_headers(options, event_type),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)

@@ -8,12 +8,9 @@ import secrets
 import time
 from typing import ClassVar
 
-from ingest.handlers._credentials import (
-    basic_authorization,
-    first_basic_credential,
-)
 from ingest.handlers.datadog import DatadogHandler, DatadogOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
+from ingest.simulation.credentials import basic_authorization, first_basic_credential
 
 
 class DatadogSimulator(Simulator[DatadogHandler]):

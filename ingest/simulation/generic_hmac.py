@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ingest.errors import ConfigError
-from ingest.handlers._extraction import SAMPLE_TYPES
 from ingest.handlers.generic_hmac import GenericHmacHandler, GenericHmacOptions, _content
 from ingest.simulation import _extraction
 from ingest.simulation._extraction import ExtractingSimulator
@@ -16,7 +15,6 @@ from ingest.simulation.base import SignedRequest, SigningContext
 
 class GenericHmacSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = GenericHmacHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ingest.handlers._extraction import SAMPLE_TYPES
 from ingest.handlers.header_token import AUTHORIZATION, HeaderTokenHandler, HeaderTokenOptions
 from ingest.simulation import _extraction
 from ingest.simulation._extraction import ExtractingSimulator
@@ -15,7 +14,6 @@ from ingest.simulation.base import SignedRequest, SigningContext
 
 class HeaderTokenSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = HeaderTokenHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = SAMPLE_TYPES
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

@@ -8,12 +8,9 @@ import secrets
 import uuid
 from typing import ClassVar
 
-from ingest.handlers._credentials import (
-    basic_authorization,
-    first_basic_credential,
-)
 from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
+from ingest.simulation.credentials import basic_authorization, first_basic_credential
 
 
 class MixpanelSimulator(Simulator[MixpanelHandler]):

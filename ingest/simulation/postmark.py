@@ -3,7 +3,6 @@ with fresh ids, signed as the vendor signs them. The service never imports this 
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import uuid
@@ -12,6 +11,7 @@ from typing import Any, ClassVar
 
 from ingest.handlers.postmark import PostmarkHandler, PostmarkOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
+from ingest.simulation.credentials import basic_authorization
 
 
 class PostmarkSimulator(Simulator[PostmarkHandler]):
@@ -134,11 +134,9 @@ class PostmarkSimulator(Simulator[PostmarkHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         options = self.handler.options(context.source, PostmarkOptions)
-        credential = options.basic_auth[0]
-        token = base64.b64encode(f"{credential.username}:{credential.password}".encode()).decode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Postmark",
-            "Authorization": f"Basic {token}",
+            "Authorization": basic_authorization(options.basic_auth[0]),
         }
         return SignedRequest(headers=headers, body=body, url=context.url)
