@@ -30,6 +30,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     from_unix,
     json_object,
 )
@@ -119,13 +120,8 @@ class AblyHandler(VendorHandler):
                 )
         return checked
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         key = request.headers.get(KEY_HEADER)
         if not key:
             raise MissingSignatureError("X-Ably-Key header is missing")

@@ -35,6 +35,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     iso_time,
     parse_json,
@@ -131,13 +132,8 @@ class Auth0Handler(VendorHandler):
             )
         return super().check_config(source)
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, TokenOptions)
         index = match_token(
             request.headers.get(AUTHORIZATION), options.tokens, "Authorization", bearer=True

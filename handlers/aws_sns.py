@@ -47,6 +47,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     check_tolerance,
     passthrough,
@@ -223,13 +224,8 @@ class AwsSnsHandler(VendorHandler):
         url = message.get("SigningCertURL") if isinstance(message, dict) else None
         return [url] if isinstance(url, str) and allowed_sns_url(url, pem=True) else []
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now, documents = check.request, check.source, check.now, check.documents
         message = request.json_object()
         signed = string_to_sign(message)
         version = message.get("SignatureVersion")

@@ -105,6 +105,17 @@ class InboundRequest:
 
 
 @dataclass(frozen=True)
+class Verification:
+    """What a handler verifies with: the request, its source, the time to judge timestamps by,
+    and the documents (certificates, keys) the service fetched for it (`documents()`)."""
+
+    request: InboundRequest
+    source: SourceConfig
+    now: float
+    documents: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What verification established; stored with the event so replays never re-verify."""
 
@@ -248,14 +259,9 @@ class VendorHandler(ABC):
         return {}
 
     @abstractmethod
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        """Raise a VerificationError (or MalformedRequestError) unless the vendor sent this."""
+    def verify(self, check: Verification) -> Verdict:
+        """Raise a VerificationError (or MalformedRequestError) unless the vendor sent
+        `check.request`. Pure: no I/O, no clock but `check.now`."""
 
     # -- identity --------------------------------------------------------------------------
 
@@ -425,6 +431,7 @@ __all__ = [
     "TimestampOutOfToleranceError",
     "VendorHandler",
     "Verdict",
+    "Verification",
     "VerificationError",
     "WireError",
     "bounded_id",

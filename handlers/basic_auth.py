@@ -8,7 +8,6 @@ paths (`handlers._extraction`). The `authorization` header is redacted in the in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field
@@ -18,8 +17,8 @@ from ingest.handlers import _extraction
 from ingest.handlers._credentials import BasicCredential, match_basic
 from ingest.handlers._extraction import ExtractionOptions
 from ingest.handlers.base import (
-    InboundRequest,
     Verdict,
+    Verification,
 )
 from ingest.sources import SourceConfig
 
@@ -52,12 +51,7 @@ class BasicAuthHandler(_extraction.ExtractingHandler):
             )
         return super().check_config(source)
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, BasicAuthOptions)
         return Verdict(secret_index=match_basic(request.headers.get(HEADER), options.basic_auth))

@@ -49,6 +49,7 @@ from ingest.handlers.base import (
     MissingCredentialsError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     passthrough,
 )
@@ -154,13 +155,8 @@ class DatadogHandler(VendorHandler):
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.options(source, DatadogOptions).header})
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, DatadogOptions)
         token = request.headers.get(options.header)
         authorization = request.headers.get("authorization")

@@ -39,6 +39,7 @@ from ingest.handlers.base import (
     TimestampOutOfToleranceError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     passthrough,
 )
@@ -121,13 +122,8 @@ class GcsHandler(VendorHandler):
         jwks = self.options(source, GcsOptions).jwks
         return {GOOGLE_JWKS_URL: jwks} if jwks else {}
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now, documents = check.request, check.source, check.now, check.documents
         header = request.headers.get("authorization")
         if not header:
             raise MissingSignatureError("Authorization header is missing")

@@ -22,6 +22,7 @@ from ingest.handlers.base import (
     InboundRequest,
     InvalidSignatureError,
     Verdict,
+    Verification,
     check_tolerance,
     parse_unix_timestamp,
 )
@@ -164,13 +165,8 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
             )
         return source
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         options = self.options(source, GenericHmacOptions)
         signature = options.signature
         offered = signature.offered(request)

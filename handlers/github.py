@@ -20,6 +20,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     WireError,
     parse_json,
     passthrough,
@@ -67,13 +68,8 @@ class GitHubHandler(VendorHandler):
         "ping": "(handshake, not published)",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def delivery_id(self, request: InboundRequest) -> str | None:

@@ -9,7 +9,6 @@ paths (`handlers._extraction`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
@@ -19,8 +18,8 @@ from ingest.handlers import _extraction
 from ingest.handlers._credentials import match_token
 from ingest.handlers._extraction import ExtractionOptions, header_name
 from ingest.handlers.base import (
-    InboundRequest,
     Verdict,
+    Verification,
 )
 from ingest.redaction import is_redacted_name
 from ingest.sources import SourceConfig
@@ -86,13 +85,8 @@ class HeaderTokenHandler(_extraction.ExtractingHandler):
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.options(source, HeaderTokenOptions).header})
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, HeaderTokenOptions)
         index = match_token(
             request.headers.get(options.header),

@@ -28,6 +28,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     passthrough,
     text_or_none,
 )
@@ -79,13 +80,8 @@ class HuggingFaceHandler(VendorHandler):
                 raise ConfigError(f"source {source.name!r}: secrets[{index}] must be ASCII")
         return source
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         presented = request.headers.get(SECRET_HEADER)
         return Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
 

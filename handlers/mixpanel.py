@@ -37,6 +37,7 @@ from ingest.handlers.base import (
     Reply,
     VendorHandler,
     Verdict,
+    Verification,
 )
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.sources import SourceConfig
@@ -103,13 +104,8 @@ class MixpanelHandler(VendorHandler):
         "remove_members": f"{CohortMemberRemoved.event_type}, one per member",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, MixpanelOptions)
         index = match_basic(request.headers.get("authorization"), options.basic_auth)
         return Verdict(secret_index=index)

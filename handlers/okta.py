@@ -36,6 +36,7 @@ from ingest.handlers.base import (
     Reply,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     iso_time,
     text_or_none,
@@ -127,13 +128,8 @@ class OktaHandler(VendorHandler):
         # Okta sends the configured value verbatim: no scheme is stripped.
         return match_token(request.headers.get(options.header), options.tokens, options.header)
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         return Verdict(secret_index=self._authenticate(request, source))
 
     def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:

@@ -53,6 +53,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     check_tolerance,
     iso_time,
@@ -263,13 +264,8 @@ class PayPalHandler(VendorHandler):
         # Anything else is refused in `verify` without ever being handed to the fetcher.
         return [url] if acceptable_cert_url(url) else []
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now, documents = check.request, check.source, check.now, check.documents
         headers = request.headers
         signature_b64 = headers.get(TRANSMISSION_SIG, "").strip()
         if not signature_b64:

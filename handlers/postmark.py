@@ -25,6 +25,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     iso_time,
     passthrough,
     text_or_none,
@@ -101,13 +102,8 @@ class PostmarkHandler(VendorHandler):
         "SubscriptionChange": "email.unsubscribed (ManualSuppression only)",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         options = self.options(source, PostmarkOptions)
         return Verdict(
             secret_index=match_basic(request.headers.get("authorization"), options.basic_auth)

@@ -29,6 +29,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     check_tolerance,
     from_unix,
     json_object,
@@ -121,13 +122,8 @@ class PusherHandler(VendorHandler):
             )
         return checked
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         key = request.headers.get(KEY_HEADER)
         if not key:
             raise MissingSignatureError("X-Pusher-Key header is missing")

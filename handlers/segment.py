@@ -21,6 +21,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     iso_time,
 )
@@ -77,13 +78,8 @@ class SegmentHandler(VendorHandler):
         BATCH: "(a JSON array: one CloudEvent per message, as above)",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:

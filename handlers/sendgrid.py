@@ -37,6 +37,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     check_tolerance,
     parse_unix_timestamp,
 )
@@ -200,13 +201,8 @@ class SendGridHandler(VendorHandler):
                 ) from None
         return source
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         signature_header = request.headers.get(SIGNATURE_HEADER)
         if not signature_header:
             raise MissingSignatureError("X-Twilio-Email-Event-Webhook-Signature header is missing")

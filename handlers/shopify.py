@@ -22,6 +22,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     VendorHandler,
     Verdict,
+    Verification,
     iso_time,
 )
 from ingest.handlers.schemes.hmac_signature import HmacSignature
@@ -67,13 +68,8 @@ class ShopifyHandler(VendorHandler):
         "refunds/create": OrderRefunded.event_type,
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:

@@ -32,6 +32,7 @@ from ingest.handlers.base import (
     Reply,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     check_tolerance,
     from_unix,
@@ -131,13 +132,8 @@ class SlackHandler(VendorHandler):
         "interactivity (form, payload=)": "slack.<type> (answered with an empty 200)",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         offered = SIGNATURE.offered(request)
         raw_timestamp = (request.header_bytes(TIMESTAMP_HEADER) or b"").strip(b" \t")
         if not raw_timestamp:

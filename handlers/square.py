@@ -32,6 +32,7 @@ from ingest.handlers.base import (
     InboundRequest,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     iso_time,
     passthrough,
@@ -126,14 +127,8 @@ class SquareHandler(VendorHandler):
         "subscription.updated": "subscription.updated (subscription.canceled when CANCELED)",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
-        # Square signs the notification URL as registered, then the body.
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         url = self.options(source, SquareOptions).notification_url.encode()
         return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, url + request.body))
 

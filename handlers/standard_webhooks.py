@@ -44,6 +44,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     WireError,
     check_tolerance,
     parse_unix_timestamp,
@@ -194,13 +195,8 @@ class StandardWebhooksHandler(VendorHandler):
                 return ()
         return options.public_keys if isinstance(options, StandardWebhooksOptions) else ()
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         headers, body = request.headers, request.body
         signature_header = _header(headers, "signature")
         if not signature_header:

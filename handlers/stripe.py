@@ -26,6 +26,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
     check_tolerance,
     from_unix,
     passthrough,
@@ -170,13 +171,8 @@ class StripeHandler(VendorHandler):
         "customer.subscription.deleted": "subscription.canceled",
     }
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source, now = check.request, check.source, check.now
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
             raise MissingSignatureError("Stripe-Signature header is missing")

@@ -40,6 +40,7 @@ from ingest.handlers.base import (
     Reply,
     VendorHandler,
     Verdict,
+    Verification,
     bounded_id,
     parse_json,
     passthrough,
@@ -214,13 +215,8 @@ class TwilioHandler(VendorHandler):
         parts = urlsplit(public_url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
+        request, source = check.request, check.source
         signature = _signature(request.headers.get(SETTINGS_HEADER))
         offered = signature.offered(request)
         url = self.signed_url(request, source)

@@ -23,6 +23,7 @@ from ingest.handlers.base import (
     RejectedRequestError,
     Reply,
     VendorHandler,
+    Verification,
 )
 from ingest.identity import identify
 from ingest.logs import get_logger
@@ -115,7 +116,7 @@ class Ingestor:
         if request.method == "GET":
             return Ingested(recorded=None, reply=handler.handle_get(request, source, now))
         documents = await self.documents.resolve(handler, request, source)
-        verdict = handler.verify(request, source, now, documents)
+        verdict = handler.verify(Verification(request, source, now, documents))
         metrics.VERIFICATION_MATCHES.labels(
             source=source.name, secret_index=str(verdict.secret_index)
         ).inc()

@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.handlers.base import Delivery, InboundRequest, InvalidSignatureError, lower_headers
+from ingest.handlers.base import (
+    Delivery,
+    InboundRequest,
+    InvalidSignatureError,
+    Verification,
+    lower_headers,
+)
 from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests import support
@@ -53,7 +59,7 @@ def test_the_guides_hmac_vendor_verifies_and_maps_what_its_simulator_sends(
     signed = simulator.sign(simulator.sample(None), context, time.time())
     request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
 
-    assert handler.verify(request, source, time.time(), {}).secret_index == 0
+    assert handler.verify(Verification(request, source, time.time(), {})).secret_index == 0
     identity = handler.identify(request, source)
     [event] = handler.normalize(
         Delivery(
@@ -65,4 +71,4 @@ def test_the_guides_hmac_vendor_verifies_and_maps_what_its_simulator_sends(
 
     tampered = InboundRequest("POST", signed.url, request.headers, signed.body + b" ")
     with pytest.raises(InvalidSignatureError):
-        handler.verify(tampered, source, time.time(), {})
+        handler.verify(Verification(tampered, source, time.time(), {}))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from ingest.handlers.base import RejectedRequestError, VendorHandler
+from ingest.handlers.base import RejectedRequestError, VendorHandler, Verification
 from ingest.sources import SourceConfig
 from tests.handlers.kit import request
 
@@ -40,7 +40,7 @@ def assert_only_rejections(
     now: float,
 ) -> None:
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(request(body, headers), source, now, {})
+        handler.verify(Verification(request(body, headers), source, now, {}))
     assert caught.value.status in (400, 401)
     assert caught.value.code in {
         "invalid_signature",

@@ -9,6 +9,7 @@ from ingest.handlers.base import (
     InboundRequest,
     VendorHandler,
     Verdict,
+    Verification,
     lower_headers,
 )
 from ingest.simulation import simulator
@@ -41,7 +42,9 @@ def verify(
     *,
     url: str = URL,
 ) -> Verdict:
-    return handler.verify(request(body, headers, url=url), source, now, documents or {})
+    return handler.verify(
+        Verification(request(body, headers, url=url), source, now, documents or {})
+    )
 
 
 def identify(

@@ -21,6 +21,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.schemas.ai import (
     AgentSessionIdled,
@@ -199,7 +200,7 @@ def test_other_events_pass_through_under_data_type() -> None:
 def test_random_headers_and_bodies_only_ever_reject(headers: dict[str, str], body: bytes) -> None:
     inbound = request(body, headers)
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(inbound, source, SPEC_TIMESTAMP, {})
+        handler.verify(Verification(inbound, source, SPEC_TIMESTAMP, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)
 

@@ -20,6 +20,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.schemas.identity import (
     LoginFailed,
@@ -270,7 +271,7 @@ def rejection(call: Callable[[], object]) -> RejectedRequestError | None:
 def assert_only_credential_rejections(headers: Mapping[str, str], body: bytes = BATCH) -> None:
     """contract.assert_only_rejections, for a token scheme: its codes are the credential ones."""
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(request(body, headers), source, NOW, {})
+        handler.verify(Verification(request(body, headers), source, NOW, {}))
     assert caught.value.status in (400, 401)
     assert caught.value.code in CREDENTIAL_CODES
 
@@ -289,7 +290,7 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 )
 def test_random_requests_only_raise_rejections(authorization: str | None, body: bytes) -> None:
     headers = {} if authorization is None else auth(authorization)
-    error = rejection(lambda: handler.verify(request(body, headers), source, NOW, {}))
+    error = rejection(lambda: handler.verify(Verification(request(body, headers), source, NOW, {})))
     assert error is None or error.code in CREDENTIAL_CODES
     with contextlib.suppress(MalformedRequestError):
         handler.identify(request(body, headers), source)

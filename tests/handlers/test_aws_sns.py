@@ -28,6 +28,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.schemas.email import (
     EmailBounced,
@@ -169,7 +170,7 @@ def sns_verify(
     documents: dict[str, bytes],
 ) -> Any:
     body = message if isinstance(message, bytes) else json.dumps(message).encode()
-    return handler.verify(request(body, {}), source, now, documents)
+    return handler.verify(Verification(request(body, {}), source, now, documents))
 
 
 # -- AWS's documented, SNS-signed messages --------------------------------------------------------
@@ -394,7 +395,7 @@ def received(key_dir: Path, event_type: str) -> tuple[bytes, Delivery]:
     now = datetime.now(UTC).timestamp()
     body = signed(key_dir, event_type, now)
     source = local_source(key_dir)
-    handler.verify(request(body, {}), source, now, local_docs(key_dir))
+    handler.verify(Verification(request(body, {}), source, now, local_docs(key_dir)))
     identity = handler.identify(request(body, {}), source)
     return body, Delivery(
         "sns", "aws-sns", identity.event_id, identity.event_type, body, datetime.now(UTC)
@@ -414,7 +415,7 @@ def test_v1_signing_verifies_too(key_dir: Path) -> None:
     context = SigningContext(source=local_source(key_dir), url=URL, key_dir=key_dir)
     body = simulator(handler).sign(json.dumps(message).encode(), context, now).body
     assert json.loads(body)["SignatureVersion"] == "1"
-    handler.verify(request(body, {}), local_source(key_dir), now, local_docs(key_dir))
+    handler.verify(Verification(request(body, {}), local_source(key_dir), now, local_docs(key_dir)))
 
 
 def test_sign_matches_a_plain_rsa_signature(key_dir: Path) -> None:

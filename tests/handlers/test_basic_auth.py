@@ -15,6 +15,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.simulation import simulator
@@ -100,7 +101,9 @@ def test_missing_credentials(headers: dict[str, str]) -> None:
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(request(b"{}", {"Authorization": value}), configured(), NOW, {})
+        handler.verify(
+            Verification(request(b"{}", {"Authorization": value}), configured(), NOW, {})
+        )
     assert caught.value.code in {"missing_credentials", "invalid_credentials"}
     assert caught.value.status == 401
 

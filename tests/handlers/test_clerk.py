@@ -20,6 +20,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.clerk import ClerkHandler
 from ingest.schemas.identity import (
@@ -241,7 +242,7 @@ PROPERTY_HEADERS = svix_signed(PROPERTY_BODY, at=PROPERTY_NOW)
 def test_random_requests_only_raise_rejections(replaced: dict[str, str], body: bytes) -> None:
     headers = {**PROPERTY_HEADERS, **replaced}
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(request(body, headers), source, PROPERTY_NOW, {})
+        handler.verify(Verification(request(body, headers), source, PROPERTY_NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(request(body, headers), source)
 

@@ -17,6 +17,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.datadog import DEFAULT_TOKEN_HEADER, DatadogHandler
 from ingest.redaction import REDACTED, redact_headers
@@ -236,6 +237,6 @@ def test_random_headers_and_bodies_only_ever_reject(headers: dict[str, str], raw
     inbound = request(raw, headers)
     for configured_source in (source, basic_source):
         with contextlib.suppress(RejectedRequestError):
-            handler.verify(inbound, configured_source, NOW, {})
+            handler.verify(Verification(inbound, configured_source, NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)

@@ -25,6 +25,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.gcs import GOOGLE_JWKS_URL, GcsHandler
 from ingest.schemas.passthrough import VendorPassthrough
@@ -182,7 +183,9 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 @given(authorization=st.text(max_size=400), body=st.binary(max_size=100))
 def test_property_random_input_only_rejects(authorization: str, body: bytes) -> None:
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, {"Authorization": authorization}), source, NOW, DOCS)
+        handler.verify(
+            Verification(request(body, {"Authorization": authorization}), source, NOW, DOCS)
+        )
 
 
 @settings(max_examples=200, deadline=None)
@@ -197,7 +200,7 @@ def test_property_random_claims_only_reject_or_pass(claims: dict[str, Any]) -> N
     payload = json.dumps({**DOC_CLAIMS, **claims}).encode()
     raw = jwt.PyJWS().encode(payload, KEY, algorithm="RS256", headers={"kid": KID})
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(request(BODY, bearer(raw)), source, NOW, DOCS)
+        handler.verify(Verification(request(BODY, bearer(raw)), source, NOW, DOCS))
 
 
 def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.github import GitHubHandler
 from ingest.schemas.passthrough import VendorPassthrough
@@ -161,7 +162,7 @@ def test_a_signature_is_accepted_exactly_when_gidgethub_accepts_it(
         gidgethub_accepts = True
     checked = SourceConfig(name="github", vendor="github", secrets=(configured,))
     try:
-        handler.verify(request(received, headers), checked, 0, {})
+        handler.verify(Verification(request(received, headers), checked, 0, {}))
     except RejectedRequestError:
         we_accept = False
     else:

@@ -12,6 +12,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.header_token import HeaderTokenHandler, HeaderTokenOptions
 from ingest.redaction import REDACTED, redact_headers
@@ -92,7 +93,7 @@ def test_non_ascii_tokens_compare_as_utf8_wire_bytes() -> None:
 def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> None:
     source = configured(header=header)
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(request(b"{}", {header: value}), source, NOW, {})
+        handler.verify(Verification(request(b"{}", {header: value}), source, NOW, {}))
     assert caught.value.code in {"missing_credentials", "invalid_credentials"}
     assert caught.value.status == 401
 

@@ -17,6 +17,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.huggingface import HuggingFaceHandler
 from ingest.redaction import REDACTED, redact_headers
@@ -101,7 +102,7 @@ def test_missing_secret_and_the_query_parameter_is_not_accepted() -> None:
         verify(handler, BODY, {}, source, NOW)
     inbound = request(BODY, {}, url=f"https://ingest.example.com/webhooks/hf?secret={SECRET}")
     with pytest.raises(MissingCredentialsError):
-        handler.verify(inbound, source, NOW, {})
+        handler.verify(Verification(inbound, source, NOW, {}))
 
 
 def test_the_secret_header_is_redacted_in_the_inbox() -> None:
@@ -176,6 +177,6 @@ def test_content_update_without_repo_name_raises_so_the_event_is_marked_failed()
 def test_random_headers_and_bodies_only_ever_reject(secret: str | None, body: bytes) -> None:
     inbound = request(body, {} if secret is None else {"X-Webhook-Secret": secret})
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(inbound, source, NOW, {})
+        handler.verify(Verification(inbound, source, NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)

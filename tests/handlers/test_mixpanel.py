@@ -18,6 +18,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
@@ -233,6 +234,6 @@ def test_a_member_without_distinct_id_raises_so_the_event_is_marked_failed() -> 
 def test_random_headers_and_bodies_only_ever_reject(authorization: str | None, body: bytes) -> None:
     inbound = request(body, {} if authorization is None else {"Authorization": authorization})
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(inbound, source, NOW, {})
+        handler.verify(Verification(inbound, source, NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)

@@ -20,6 +20,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.okta import OktaHandler, OktaOptions
 from ingest.schemas.identity import (
@@ -227,7 +228,9 @@ def assert_only_credential_rejections(headers: Mapping[str, str], method: str = 
     error = rejection(
         (lambda: handler.handle_get(request(b"", headers, method="GET"), source, NOW))
         if method == "GET"
-        else (lambda: handler.verify(request(DOCUMENTED_BODY, headers), source, NOW, {}))
+        else (
+            lambda: handler.verify(Verification(request(DOCUMENTED_BODY, headers), source, NOW, {}))
+        )
     )
     assert error is not None, "accepted"
     assert error.status in (400, 401)
@@ -256,7 +259,9 @@ def test_random_requests_only_raise_rejections(
     headers = {} if authorization is None else auth(authorization)
     if challenge is not None:
         headers["X-Okta-Verification-Challenge"] = challenge
-    posted = rejection(lambda: handler.verify(request(body, headers), source, NOW, {}))
+    posted = rejection(
+        lambda: handler.verify(Verification(request(body, headers), source, NOW, {}))
+    )
     assert posted is None or posted.code in CREDENTIAL_CODES
     got = rejection(lambda: handler.handle_get(request(body, headers, method="GET"), source, NOW))
     assert got is None or got.code in CREDENTIAL_CODES

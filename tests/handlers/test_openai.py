@@ -18,6 +18,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.openai import OpenAIHandler
 from ingest.schemas.ai import AiBatchExpired, AiFineTuningJobFailed, AiJobEvent, AiResponseCompleted
@@ -216,7 +217,7 @@ def test_eval_runs_pass_through() -> None:
 def test_random_headers_and_bodies_only_ever_reject(headers: dict[str, str], body: bytes) -> None:
     inbound = request(body, headers)
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(inbound, source, SDK_TIMESTAMP, {})
+        handler.verify(Verification(inbound, source, SDK_TIMESTAMP, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)
 

@@ -34,6 +34,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.paypal import (
     LOCAL_CERT_URL,
@@ -152,7 +153,9 @@ def doc_source(webhook_id: str = DOC_WEBHOOK_ID) -> SourceConfig:
 
 
 def test_documented_example_verifies_with_paypals_certificate() -> None:
-    verdict = handler.verify(request(DOC_BODY, DOC_HEADERS), doc_source(), DOC_NOW, DOC_DOCUMENTS)
+    verdict = handler.verify(
+        Verification(request(DOC_BODY, DOC_HEADERS), doc_source(), DOC_NOW, DOC_DOCUMENTS)
+    )
     assert verdict.secret_index == 0
     assert verdict.signed_at == int(DOC_NOW)
 
@@ -186,8 +189,8 @@ def test_documented_example_tampered_is_rejected(
 ) -> None:
     with pytest.raises(InvalidSignatureError):
         handler.verify(
-            request(body, {**DOC_HEADERS, **headers}), doc_source(webhook_id), DOC_NOW,
-            DOC_DOCUMENTS,
+            Verification(request(body, {**DOC_HEADERS, **headers}), doc_source(webhook_id), DOC_NOW,
+            DOC_DOCUMENTS),
         )  # fmt: skip
 
 
@@ -199,7 +202,7 @@ def test_documented_certificate_has_since_expired() -> None:
         options=RawOptions.of({"webhook_id": DOC_WEBHOOK_ID}),
     )  # fmt: skip
     with pytest.raises(InvalidSignatureError, match="expired"):
-        handler.verify(request(DOC_BODY, DOC_HEADERS), wide, later, DOC_DOCUMENTS)
+        handler.verify(Verification(request(DOC_BODY, DOC_HEADERS), wide, later, DOC_DOCUMENTS))
 
 
 # -- certificates made in the test -------------------------------------------------------------
@@ -283,10 +286,12 @@ def check(
     documents: Mapping[str, bytes] | None = None,
 ) -> int:
     verdict = handler.verify(
-        request(body, headers),
-        config or source(),
-        now,
-        DOCUMENTS if documents is None else documents,
+        Verification(
+            request(body, headers),
+            config or source(),
+            now,
+            DOCUMENTS if documents is None else documents,
+        ),
     )
     return verdict.secret_index
 
@@ -500,7 +505,7 @@ def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> 
 def test_random_headers_and_bodies_only_ever_reject(values: dict[str, str], body: bytes) -> None:
     headers = {**{k.lower(): v for k, v in sign(BODY).items()}, **values}
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, headers), source(), NOW, DOCUMENTS)
+        handler.verify(Verification(request(body, headers), source(), NOW, DOCUMENTS))
 
 
 @settings(max_examples=100, deadline=None)
@@ -561,9 +566,9 @@ def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
     inbound = request(signed.body, signed.headers)
     [url] = handler.documents(inbound, config)
     documents = {url: Path(options["certificates"][url]).read_bytes()}
-    assert handler.verify(inbound, config, now, documents).signed_at == int(now)
+    assert handler.verify(Verification(inbound, config, now, documents)).signed_at == int(now)
     with pytest.raises(InvalidSignatureError):  # another webhook id: another subscription
-        handler.verify(inbound, doc_source(), now, documents)
+        handler.verify(Verification(inbound, doc_source(), now, documents))
 
 
 def test_signing_without_generated_keys_says_what_to_run(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingCredentialsError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.postmark import PostmarkHandler, dedup_key
 from ingest.schemas.email import (
@@ -128,7 +129,9 @@ def test_malformed_authorization_is_rejected_not_crashed(value: str) -> None:
     # The shared contract helper lists signature codes only; Basic auth answers with the
     # credential codes, so the same check is spelled out here.
     with pytest.raises(RejectedRequestError) as caught:
-        handler.verify(request(DOC_DELIVERY, {"Authorization": value}), source, NOW, {})
+        handler.verify(
+            Verification(request(DOC_DELIVERY, {"Authorization": value}), source, NOW, {})
+        )
     assert caught.value.status == 401
     assert caught.value.code in {"missing_credentials", "invalid_credentials"}
 
@@ -137,14 +140,18 @@ def test_malformed_authorization_is_rejected_not_crashed(value: str) -> None:
 @given(authorization=st.text(max_size=300), body=st.binary(max_size=200))
 def test_property_random_input_only_rejects(authorization: str, body: bytes) -> None:
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, {"Authorization": authorization}), source, NOW, {})
+        handler.verify(
+            Verification(request(body, {"Authorization": authorization}), source, NOW, {})
+        )
 
 
 @settings(max_examples=200, deadline=None)
 @given(username=st.text(max_size=40), password=st.text(max_size=40))
 def test_property_random_basic_credentials_only_reject(username: str, password: str) -> None:
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(DOC_DELIVERY, basic(username, password)), source, NOW, {})
+        handler.verify(
+            Verification(request(DOC_DELIVERY, basic(username, password)), source, NOW, {})
+        )
 
 
 def test_basic_auth_option_is_required_and_checked() -> None:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.handlers import HANDLERS
-from ingest.handlers.base import RejectedRequestError, VendorHandler
+from ingest.handlers.base import RejectedRequestError, VendorHandler, Verification
 from ingest.handlers.basic_auth import BasicAuthHandler
 from ingest.handlers.generic_hmac import GenericHmacHandler
 from ingest.handlers.github import GitHubHandler
@@ -231,7 +231,7 @@ def _fuzz(case: Case, data: st.DataObject, body: bytes | None) -> None:
         if url in pinned
     }
     for call in (
-        lambda: case.handler.verify(inbound, case.source, NOW, documents),
+        lambda: case.handler.verify(Verification(inbound, case.source, NOW, documents)),
         lambda: case.handler.identify(inbound, case.source),
     ):
         rejection = _rejection(call)  # anything else propagates and fails the test
@@ -257,7 +257,7 @@ def test_github_rejects_a_signature_beyond_latin1() -> None:
     case = CASES["github"]()
     headers = {**case.signed(), "x-hub-signature-256": "sha256=\u0100"}
     with pytest.raises(RejectedRequestError):
-        case.handler.verify(request(case.body, headers), case.source, NOW, {})
+        case.handler.verify(Verification(request(case.body, headers), case.source, NOW, {}))
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,12 @@ def test_what_sign_makes_verifies_for_any_body(vendor: str, body: bytes) -> None
     """Byte-exact: the configurable vendors verify any body, JSON, text or binary."""
     case = CASES[vendor]()
     case = Case(case.handler, case.source, case.headers, body)
-    assert case.handler.verify(request(body, case.signed()), case.source, NOW, {}).secret_index == 0
+    assert (
+        case.handler.verify(
+            Verification(request(body, case.signed()), case.source, NOW, {})
+        ).secret_index
+        == 0
+    )
 
 
 @PROPERTY_SETTINGS
@@ -278,7 +283,7 @@ def test_standard_webhooks_verifies_any_utf8_body(text: str) -> None:
     case = CASES["standard-webhooks"]()
     body = text.encode()
     case = Case(case.handler, case.source, case.headers, body)
-    assert case.handler.verify(request(body, case.signed()), case.source, NOW, {})
+    assert case.handler.verify(Verification(request(body, case.signed()), case.source, NOW, {}))
 
 
 @pytest.fixture(scope="module")
@@ -305,4 +310,7 @@ def test_standard_webhooks_v1a_verifies_any_utf8_body(key_dir: Path, text: str) 
         body, SigningContext(source=source, url=URL, key_dir=key_dir), NOW
     )
     assert signed.headers["webhook-signature"].startswith("v1a,")
-    assert handler.verify(request(body, signed.headers), source, NOW, {}).secret_index == 1
+    assert (
+        handler.verify(Verification(request(body, signed.headers), source, NOW, {})).secret_index
+        == 1
+    )

@@ -18,6 +18,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.r2 import R2Handler
 from ingest.schemas.passthrough import VendorPassthrough
@@ -128,7 +129,7 @@ def test_malformed_headers_are_rejected_not_crashed(header: str, value: str) -> 
 )
 def test_property_random_input_only_rejects(headers: dict[str, str], body: bytes) -> None:
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, headers), source, NOW, {})
+        handler.verify(Verification(request(body, headers), source, NOW, {}))
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.segment import SegmentHandler
 from ingest.schemas.analytics import (
@@ -193,6 +194,6 @@ def test_random_headers_and_bodies_only_ever_reject(signature: str | None, body:
     headers = {} if signature is None else {"X-Signature": signature}
     inbound = request(body, headers)
     with contextlib.suppress(RejectedRequestError):
-        handler.verify(inbound, source, NOW, {})
+        handler.verify(Verification(inbound, source, NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)

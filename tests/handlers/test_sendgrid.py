@@ -21,6 +21,7 @@ from ingest.handlers.base import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    Verification,
 )
 from ingest.handlers.sendgrid import SendGridHandler, item_id
 from ingest.schemas.email import (
@@ -265,7 +266,7 @@ def test_property_random_input_only_rejects(signature: str, timestamp: str, body
         "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
     }
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, headers), doc_source, DOC_NOW, {})
+        handler.verify(Verification(request(body, headers), doc_source, DOC_NOW, {}))
 
 
 # -- configuration ------------------------------------------------------------------------------

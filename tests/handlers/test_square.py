@@ -22,6 +22,7 @@ from ingest.handlers.base import (
     MalformedRequestError,
     MissingSignatureError,
     RejectedRequestError,
+    Verification,
 )
 from ingest.handlers.square import SquareHandler
 from ingest.schemas.passthrough import VendorPassthrough
@@ -151,7 +152,9 @@ def test_request_url_is_ignored_the_configured_url_is_signed() -> None:
     headers = signed(body)
     # Reached through a proxy at another address: still the registered URL that counts.
     accepted = handler.verify(
-        request(body, headers, url="http://10.0.0.7:8000/webhooks/square"), source(), NOW, {}
+        Verification(
+            request(body, headers, url="http://10.0.0.7:8000/webhooks/square"), source(), NOW, {}
+        )
     )
     assert accepted.secret_index == 0
     with pytest.raises(InvalidSignatureError):
@@ -190,7 +193,7 @@ def test_malformed_headers_are_rejected_not_crashed(value: str) -> None:
 @given(header=st.text(max_size=300), body=st.binary(max_size=512))
 def test_random_headers_and_bodies_only_ever_reject(header: str, body: bytes) -> None:
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, {HEADER: header}), source(), NOW, {})
+        handler.verify(Verification(request(body, {HEADER: header}), source(), NOW, {}))
 
 
 def test_notification_url_is_required_and_absolute() -> None:

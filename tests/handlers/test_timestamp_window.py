@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.handlers import HANDLERS
-from ingest.handlers.base import RejectedRequestError, VendorHandler
+from ingest.handlers.base import RejectedRequestError, VendorHandler, Verification
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
 from ingest.sources import RawOptions, SourceConfig
@@ -132,9 +132,13 @@ def test_an_old_signature_stays_old_whatever_the_headers_say(vendor: str, key_di
     fresh = signed(handler, source, body, NOW, key_dir)
     old = signed(handler, source, body, OLD, key_dir)
     # The test can fail: the fresh request verifies, the old one alone does not.
-    handler.verify(request(body, fresh), source, NOW, documents(handler, source, fresh, body))
+    handler.verify(
+        Verification(request(body, fresh), source, NOW, documents(handler, source, fresh, body))
+    )
     with pytest.raises(RejectedRequestError):
-        handler.verify(request(body, old), source, NOW, documents(handler, source, old, body))
+        handler.verify(
+            Verification(request(body, old), source, NOW, documents(handler, source, old, body))
+        )
     tried = 0
     for headers in dressed(old, fresh):
         if headers == fresh:
@@ -142,7 +146,9 @@ def test_an_old_signature_stays_old_whatever_the_headers_say(vendor: str, key_di
         tried += 1
         try:
             verdict = handler.verify(
-                request(body, headers), source, NOW, documents(handler, source, headers, body)
+                Verification(
+                    request(body, headers), source, NOW, documents(handler, source, headers, body)
+                )
             )
         except RejectedRequestError:
             continue
@@ -160,7 +166,7 @@ def test_stripe_reads_the_timestamp_as_its_sdk_does(key_dir: Path) -> None:
     old = signed(handler, source, body, OLD, key_dir)["stripe-signature"]
     attack = {"stripe-signature": f"t ={NOW},{old}"}
     with pytest.raises(RejectedRequestError) as refused:
-        handler.verify(request(body, attack), source, NOW, {})
+        handler.verify(Verification(request(body, attack), source, NOW, {}))
     assert refused.value.code == "timestamp_out_of_tolerance"
 
 

@@ -24,6 +24,7 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     VendorHandler,
     Verdict,
+    Verification,
 )
 from ingest.outbound import MAX_DOCUMENT_BYTES, HostNotAllowedError, OutboundClient, OutboundError
 from ingest.simulation.base import SignedRequest, SigningContext
@@ -367,13 +368,7 @@ class CertificateVendor(VendorHandler):
         return self.options(source, PinnedOptions).certificates
 
     # Only documents are asked of this stand-in.
-    def verify(
-        self,
-        request: InboundRequest,
-        source: SourceConfig,
-        now: float,
-        documents: Mapping[str, bytes],
-    ) -> Verdict:
+    def verify(self, check: Verification) -> Verdict:
         raise NotImplementedError
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.handlers import HANDLERS
-from ingest.handlers.base import InboundRequest, lower_headers
+from ingest.handlers.base import InboundRequest, Verification, lower_headers
 from ingest.simulation import SIMULATORS, simulator
 from ingest.simulation.base import SigningContext, Simulator
 from ingest.sources import RawOptions, SourceConfig
@@ -54,5 +54,5 @@ def test_each_sample_type_is_signed_so_its_handler_verifies_it(vendor: str, tmp_
             for url in handler.documents(inbound, source)
             if url in pinned
         }
-        assert handler.verify(inbound, source, now, documents).secret_index == 0
+        assert handler.verify(Verification(inbound, source, now, documents)).secret_index == 0
         handler.identify(inbound, source)
