@@ -379,13 +379,14 @@ format_storage() {
             "kafka.sh, or sasl.password changed): reformatting it; its topics and messages are lost"
     fi
     rm -f "$DIR/scram.formatted"
-    if [[ -s $DIR/cluster.id ]]; then
-        id=$(cat "$DIR/cluster.id")
-    else
-        # Cluster id: 16 random bytes, base64url, no padding (what `kafka-storage random-uuid` gives).
+    id=$(cat "$DIR/cluster.id" 2>/dev/null || true)
+    # Cluster id: 16 random bytes, base64url, no padding (what `kafka-storage random-uuid` gives),
+    # never starting with "-": the storage tool would read such an id as an option and refuse
+    # (Kafka's own Uuid.randomUuid draws again for the same reason; one run in 64 met it here).
+    while [[ -z $id || $id == -* ]]; do
         id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-        echo "$id" >"$DIR/cluster.id"
-    fi
+    done
+    echo "$id" >"$DIR/cluster.id"
     rm -rf "$DIR/data"   # a half-formatted dir would make `format` refuse
     log "formatting storage in $DIR/data (cluster id $id)"
     # With a static controller.quorum.voters, -t and -c are enough (no --standalone, which is
