@@ -94,7 +94,6 @@ LOCAL_WEBHOOK_ID = "INGESTLOCAL0WEBHOOK"
 # Limits from PayPal's verify-webhook-signature request schema (cert_url 500, transmission_id 50,
 # transmission_time 100); the signature of a 4096-bit key is 684 base64 characters.
 MAX_CERT_URL = 500
-MAX_TRANSMISSION_ID = 50
 MAX_SIGNATURE = 1024
 TRANSMISSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,50}")
 # RFC 3339 with an explicit offset: the header is signed verbatim, so it is parsed strictly.
