@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test faults lint format generate services-up services-down bench bench-relay clean
+.PHONY: install run test test-fast faults lint format generate services-up services-down bench bench-relay clean
 
 # Two stamps: `make run` needs the service's runtime dependencies only; the tests, linters and
 # vendors' SDKs (for cross-checks) come with `make install`, which every dev target depends on.
@@ -30,6 +30,9 @@ run: $(BIN)/ingest sources.yaml  ## serve on 127.0.0.1:8000 (runtime dependencie
 
 test: install  ## every test, on a local PostgreSQL and Kafka unless DATABASE_URL/KAFKA_BOOTSTRAP_SERVERS are set
 	bash scripts/test.sh $(PYTEST_ARGS)
+
+test-fast: install  ## the in-process tier only (SQLite, file sink, every vendor): no PostgreSQL or Kafka, about a minute
+	$(BIN)/pytest --fast -q $(PYTEST_ARGS)
 
 faults: install  ## the fault-injection suite in full (>= 20 kills of each process, broker kills, PostgreSQL restarts, network cuts); table in tests/faults/last-run.md
 	INGEST_FAULTS=full bash scripts/test.sh tests/faults -p no:randomly -q -s $(PYTEST_ARGS)

@@ -13,6 +13,34 @@ from ingest import migrate
 from ingest.db import create_engine
 from tests import support
 
+SERVICE_FIXTURES = frozenset({"postgres_server_url", "kafka_bootstrap", "kafka_sasl"})
+"""What the real-services tier needs; `--fast` leaves out every test that asks for one of them."""
+OWN_SERVERS = ("faults", "scripts")
+"""Test packages that start (and kill) servers of their own: also left out by `--fast`."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the in-process tier only: SQLite, the file sink, every vendor; no PostgreSQL, "
+        "Kafka or service scripts (the rest is reported as deselected, never as passed)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("fast"):
+        return
+    root = Path(__file__).parent
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        parts = item.path.relative_to(root).parts
+        needs_services = SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (left_out if needs_services or parts[0] in OWN_SERVERS else kept).append(item)
+    config.hook.pytest_deselected(items=left_out)
+    items[:] = kept
+
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> str:
