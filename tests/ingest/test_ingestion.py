@@ -13,8 +13,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.documents import DocumentResolver
+from ingest.errors import ConfigError
 from ingest.handlers import HANDLERS, check_sources
-from ingest.handlers.base import InboundRequest, InvalidSignatureError, lower_headers
+from ingest.handlers.base import (
+    InboundRequest,
+    InvalidSignatureError,
+    RejectedRequestError,
+    Verification,
+    lower_headers,
+)
 from ingest.ingestion import Ingestor
 from ingest.outbound import OutboundClient
 from ingest.outbox import OutboxStore
@@ -142,3 +149,77 @@ async def test_an_sns_body_is_parsed_once_for_every_stage(
     assert ingested.recorded is not None
     assert not ingested.recorded.duplicate
     assert len(parses) == 1
+
+
+# Vendors for which a body of arbitrary shape cannot be a verified delivery, and why; each is
+# tested with its own unexpected shapes in its module.
+CANNOT_CARRY_ANY_BODY = {
+    "aws-sns": "SNS signs an envelope; what can be unexpected is its Message (not SES/S3 JSON)",
+    "pusher": "the replay-window timestamp (time_ms) is in the signed body: without it, no "
+    "verification",
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(set(HANDLERS) - set(CANNOT_CARRY_ANY_BODY)))
+async def test_every_vendors_verified_body_of_unexpected_shape_is_stored_and_published(
+    vendor: str, sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The contract for the whole registry: once a delivery verifies, its shape never turns it
+    into a refusal. It is stored and acked, then published (mapped, passed through, or
+    `<vendor>.unknown` when the handler cannot identify it) — or, when the handler identifies it
+    but its mapping cannot read it, kept `failed` with the error, for `ingest replay`."""
+    raw = catalog.source_document(vendor, tmp_path)
+    source = SourceConfig(
+        name="s",
+        vendor=vendor,
+        secrets=tuple(raw.get("secrets", ())),
+        options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
+    )
+    config = check_sources(SourcesConfig(sources={"s": source}, routes=()))
+    ingestor = Ingestor(config, Store(sqlite_engine), HANDLERS, DocumentResolver(OutboundClient()))
+    checked = config.sources["s"]
+    url = getattr(checked.options, "audience", None) or "https://i.test/webhooks/s"
+    secret = checked.secrets[0] if checked.secrets else None
+    context = SigningContext(source=checked, url=url, secret=secret, key_dir=tmp_path)
+    signed = SIMULATORS[vendor].sign(b'{"test": 2432232314}', context, time.time())
+    request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
+
+    ingested = await ingestor.ingest("s", request)
+
+    assert ingested.recorded is not None
+    stored = await ingestor.store.get_event(ingested.recorded.id)
+    assert stored is not None
+    cloudevents = await ingestor.store.cloudevents_of(ingested.recorded.id)
+    if stored.status == "failed":
+        assert stored.last_error, "kept with the reason, for replay"
+        assert not cloudevents
+    else:
+        assert stored.status == "processed"
+        assert cloudevents, "a verified delivery is published, whatever its shape"
+
+
+def _catalog_source(vendor: str, key_dir: Path) -> SourceConfig:
+    raw = catalog.source_document(vendor, key_dir)
+    return HANDLERS[vendor].check_config(
+        SourceConfig(
+            name="s",
+            vendor=vendor,
+            secrets=tuple(raw.get("secrets", ())),
+            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
+        )
+    )
+
+
+def test_the_vendors_left_out_really_cannot_carry_an_arbitrary_body(tmp_path: Path) -> None:
+    assert set(CANNOT_CARRY_ANY_BODY) <= set(HANDLERS)
+    body = b'{"test": 2432232314}'
+    source = _catalog_source("pusher", tmp_path)
+    context = SigningContext(source=source, url=URL, secret=source.secrets[0])
+    signed = SIMULATORS["pusher"].sign(body, context, time.time())
+    request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
+    with pytest.raises(RejectedRequestError, match="time_ms"):
+        HANDLERS["pusher"].verify(Verification(request, source, time.time()))
+    source = _catalog_source("aws-sns", tmp_path)
+    context = SigningContext(source=source, url=URL, key_dir=tmp_path)
+    with pytest.raises((ConfigError, RejectedRequestError)):
+        SIMULATORS["aws-sns"].sign(body, context, time.time())
