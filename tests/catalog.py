@@ -12,6 +12,8 @@ import yaml
 from ingest.errors import ConfigError
 from ingest.handlers import HANDLERS
 from ingest.simulation import simulator
+from ingest.simulation.base import SigningContext
+from ingest.sources import RawOptions, SourceConfig
 
 # Valid for every shared-secret scheme, including Standard Webhooks' base64 keys.
 SECRET = "whsec_dGVzdC1zZWNyZXQtdmFsdWUtMDEyMzQ1Njc4OQ=="
@@ -49,3 +51,28 @@ def source_document(vendor: str, key_dir: Path) -> dict[str, Any]:
     if handler.requires_secrets or vendor in USES_SECRETS:
         document["secrets"] = [ABLY_KEY if vendor == "ably" else SECRET]
     return document
+
+
+def source_config(vendor: str, key_dir: Path, *, name: str = "s", **options: Any) -> SourceConfig:
+    """`source_document`'s source, checked by its vendor as at start-up; `options` override
+    its keys (a differently configured generic vendor)."""
+    document = {**source_document(vendor, key_dir), **options}
+    return HANDLERS[vendor].check_config(
+        SourceConfig(
+            name=name,
+            vendor=vendor,
+            secrets=tuple(document.get("secrets", ())),
+            options=RawOptions.of(
+                {k: v for k, v in document.items() if k not in {"vendor", "secrets"}}
+            ),
+        )
+    )
+
+
+def signing_context(source: SourceConfig, key_dir: Path) -> SigningContext:
+    """How `ingest send` signs for `source`: its first secret, to the URL it is reached at (the
+    audience, for vendors whose token names one), with the keys `ingest keys generate` made."""
+    audience = getattr(source.options, "audience", None)
+    url = audience if isinstance(audience, str) else f"https://i.test/webhooks/{source.name}"
+    secret = source.secrets[0] if source.secrets else None
+    return SigningContext(source=source, url=url, secret=secret, key_dir=key_dir)

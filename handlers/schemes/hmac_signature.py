@@ -32,6 +32,8 @@ DIGESTS: Mapping[str, Callable[[], hashlib._Hash]] = {
     "sha256": hashlib.sha256,
     "sha512": hashlib.sha512,
 }
+DIGEST_SIZES: Mapping[str, int] = {name: digest().digest_size for name, digest in DIGESTS.items()}
+"""Looked up per offered element: a hash object made each time to ask its size would be waste."""
 MAX_HEADER_LENGTH = 4096
 """Longer than any vendor's header (Stripe's with several v1 and v0 elements is ~300)."""
 MAX_SIGNATURES = 16
@@ -59,7 +61,7 @@ class HmacSignature:
 
     @property
     def digest_size(self) -> int:
-        return DIGESTS[self.algorithm]().digest_size
+        return DIGEST_SIZES[self.algorithm]
 
     # -- verifying -----------------------------------------------------------------------
 

@@ -133,15 +133,7 @@ KEY_DIR = Path(tempfile.mkdtemp(prefix="ingest-properties-"))
 def _catalog_case(vendor: str) -> Case:
     """Any vendor, configured as tests/catalog.py configures it, its signature headers fuzzed."""
     handler = HANDLERS[vendor]
-    raw = catalog.source_document(vendor, KEY_DIR)
-    source = handler.check_config(
-        SourceConfig(
-            name="p",
-            vendor=vendor,
-            secrets=tuple(raw.get("secrets", ())),
-            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
-        )
-    )
+    source = catalog.source_config(vendor, KEY_DIR, name="p")
     headers = tuple(name.lower() for name in handler.signature_headers)
     return Case(handler, source, headers, simulator(handler).sample(None), KEY_DIR)
 

@@ -21,7 +21,7 @@ from ingest.handlers import HANDLERS
 from ingest.handlers.base import RejectedRequestError, VendorHandler, Verification
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
-from ingest.sources import RawOptions, SourceConfig
+from ingest.sources import SourceConfig
 from tests import catalog
 from tests.handlers.kit import URL, request
 
@@ -51,19 +51,8 @@ GENERIC_STRIPE_STYLE = {
 
 
 def source_for(vendor: str, key_dir: Path) -> SourceConfig:
-    document = catalog.source_document(vendor, key_dir)
-    if vendor == "generic-hmac":
-        document.update(GENERIC_STRIPE_STYLE)
-    handler = HANDLERS[vendor]
-    options = {k: v for k, v in document.items() if k not in {"vendor", "secrets"}}
-    return handler.check_config(
-        SourceConfig(
-            name=vendor,
-            vendor=vendor,
-            secrets=tuple(document.get("secrets", [])),
-            options=RawOptions.of(options),
-        )
-    )
+    overrides = GENERIC_STRIPE_STYLE if vendor == "generic-hmac" else {}
+    return catalog.source_config(vendor, key_dir, name=vendor, **overrides)
 
 
 def signed(

@@ -168,19 +168,10 @@ async def test_every_vendors_verified_body_of_unexpected_shape_is_stored_and_pub
     into a refusal. It is stored and acked, then published (mapped, passed through, or
     `<vendor>.unknown` when the handler cannot identify it) — or, when the handler identifies it
     but its mapping cannot read it, kept `failed` with the error, for `ingest replay`."""
-    raw = catalog.source_document(vendor, tmp_path)
-    source = SourceConfig(
-        name="s",
-        vendor=vendor,
-        secrets=tuple(raw.get("secrets", ())),
-        options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
-    )
-    config = check_sources(SourcesConfig(sources={"s": source}, routes=()))
+    source = catalog.source_config(vendor, tmp_path)
+    config = SourcesConfig(sources={"s": source}, routes=())
     ingestor = Ingestor(config, Store(sqlite_engine), HANDLERS, DocumentResolver(OutboundClient()))
-    checked = config.sources["s"]
-    url = getattr(checked.options, "audience", None) or "https://i.test/webhooks/s"
-    secret = checked.secrets[0] if checked.secrets else None
-    context = SigningContext(source=checked, url=url, secret=secret, key_dir=tmp_path)
+    context = catalog.signing_context(source, tmp_path)
     signed = SIMULATORS[vendor].sign(b'{"test": 2432232314}', context, time.time())
     request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
 
@@ -198,28 +189,16 @@ async def test_every_vendors_verified_body_of_unexpected_shape_is_stored_and_pub
         assert cloudevents, "a verified delivery is published, whatever its shape"
 
 
-def _catalog_source(vendor: str, key_dir: Path) -> SourceConfig:
-    raw = catalog.source_document(vendor, key_dir)
-    return HANDLERS[vendor].check_config(
-        SourceConfig(
-            name="s",
-            vendor=vendor,
-            secrets=tuple(raw.get("secrets", ())),
-            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
-        )
-    )
-
-
 def test_the_vendors_left_out_really_cannot_carry_an_arbitrary_body(tmp_path: Path) -> None:
     assert set(CANNOT_CARRY_ANY_BODY) <= set(HANDLERS)
     body = b'{"test": 2432232314}'
-    source = _catalog_source("pusher", tmp_path)
+    source = catalog.source_config("pusher", tmp_path)
     context = SigningContext(source=source, url=URL, secret=source.secrets[0])
     signed = SIMULATORS["pusher"].sign(body, context, time.time())
     request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
     with pytest.raises(RejectedRequestError, match="time_ms"):
         HANDLERS["pusher"].verify(Verification(request, source, time.time()))
-    source = _catalog_source("aws-sns", tmp_path)
+    source = catalog.source_config("aws-sns", tmp_path)
     context = SigningContext(source=source, url=URL, key_dir=tmp_path)
     with pytest.raises((ConfigError, RejectedRequestError)):
         SIMULATORS["aws-sns"].sign(body, context, time.time())

@@ -15,8 +15,6 @@ from ingest import schema_export
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import Delivery, Emitted, InboundRequest, lower_headers
 from ingest.simulation import SIMULATORS, simulator
-from ingest.simulation.base import SigningContext
-from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 
 
@@ -42,25 +40,11 @@ def test_every_schema_is_valid_json_schema() -> None:
             Draft202012Validator.check_schema(json.loads(path.read_text()))
 
 
-def _source(vendor: str, key_dir: Path) -> SourceConfig:
-    raw = catalog.source_document(vendor, key_dir)
-    source = SourceConfig(
-        name="s",
-        vendor=vendor,
-        secrets=tuple(raw.get("secrets", ())),
-        options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
-    )
-    return HANDLERS[vendor].check_config(source)
-
-
 def _sign_and_normalize(vendor: str, event_type: str, key_dir: Path) -> list[Emitted]:
     handler = HANDLERS[vendor]
-    source = _source(vendor, key_dir)
+    source = catalog.source_config(vendor, key_dir)
     body = simulator(handler).sample(event_type)
-    audience = getattr(source.options, "audience", None)
-    url = audience if isinstance(audience, str) else "https://i.test/webhooks/s"
-    secret = source.secrets[0] if source.secrets else None
-    context = SigningContext(source=source, url=url, secret=secret, key_dir=key_dir)
+    context = catalog.signing_context(source, key_dir)
     signed = simulator(handler).sign(body, context, time.time(), event_type)
     headers = lower_headers(signed.headers)
     inbound = InboundRequest(signed.method, signed.url, headers, signed.body)

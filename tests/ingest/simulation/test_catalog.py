@@ -11,8 +11,7 @@ import pytest
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import InboundRequest, Verification, lower_headers
 from ingest.simulation import SIMULATORS, simulator
-from ingest.simulation.base import SigningContext, Simulator
-from ingest.sources import RawOptions, SourceConfig
+from ingest.simulation.base import Simulator
 from tests import catalog
 
 
@@ -30,18 +29,8 @@ def test_every_vendor_has_exactly_one_simulator() -> None:
 @pytest.mark.parametrize("vendor", sorted(HANDLERS))
 def test_each_sample_type_is_signed_so_its_handler_verifies_it(vendor: str, tmp_path: Path) -> None:
     handler, sim = HANDLERS[vendor], SIMULATORS[vendor]
-    raw = catalog.source_document(vendor, tmp_path)
-    source = handler.check_config(
-        SourceConfig(
-            name="s",
-            vendor=vendor,
-            secrets=tuple(raw.get("secrets", ())),
-            options=RawOptions.of({k: v for k, v in raw.items() if k not in {"vendor", "secrets"}}),
-        )
-    )
-    url = getattr(source.options, "audience", None) or "https://i.test/webhooks/s"
-    secret = source.secrets[0] if source.secrets else None
-    context = SigningContext(source=source, url=url, secret=secret, key_dir=tmp_path)
+    source = catalog.source_config(vendor, tmp_path)
+    context = catalog.signing_context(source, tmp_path)
     pinned = handler.pinned_documents(source)
     for event_type in sim.sample_types:
         now = time.time()
