@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
     Delivery,
@@ -159,7 +161,7 @@ class AblyHandler(VendorHandler):
                 channel = _channel(item)
                 model = ChannelOccupied if name == "channel.opened" else ChannelVacated
                 data = model(provider="ably", channel=channel, occurred_at=occurred_at)
-                emitted.append(_emit(data, model.event_type, channel, occurred_at, item_id))
+                emitted.append(_emit(data, channel, occurred_at, item_id))
             elif source == "channel.presence":
                 emitted.extend(self._presence(item, item_id, occurred_at))
             else:
@@ -167,7 +169,6 @@ class AblyHandler(VendorHandler):
                 emitted.append(
                     _emit(
                         VendorPassthrough(vendor="ably", vendor_event_type=kind, payload=item),
-                        f"ably.{kind}",
                         _channel_or_none(item) or item_id,
                         occurred_at,
                         item_id,
@@ -201,14 +202,12 @@ class AblyHandler(VendorHandler):
                     connection_id=message.get("connectionId"),
                     occurred_at=occurred_at,
                 )
-                event_type = model.event_type
             else:
                 kind = f"presence.{action}"
                 data = VendorPassthrough(
                     vendor="ably", vendor_event_type=kind, payload={**message, "channel": channel}
                 )
-                event_type = f"ably.{kind}"
-            emitted.append(_emit(data, event_type, channel, occurred_at, f"{item_id}:{suffix}"))
+            emitted.append(_emit(data, channel, occurred_at, f"{item_id}:{suffix}"))
         return emitted
 
 
@@ -218,11 +217,10 @@ def _millis(raw: Any) -> datetime | None:
     return None
 
 
-def _emit(data: Any, event_type: str, channel: str, occurred_at: datetime, item_id: str) -> Emitted:
+def _emit(data: BaseModel, channel: str, occurred_at: datetime, item_id: str) -> Emitted:
     if len(item_id) > 255:  # the inbox keeps item ids of at most 255 characters
         item_id = f"sha256:{hashlib.sha256(item_id.encode()).hexdigest()}"
     return Emitted(
-        type=event_type,
         data=data,
         key=channel,
         subject=channel,

@@ -102,7 +102,6 @@ class AnthropicHandler(StandardWebhooksHandler):
         # Per session, in order (Anthropic does not order deliveries; created_at is the truth).
         return [
             Emitted(
-                type=model.event_type,
                 data=event,
                 key=session_id,
                 subject=session_id,

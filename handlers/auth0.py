@@ -167,7 +167,6 @@ class Auth0Handler(VendorHandler):
         user = data.get("object") if isinstance(data, dict) else None
         if model is None or not isinstance(user, dict):
             return Emitted(
-                type=f"auth0.{event_type}",
                 data=VendorPassthrough(vendor="auth0", vendor_event_type=event_type, payload=event),
                 key=delivery.event_id,
             )
@@ -186,9 +185,7 @@ class Auth0Handler(VendorHandler):
             name=text_or_none(user.get("name")),
             occurred_at=occurred_at,
         )
-        return Emitted(
-            type=model.event_type, data=emitted, key=user_id, subject=user_id, time=occurred_at
-        )
+        return Emitted(data=emitted, key=user_id, subject=user_id, time=occurred_at)
 
     @staticmethod
     def _log(record: Any) -> Emitted:
@@ -249,7 +246,6 @@ class Auth0Handler(VendorHandler):
             data = SessionEnded(**common, session_id=session_id, reason="logout")
         else:
             return Emitted(
-                type=f"auth0.{code}",
                 data=VendorPassthrough(vendor="auth0", vendor_event_type=code, payload=record),
                 key=user_id or log_id,
                 time=occurred_at,
@@ -259,7 +255,6 @@ class Auth0Handler(VendorHandler):
         # against one username stay in order.
         key = data.user_id or data.username or log_id
         return Emitted(
-            type=type(data).event_type,
             data=data,
             key=key,
             subject=data.user_id,

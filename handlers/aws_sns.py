@@ -432,7 +432,6 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
             return None
     return [
         Emitted(
-            type=event.event_type,
             data=event,
             key=event.recipient.lower(),
             subject=event.message_id,
@@ -479,7 +478,6 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
         else:
             emitted.append(
                 Emitted(
-                    type=f"aws-sns.s3.{name}",
                     data=VendorPassthrough(
                         vendor=delivery.vendor, vendor_event_type=f"s3.{name}", payload=record
                     ),
@@ -491,7 +489,6 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
             continue
         emitted.append(
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=f"s3:{bucket}/{key}",
                 subject=key,

@@ -169,11 +169,10 @@ class Delivery:
         return _object(self.json())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Emitted:
     """One domain event a handler produced; the service wraps it in a CloudEvent."""
 
-    type: str
     data: BaseModel
     key: str
     """Kafka partition key: the entity whose events must stay in order (a payment, a repository)."""
@@ -182,6 +181,25 @@ class Emitted:
     item_id: str | None = None
     """For a batch (SendGrid, Okta…): the vendor's id of this item. It makes the CloudEvent id, and
     an item already seen from this source in an earlier delivery is not published again."""
+    type: str = ""
+    """The CloudEvent type. Left out, it is the data's own `event_type` (`<vendor>.<vendor type>`
+    for a passthrough), so a handler cannot publish a domain event under another one's type:
+    given, it must agree with the data's. Data whose type depends on its content (a pull
+    request's verb) has none of its own and needs it, as does a passthrough whose vendor type is
+    spelled otherwise in a CloudEvent type (Shopify's `orders/create` → `shopify.orders.create`)."""
+
+    def __post_init__(self) -> None:
+        declared = getattr(type(self.data), "event_type", None)
+        if not isinstance(declared, str):
+            declared = None
+        if self.type and declared is not None and declared != self.type:
+            raise ValueError(f"type {self.type!r} disagrees with its data's {declared!r}")
+        if not self.type:
+            if isinstance(self.data, VendorPassthrough):
+                declared = f"{self.data.vendor}.{self.data.vendor_event_type}"
+            if declared is None:
+                raise TypeError(f"{type(self.data).__name__} has no event_type: pass type=")
+            object.__setattr__(self, "type", declared)
 
 
 class NoOptions(BaseModel):
@@ -366,7 +384,6 @@ def bounded_id(value: Any, what: str) -> str:
 
 def passthrough(delivery: Delivery, payload: Any, *, key: str | None = None) -> Emitted:
     return Emitted(
-        type=f"{delivery.vendor}.{delivery.event_type}",
         data=VendorPassthrough(
             vendor=delivery.vendor, vendor_event_type=delivery.event_type, payload=payload
         ),

@@ -130,7 +130,6 @@ class ClerkHandler(StandardWebhooksHandler):
             return [passthrough(delivery, event, key=text_or_none(data.get("user_id")))]
         return [
             Emitted(
-                type=type(identity).event_type,
                 data=identity,
                 key=identity.user_id or delivery.event_id,
                 subject=identity.user_id,

@@ -194,7 +194,6 @@ class DatadogHandler(VendorHandler):
         )
         return [
             Emitted(
-                type=model.event_type,
                 data=data,
                 # Per monitor, in order: a recovery must not overtake its trigger.
                 key=alert_id or delivery.event_id,

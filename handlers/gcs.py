@@ -229,7 +229,6 @@ class GcsHandler(VendorHandler):
         )
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=f"gcs:{bucket}/{key}",
                 subject=key,

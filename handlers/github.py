@@ -127,9 +127,7 @@ class GitHubHandler(VendorHandler):
             commits=commits,
         )
         pushed_at = _time((payload.get("head_commit") or {}).get("timestamp"))
-        return Emitted(
-            type=VcsPush.event_type, data=data, key=repository, subject=data.ref, time=pushed_at
-        )
+        return Emitted(data=data, key=repository, subject=data.ref, time=pushed_at)
 
     @staticmethod
     def _pull_request(payload: dict[str, Any]) -> Emitted:

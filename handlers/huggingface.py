@@ -118,7 +118,6 @@ class HuggingFaceHandler(VendorHandler):
         # Per repository, in order; "model/owner/name" so a model and a dataset never share a key.
         return [
             Emitted(
-                type=RepoUpdated.event_type,
                 data=data,
                 key=f"{repo_type}/{repo_name}",
                 subject=repo_name,

@@ -153,7 +153,6 @@ class MixpanelHandler(VendorHandler):
             )
             emitted.append(
                 Emitted(
-                    type=model.event_type,
                     data=data,
                     # Per cohort, in order: a full sync followed by diffs only makes sense whole.
                     key=cohort,

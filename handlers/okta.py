@@ -223,14 +223,12 @@ class OktaHandler(VendorHandler):
                 )
         if data is None:
             return Emitted(
-                type=f"okta.{event_type}",
                 data=VendorPassthrough(vendor="okta", vendor_event_type=event_type, payload=event),
                 key=text_or_none(actor.get("id")) or item_id,
                 time=occurred_at,
                 item_id=item_id,
             )
         return Emitted(
-            type=type(data).event_type,
             data=data,
             key=data.user_id or data.username or item_id,
             subject=data.user_id,

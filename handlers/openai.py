@@ -160,7 +160,6 @@ class OpenAIHandler(StandardWebhooksHandler):
         )
         return [
             Emitted(
-                type=model.event_type,
                 data=data,
                 key=resource_id,
                 subject=resource_id,

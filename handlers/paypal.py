@@ -370,7 +370,6 @@ class PayPalHandler(VendorHandler):
                 return [passthrough(delivery, event)]
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=data.payment_id,
                 subject=data.payment_id,
@@ -397,7 +396,6 @@ class PayPalHandler(VendorHandler):
             metadata=_metadata(resource),
         )
         return Emitted(
-            type=data.event_type,
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,

@@ -124,7 +124,6 @@ class PostmarkHandler(VendorHandler):
             return [passthrough(delivery, record, key=text_or_none(recipient))]
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=data.recipient.lower(),
                 subject=data.message_id,

@@ -177,10 +177,8 @@ class PusherHandler(VendorHandler):
                     )
                 case _:
                     data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
-            event_type = getattr(data, "event_type", f"pusher.{name}")
             emitted.append(
                 Emitted(
-                    type=event_type,
                     data=data,
                     key=channel,
                     subject=channel,

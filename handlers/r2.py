@@ -82,7 +82,6 @@ class R2Handler(StandardWebhooksHandler):
         )
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=f"r2:{bucket}/{key}",
                 subject=key,

@@ -123,7 +123,6 @@ class SegmentHandler(VendorHandler):
             "context": _object(message.get("context")),
         }
         data: AnalyticsCall | VendorPassthrough
-        event_type = f"segment.{kind}"
         match kind:
             case "track":
                 event = message.get("event")
@@ -132,10 +131,8 @@ class SegmentHandler(VendorHandler):
                 data = AnalyticsTrack(
                     **common, event=event, properties=_object(message.get("properties"))
                 )
-                event_type = AnalyticsTrack.event_type
             case "identify":
                 data = AnalyticsIdentify(**common, traits=_object(message.get("traits")))
-                event_type = AnalyticsIdentify.event_type
             case "page" | "screen":
                 model = AnalyticsPage if kind == "page" else AnalyticsScreen
                 data = model(
@@ -144,7 +141,6 @@ class SegmentHandler(VendorHandler):
                     category=_optional_text(message.get("category")),
                     properties=_object(message.get("properties")),
                 )
-                event_type = model.event_type
             case "group":
                 group_id = _optional_id(message.get("groupId"))
                 if group_id is None:
@@ -152,7 +148,6 @@ class SegmentHandler(VendorHandler):
                 data = AnalyticsGroup(
                     **common, group_id=group_id, traits=_object(message.get("traits"))
                 )
-                event_type = AnalyticsGroup.event_type
             case _:
                 data = VendorPassthrough(
                     vendor="segment", vendor_event_type=str(kind), payload=message
@@ -160,7 +155,6 @@ class SegmentHandler(VendorHandler):
         # Per user, in order: the entity a consumer folds these calls into.
         key = user_id or anonymous_id or message_id or delivery.event_id
         return Emitted(
-            type=event_type,
             data=data,
             key=key,
             subject=user_id or anonymous_id,

@@ -270,7 +270,6 @@ class SendGridHandler(VendorHandler):
         data = _domain_event(name, event, common)
         if data is None:
             return Emitted(
-                type=f"sendgrid.{name}",
                 data=VendorPassthrough(vendor="sendgrid", vendor_event_type=name, payload=event),
                 key=recipient.lower(),
                 subject=common["message_id"],
@@ -280,7 +279,6 @@ class SendGridHandler(VendorHandler):
         # Keyed by recipient: a suppression list needs one address's bounce, complaint and
         # unsubscribe in order, whichever messages they came from.
         return Emitted(
-            type=data.event_type,
             data=data,
             key=recipient.lower(),
             subject=data.message_id,

@@ -135,9 +135,7 @@ class ShopifyHandler(VendorHandler):
         if model is OrderCancelled:
             fields["cancel_reason"] = order.get("cancel_reason")
         data = model(**fields)
-        return Emitted(
-            type=model.event_type, data=data, key=order_id, subject=order_id, time=occurred_at
-        )
+        return Emitted(data=data, key=order_id, subject=order_id, time=occurred_at)
 
     @staticmethod
     def _refund(
@@ -178,7 +176,6 @@ class ShopifyHandler(VendorHandler):
             occurred_at=occurred_at,
         )
         return Emitted(
-            type=OrderRefunded.event_type,
             data=data,
             key=order_id,
             subject=order_id,

@@ -248,7 +248,6 @@ class SlackHandler(VendorHandler):
         channel = data.channel or "-"
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=f"{team}:{channel}",
                 subject=channel,

@@ -188,7 +188,6 @@ class SquareHandler(VendorHandler):
         else:
             return None  # APPROVED, PENDING, a refund's echo: passed through unchanged
         return Emitted(
-            type=data.event_type,
             data=data,
             key=data.payment_id,
             subject=data.payment_id,
@@ -210,9 +209,7 @@ class SquareHandler(VendorHandler):
             refund_amount=amount,
             reason=refund.get("reason"),
         )
-        return Emitted(
-            type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at
-        )
+        return Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
 
     @staticmethod
     def _dispute(dispute: dict[str, Any], occurred_at: datetime) -> Emitted:
@@ -227,9 +224,7 @@ class SquareHandler(VendorHandler):
             status=dispute.get("state"),
             evidence_due_by=iso_time(dispute.get("due_at")),
         )
-        return Emitted(
-            type=data.event_type, data=data, key=payment_id, subject=payment_id, time=occurred_at
-        )
+        return Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
 
     @staticmethod
     def _subscription(
@@ -251,7 +246,6 @@ class SquareHandler(VendorHandler):
             occurred_at=occurred_at,
         )
         return Emitted(
-            type=data.event_type,
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,

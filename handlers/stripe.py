@@ -210,7 +210,6 @@ class StripeHandler(VendorHandler):
             subscription = _subscription(model, obj, occurred_at)
             return [
                 Emitted(
-                    type=subscription.event_type,
                     data=subscription,
                     key=subscription.subscription_id,
                     subject=subscription.subscription_id,
@@ -283,7 +282,6 @@ class StripeHandler(VendorHandler):
                 return [passthrough(delivery, event)]
         return [
             Emitted(
-                type=data.event_type,
                 data=data,
                 key=payment_id,
                 subject=payment_id,

@@ -342,7 +342,6 @@ class TwilioHandler(VendorHandler):
             occurred_at=received_at,
         )
         return Emitted(
-            type=model.event_type,
             data=data,
             key=message_id,
             subject=message_id,
@@ -367,9 +366,7 @@ class TwilioHandler(VendorHandler):
             error_code=params.get("ErrorCode") or None,
             occurred_at=occurred_at,
         )
-        return Emitted(
-            type=CallStatus.event_type, data=data, key=call_id, subject=call_id, time=occurred_at
-        )
+        return Emitted(data=data, key=call_id, subject=call_id, time=occurred_at)
 
     @staticmethod
     def _normalize_json(delivery: Delivery) -> list[Emitted]:
@@ -383,7 +380,6 @@ class TwilioHandler(VendorHandler):
             item_id = bounded_id(item.get("id"), "Event Streams item id")
             emitted.append(
                 Emitted(
-                    type=f"twilio.{item['type']}",
                     data=VendorPassthrough(
                         vendor="twilio", vendor_event_type=item["type"], payload=item
                     ),

@@ -83,7 +83,6 @@ def lenient_payload(body: bytes) -> Any:
 
 def unknown_passthrough(delivery: Delivery) -> Emitted:
     return Emitted(
-        type=f"{delivery.vendor}.{UNKNOWN_TYPE}",
         data=VendorPassthrough(
             vendor=delivery.vendor,
             vendor_event_type=UNKNOWN_TYPE,

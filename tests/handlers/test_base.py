@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
@@ -19,6 +20,11 @@ from ingest.handlers.base import (
     RejectedRequestError,
     VendorHandler,
 )
+from ingest.schemas.identity import UserCreated
+from ingest.schemas.passthrough import VendorPassthrough
+from ingest.schemas.vcs import VcsPullRequest
+
+WHEN = datetime(2026, 12, 2, tzinfo=UTC)
 
 
 def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> None:
@@ -68,3 +74,32 @@ def test_the_vendor_layer_imports_nothing_of_the_service() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+# -- Emitted: the CloudEvent type comes from the data --------------------------------------
+
+
+def test_an_emitted_event_takes_its_type_from_its_data() -> None:
+    data = UserCreated(provider="clerk", user_id="user_1", occurred_at=WHEN)
+    assert Emitted(data=data, key="user_1").type == "identity.user.created"
+
+
+def test_a_passthrough_is_typed_vendor_dot_vendor_type() -> None:
+    data = VendorPassthrough(vendor="stripe", vendor_event_type="customer.created", payload={})
+    assert Emitted(data=data, key="k").type == "stripe.customer.created"
+
+
+def test_a_type_that_disagrees_with_the_data_is_refused() -> None:
+    """Before, `type=` and `data=` were written side by side in 40 places, free to disagree."""
+    data = UserCreated(provider="clerk", user_id="user_1", occurred_at=WHEN)
+    with pytest.raises(ValueError, match="disagrees"):
+        Emitted(type="identity.user.deleted", data=data, key="user_1")
+
+
+def test_data_without_a_type_of_its_own_must_be_given_one() -> None:
+    data = VcsPullRequest(
+        provider="github", repository="o/r", number=1, action="opened", title="t", state="open"
+    )
+    with pytest.raises(TypeError, match="no event_type"):
+        Emitted(data=data, key="o/r#1")
+    assert Emitted(type="vcs.pull_request.opened", data=data, key="o/r#1").type.endswith("opened")
