@@ -104,7 +104,6 @@ class AblyHandler(VendorHandler):
         "X-Ably-Key = key name; X-Ably-Signature: base64 HMAC-SHA256 of the body (key secret)"
     )
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Ably-Key", "X-Ably-Signature")
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         "channel.lifecycle: channel.opened": ChannelOccupied.event_type,
         "channel.lifecycle: channel.closed": ChannelVacated.event_type,

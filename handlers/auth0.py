@@ -23,24 +23,18 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
-from ingest.errors import ConfigError
-from ingest.handlers._credentials import Tokens, match_token
 from ingest.handlers.base import (
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
     MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
     bounded_id,
     iso_time,
     parse_json,
     text_or_none,
 )
+from ingest.handlers.schemes.credentials import TokenVerified
 from ingest.schemas.identity import (
     IdentityEvent,
     LoginFailed,
@@ -76,14 +70,6 @@ CLOUDEVENT_MAP: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
 }
 
 
-class TokenOptions(BaseModel):
-    """`tokens`: the accepted credentials, the current one first; two while rotating."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tokens: Tokens
-
-
 def _records(body: bytes) -> tuple[str, Any]:
     """('cloudevent', event) or ('logs', [log, …]) from any of the content formats Auth0 sends."""
     try:
@@ -106,13 +92,10 @@ def _records(body: bytes) -> tuple[str, Any]:
     raise MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
 
 
-class Auth0Handler(VendorHandler):
+class Auth0Handler(TokenVerified):
     vendor: ClassVar[str] = "auth0"
     summary: ClassVar[str] = "Authorization header equals a configured token (bare or Bearer)"
-    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
-    options_model: ClassVar[type[BaseModel]] = TokenOptions
-    requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
+    accepts_bearer: ClassVar[bool] = True
     mapped_types: ClassVar[Mapping[str, str]] = {
         **dict.fromkeys(sorted(LOGIN_SUCCEEDED_CODES), LoginSucceeded.event_type),
         **dict.fromkeys(sorted(LOGIN_FAILED_CODES), LoginFailed.event_type),
@@ -122,23 +105,6 @@ class Auth0Handler(VendorHandler):
         **dict.fromkeys(sorted(SESSION_ENDED_CODES), SessionEnded.event_type),
         **{name: model.event_type for name, model in CLOUDEVENT_MAP.items()},
     }
-
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        if source.secrets:
-            # `secrets` would be silently ignored: say where the credentials go instead.
-            raise ConfigError(
-                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
-                "'tokens', not 'secrets'"
-            )
-        return super().check_config(source)
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        options = self.options(source, TokenOptions)
-        index = match_token(
-            request.headers.get(AUTHORIZATION), options.tokens, "Authorization", bearer=True
-        )
-        return Verdict(secret_index=index)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         kind, document = _records(request.body)

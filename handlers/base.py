@@ -229,7 +229,12 @@ class VendorHandler(ABC):
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
     """How `ingest vendors` describes `secrets` when neither "required" nor "not used" fits."""
+    credentials_option: ClassVar[str | None] = None
+    """Where a vendor that needs no `secrets` takes its credentials (`'tokens'`): a source that
+    sets `secrets` anyway is refused, pointed there, rather than left unauthenticated by them."""
     default_tolerance_seconds: ClassVar[int | None] = None
+    """How far a signed timestamp may be from now; None: the vendor signs no time, so a source
+    setting `tolerance_seconds` is refused (it would protect nothing)."""
     mapped_types: ClassVar[Mapping[str, str]] = {}
     """Vendor type → CloudEvent type, for the docs; anything else passes through."""
     document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = ()
@@ -240,6 +245,16 @@ class VendorHandler(ABC):
         """Validate the source for this vendor; returns it with `options` parsed."""
         if self.requires_secrets and not source.secrets:
             raise ConfigError(f"source {source.name!r}: vendor {self.vendor} needs 'secrets'")
+        if self.credentials_option is not None and source.secrets:
+            raise ConfigError(
+                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
+                f"{self.credentials_option}, not 'secrets'"
+            )
+        if self.default_tolerance_seconds is None and source.tolerance_seconds is not None:
+            raise ConfigError(
+                f"source {source.name!r}: tolerance_seconds has no effect for vendor "
+                f"{self.vendor}: it signs no timestamp, so there is none to check"
+            )
         try:
             options = self.options_model.model_validate(_as_mapping(source.options))
         except ValidationError as exc:

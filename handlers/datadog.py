@@ -34,11 +34,6 @@ from pydantic import (
     model_validator,
 )
 
-from ingest.handlers._credentials import (
-    BasicCredential,
-    match_basic,
-    match_token,
-)
 from ingest.handlers.base import (
     Delivery,
     Emitted,
@@ -52,6 +47,11 @@ from ingest.handlers.base import (
     Verification,
     bounded_id,
     passthrough,
+)
+from ingest.handlers.schemes.credentials import (
+    BasicCredential,
+    match_basic,
+    match_token,
 )
 from ingest.redaction import is_redacted_name
 from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning
@@ -143,7 +143,7 @@ class DatadogHandler(VendorHandler):
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Datadog-Webhook-Token", "Authorization")
     options_model: ClassVar[type[BaseModel]] = DatadogOptions
     requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
+    credentials_option: ClassVar[str | None] = "'tokens' or 'basic_auth'"
     mapped_types: ClassVar[Mapping[str, str]] = {
         "triggered": AlertTriggered.event_type,
         "re-triggered": AlertTriggered.event_type,

@@ -18,14 +18,11 @@ from ingest.handlers.base import (
     Identity,
     InboundRequest,
     MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
     WireError,
     parse_json,
     passthrough,
 )
-from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
 from ingest.sources import SourceConfig
 
@@ -57,20 +54,15 @@ def _time(raw: Any) -> datetime | None:
     return None
 
 
-class GitHubHandler(VendorHandler):
+class GitHubHandler(HmacVerified):
     vendor: ClassVar[str] = "github"
     summary: ClassVar[str] = "X-Hub-Signature-256: sha256=HMAC-SHA256 hex of the body"
-    signature_headers: ClassVar[tuple[str, ...]] = ("X-Hub-Signature-256",)
-    default_tolerance_seconds: ClassVar[int | None] = None
+    signature: ClassVar[HmacSignature] = SIGNATURE
     mapped_types: ClassVar[Mapping[str, str]] = {
         "push": "vcs.push",
         "pull_request": "vcs.pull_request.<action>",
         "ping": "(handshake, not published)",
     }
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def delivery_id(self, request: InboundRequest) -> str | None:
         return request.headers.get("x-github-delivery", "").strip() or None

@@ -9,71 +9,36 @@ paths (`handlers._extraction`).
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
 
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
-from ingest.handlers._credentials import match_token
-from ingest.handlers._extraction import ExtractionOptions, header_name
-from ingest.handlers.base import (
-    Verdict,
-    Verification,
-)
+from ingest.handlers._extraction import ExtractionOptions
+from ingest.handlers.schemes.credentials import AUTHORIZATION, TokenInHeader, TokenVerified
 from ingest.redaction import is_redacted_name
 from ingest.sources import SourceConfig
 
-AUTHORIZATION = "authorization"
+__all__ = ["AUTHORIZATION", "HeaderTokenHandler", "HeaderTokenOptions"]
 
 
-class HeaderTokenOptions(ExtractionOptions):
-    header: str = AUTHORIZATION
-    """The header carrying the token, e.g. `x-gitlab-token`."""
-    tokens: Annotated[
-        tuple[Annotated[str, Field(min_length=1, max_length=1024)], ...], Field(min_length=1)
-    ]
-    """Accepted tokens; several while the sender's settings are changed."""
-
-    @field_validator("header")
-    @classmethod
-    def _token_header_name(cls, value: str) -> str:
-        return header_name(value) or AUTHORIZATION
-
-    @field_validator("tokens")
-    @classmethod
-    def _sendable(cls, tokens: tuple[str, ...]) -> tuple[str, ...]:
-        for token in tokens:
-            # HTTP strips surrounding whitespace and forbids control characters in values: such
-            # a token could never be presented, so it is a typo.
-            if token != token.strip() or not token.isprintable():
-                raise ValueError("tokens cannot have surrounding spaces or control characters")
-        return tokens
+class HeaderTokenOptions(ExtractionOptions, TokenInHeader):
+    """`tokens` (several while the sender's settings are changed), the `header` carrying them
+    (e.g. `x-gitlab-token`), and where ids and types are read."""
 
 
-class HeaderTokenHandler(_extraction.ExtractingHandler):
+class HeaderTokenHandler(TokenVerified, _extraction.ExtractingHandler):
     vendor: ClassVar[str] = "header-token"
     summary: ClassVar[str] = (
         "a configured header (default Authorization, Bearer accepted) equals a token (unsigned)"
     )
-    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)  # or the `header` option
     options_model: ClassVar[type[BaseModel]] = HeaderTokenOptions
-    requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
+    accepts_bearer: ClassVar[bool] = True
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
-        if source.secrets:
-            raise ConfigError(
-                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
-                "'tokens', not 'secrets'"
-            )
-        if source.tolerance_seconds is not None:
-            raise ConfigError(
-                f"source {source.name!r}: tolerance_seconds has no effect for vendor "
-                f"{self.vendor}: nothing is signed, so there is no timestamp to check"
-            )
         source = super().check_config(source)
-        header = self.options(source, HeaderTokenOptions).header
+        header = self.token_header(source)
         if not is_redacted_name(header):
             raise ConfigError(
                 f"source {source.name!r}: header {header!r} would be stored unredacted in the "
@@ -81,17 +46,3 @@ class HeaderTokenHandler(_extraction.ExtractingHandler):
                 "'secret', or authorization / x-api-key"
             )
         return source
-
-    def credential_headers(self, source: SourceConfig) -> frozenset[str]:
-        return frozenset({self.options(source, HeaderTokenOptions).header})
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        options = self.options(source, HeaderTokenOptions)
-        index = match_token(
-            request.headers.get(options.header),
-            options.tokens,
-            options.header,
-            bearer=options.header == AUTHORIZATION,
-        )
-        return Verdict(secret_index=index)

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ingest.errors import ConfigError
-from ingest.handlers._credentials import match_token
 from ingest.handlers.base import (
     Delivery,
     Emitted,
@@ -32,6 +31,7 @@ from ingest.handlers.base import (
     passthrough,
     text_or_none,
 )
+from ingest.handlers.schemes.credentials import match_token
 from ingest.schemas.ai import RepoRefUpdate, RepoUpdated
 from ingest.sources import SourceConfig
 
@@ -66,7 +66,6 @@ class HuggingFaceHandler(VendorHandler):
     vendor: ClassVar[str] = "huggingface"
     summary: ClassVar[str] = "X-Webhook-Secret: the webhook's secret, verbatim (constant-time)"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Webhook-Secret",)
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         "repo.content.update": RepoUpdated.event_type,
         "repo.content.create": RepoUpdated.event_type,

@@ -20,14 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from ingest.handlers._credentials import (
-    BasicCredential,
-    match_basic,
-)
 from ingest.handlers.base import (
     Delivery,
     Emitted,
@@ -35,23 +29,14 @@ from ingest.handlers.base import (
     InboundRequest,
     MalformedRequestError,
     Reply,
-    VendorHandler,
-    Verdict,
-    Verification,
 )
+from ingest.handlers.schemes.credentials import BasicAuthVerified
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.sources import SourceConfig
 
 ACTIONS = frozenset({"members", "add_members", "remove_members"})
 IDENTIFYING_FIELDS = frozenset({"mixpanel_distinct_id", "email", "first_name", "last_name"})
 MAX_ID_LENGTH = 255
-
-
-class MixpanelOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    basic_auth: Annotated[list[BasicCredential], Field(min_length=1)]
-    """The username/password pairs set on the Mixpanel webhook connection; several to rotate."""
 
 
 def _id_text(raw: Any, what: str) -> str:
@@ -91,24 +76,14 @@ def _optional_text(raw: Any) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
-class MixpanelHandler(VendorHandler):
+class MixpanelHandler(BasicAuthVerified):
     vendor: ClassVar[str] = "mixpanel"
     summary: ClassVar[str] = "HTTP Basic auth (basic_auth); cohort sync, no signature"
-    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
-    options_model: ClassVar[type[BaseModel]] = MixpanelOptions
-    requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         "members": f"{CohortMemberAdded.event_type} (full_sync: true), one per member",
         "add_members": f"{CohortMemberAdded.event_type}, one per member",
         "remove_members": f"{CohortMemberRemoved.event_type}, one per member",
     }
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        options = self.options(source, MixpanelOptions)
-        index = match_basic(request.headers.get("authorization"), options.basic_auth)
-        return Verdict(secret_index=index)
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         action, parameters = _parameters(request.json_object())

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel
 
-from ingest.errors import ConfigError
-from ingest.handlers._credentials import Tokens, match_token
 from ingest.handlers.base import (
     Delivery,
     Emitted,
@@ -34,13 +31,11 @@ from ingest.handlers.base import (
     InboundRequest,
     MalformedRequestError,
     Reply,
-    VendorHandler,
-    Verdict,
-    Verification,
     bounded_id,
     iso_time,
     text_or_none,
 )
+from ingest.handlers.schemes.credentials import TokenInHeader, TokenVerified
 from ingest.schemas.identity import (
     IdentityEvent,
     LoginFailed,
@@ -55,8 +50,6 @@ from ingest.sources import SourceConfig
 
 CHALLENGE_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_LENGTH = 1024
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-"""An HTTP field name (RFC 9110 token)."""
 
 USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
     "user.lifecycle.create": UserCreated,
@@ -68,24 +61,6 @@ USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
 }
 SESSION_START = "user.session.start"
 SESSION_END = "user.session.end"
-
-
-class OktaOptions(BaseModel):
-    """`tokens`: accepted values of the credential header (two while rotating); `header`: its
-    name, the hook's "Authentication field" (default `Authorization`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tokens: Tokens
-    header: str = "authorization"
-
-    @field_validator("header")
-    @classmethod
-    def _header_name(cls, header: str) -> str:
-        if not HEADER_NAME.match(header):
-            raise ValueError("header must be an HTTP header name such as Authorization")
-        # Requests reach handlers with lower-case header names.
-        return header.lower()
 
 
 def _object(raw: Any) -> dict[str, Any]:
@@ -101,13 +76,12 @@ def _user_target(event: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"Okta {event.get('eventType')} event has no User target")
 
 
-class OktaHandler(VendorHandler):
+class OktaHandler(TokenVerified):
     vendor: ClassVar[str] = "okta"
     summary: ClassVar[str] = "Authorization (or configured) header equals a token; GET challenge"
-    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
-    options_model: ClassVar[type[BaseModel]] = OktaOptions
-    requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
+    options_model: ClassVar[type[BaseModel]] = TokenInHeader
+    """`tokens`: values of the hook's "Authentication secret" (two while rotating); `header`:
+    its "Authentication field" when not Authorization. Okta sends the value verbatim."""
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{name: model.event_type for name, model in USER_EVENTS.items()},
         f"{SESSION_START} (outcome SUCCESS)": LoginSucceeded.event_type,
@@ -115,25 +89,8 @@ class OktaHandler(VendorHandler):
         SESSION_END: SessionEnded.event_type,
     }
 
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        if source.secrets:
-            raise ConfigError(
-                f"source {source.name!r}: vendor {self.vendor} takes its credentials in "
-                "'tokens', not 'secrets'"
-            )
-        return super().check_config(source)
-
-    def _authenticate(self, request: InboundRequest, source: SourceConfig) -> int:
-        options = self.options(source, OktaOptions)
-        # Okta sends the configured value verbatim: no scheme is stripped.
-        return match_token(request.headers.get(options.header), options.tokens, options.header)
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        return Verdict(secret_index=self._authenticate(request, source))
-
     def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
-        self._authenticate(request, source)
+        self.authenticate(request.headers, source)
         challenge = request.headers.get(CHALLENGE_HEADER, "").strip()
         if not challenge:
             raise MalformedRequestError("GET without X-Okta-Verification-Challenge")

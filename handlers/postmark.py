@@ -12,24 +12,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from ingest.handlers._credentials import BasicCredential, match_basic
 from ingest.handlers.base import (
     Delivery,
     Emitted,
     Identity,
     InboundRequest,
     MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
     iso_time,
     passthrough,
     text_or_none,
 )
+from ingest.handlers.schemes.credentials import BasicAuthVerified
 from ingest.schemas.email import (
     BounceType,
     EmailBounced,
@@ -67,13 +62,6 @@ TIME_FIELDS = {
 }
 
 
-class PostmarkOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    basic_auth: Annotated[list[BasicCredential], Field(min_length=1)]
-    """Accepted credentials; several during a rotation (`secret_index` says which matched)."""
-
-
 def _metadata(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
@@ -86,13 +74,9 @@ def _bounce_type(postmark_type: str | None) -> BounceType:
     return "undetermined"
 
 
-class PostmarkHandler(VendorHandler):
+class PostmarkHandler(BasicAuthVerified):
     vendor: ClassVar[str] = "postmark"
     summary: ClassVar[str] = "HTTP Basic credentials in the webhook URL (no signature)"
-    signature_headers: ClassVar[tuple[str, ...]] = ("Authorization",)
-    options_model: ClassVar[type[BaseModel]] = PostmarkOptions
-    requires_secrets: ClassVar[bool] = False
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         "Delivery": "email.delivered",
         "Bounce": "email.bounced (HardBounce… → hard, SoftBounce/Transient… → soft)",
@@ -101,13 +85,6 @@ class PostmarkHandler(VendorHandler):
         "Click": "email.clicked",
         "SubscriptionChange": "email.unsubscribed (ManualSuppression only)",
     }
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        options = self.options(source, PostmarkOptions)
-        return Verdict(
-            secret_index=match_basic(request.headers.get("authorization"), options.basic_auth)
-        )
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         record = request.json_object()

@@ -19,13 +19,10 @@ from ingest.handlers.base import (
     Identity,
     InboundRequest,
     MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
     bounded_id,
     iso_time,
 )
-from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas.analytics import (
     AnalyticsCall,
     AnalyticsGroup,
@@ -64,11 +61,10 @@ def _object(raw: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-class SegmentHandler(VendorHandler):
+class SegmentHandler(HmacVerified):
     vendor: ClassVar[str] = "segment"
     summary: ClassVar[str] = "X-Signature: hex HMAC-SHA1 of the body (destination shared secret)"
-    signature_headers: ClassVar[tuple[str, ...]] = ("X-Signature",)
-    default_tolerance_seconds: ClassVar[int | None] = None
+    signature: ClassVar[HmacSignature] = SIGNATURE
     mapped_types: ClassVar[Mapping[str, str]] = {
         "track": AnalyticsTrack.event_type,
         "identify": AnalyticsIdentify.event_type,
@@ -77,10 +73,6 @@ class SegmentHandler(VendorHandler):
         "group": AnalyticsGroup.event_type,
         BATCH: "(a JSON array: one CloudEvent per message, as above)",
     }
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         document = request.json()

@@ -20,12 +20,9 @@ from ingest.handlers.base import (
     Identity,
     InboundRequest,
     MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
     iso_time,
 )
-from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas.base import Money, money_from_decimal
 from ingest.schemas.commerce import (
     OrderCancelled,
@@ -58,19 +55,14 @@ def _id(raw: Any) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
-class ShopifyHandler(VendorHandler):
+class ShopifyHandler(HmacVerified):
     vendor: ClassVar[str] = "shopify"
     summary: ClassVar[str] = "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body"
-    signature_headers: ClassVar[tuple[str, ...]] = ("X-Shopify-Hmac-Sha256",)
-    default_tolerance_seconds: ClassVar[int | None] = None
+    signature: ClassVar[HmacSignature] = SIGNATURE
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{topic: model.event_type for topic, model in ORDER_MODELS.items()},
         "refunds/create": OrderRefunded.event_type,
     }
-
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, request.body))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         topic = request.headers.get(TOPIC_HEADER, "").strip()

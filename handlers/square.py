@@ -30,14 +30,12 @@ from ingest.handlers.base import (
     Emitted,
     Identity,
     InboundRequest,
-    VendorHandler,
-    Verdict,
     Verification,
     bounded_id,
     iso_time,
     passthrough,
 )
-from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas.base import Money
 from ingest.schemas.payments import (
     PaymentDisputed,
@@ -111,14 +109,13 @@ SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
 }
 
 
-class SquareHandler(VendorHandler):
+class SquareHandler(HmacVerified):
     vendor: ClassVar[str] = "square"
     summary: ClassVar[str] = (
         "x-square-hmacsha256-signature: base64 HMAC-SHA256 of notification_url + body"
     )
-    signature_headers: ClassVar[tuple[str, ...]] = ("x-square-hmacsha256-signature",)
+    signature: ClassVar[HmacSignature] = SIGNATURE
     options_model: ClassVar[type[BaseModel]] = SquareOptions
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         "payment.updated": "payment.succeeded (COMPLETED) / payment.failed (FAILED, CANCELED)",
         "refund.updated": "payment.refunded (COMPLETED)",
@@ -127,10 +124,9 @@ class SquareHandler(VendorHandler):
         "subscription.updated": "subscription.updated (subscription.canceled when CANCELED)",
     }
 
-    def verify(self, check: Verification) -> Verdict:
-        request, source = check.request, check.source
-        url = self.options(source, SquareOptions).notification_url.encode()
-        return Verdict(secret_index=SIGNATURE.verify(request, source.secrets, url + request.body))
+    def signed_content(self, check: Verification) -> bytes:
+        url = self.options(check.source, SquareOptions).notification_url.encode()
+        return url + check.request.body
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         event = request.json_object()

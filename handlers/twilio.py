@@ -195,7 +195,6 @@ class TwilioHandler(VendorHandler):
         "X-Twilio-Webhooks-Signature-Settings",
     )
     options_model: ClassVar[type[BaseModel]] = TwilioOptions
-    default_tolerance_seconds: ClassVar[int | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{f"message.{status}": model.event_type for status, model in MESSAGE_MODELS.items()},
         "call.<status>": CallStatus.event_type,

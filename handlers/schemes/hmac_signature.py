@@ -20,9 +20,16 @@ import hmac
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
-from ingest.handlers.base import InboundRequest, InvalidSignatureError, MissingSignatureError
+from ingest.handlers.base import (
+    InboundRequest,
+    InvalidSignatureError,
+    MissingSignatureError,
+    VendorHandler,
+    Verdict,
+    Verification,
+)
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
@@ -133,3 +140,23 @@ class HmacSignature:
     def header_value(self, secret: str | bytes, content: bytes) -> str:
         """The header's value as the vendor writes it (one element)."""
         return self.prefix + self.encode(self.compute(secret, content))
+
+
+class HmacVerified(VendorHandler):
+    """The verification role of a vendor that signs with one `HmacSignature`: it declares
+    `signature` (its header becomes `signature_headers`) and, if it signs more than the body,
+    `signed_content`; every configured secret is tried, the index of the one that matched kept."""
+
+    signature: ClassVar[HmacSignature]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "signature" in cls.__dict__ and "signature_headers" not in cls.__dict__:
+            cls.signature_headers = (cls.signature.header,)
+
+    def signed_content(self, check: Verification) -> bytes:
+        return check.request.body
+
+    def verify(self, check: Verification) -> Verdict:
+        secrets, content = check.source.secrets, self.signed_content(check)
+        return Verdict(secret_index=self.signature.verify(check.request, secrets, content))

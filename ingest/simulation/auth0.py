@@ -14,12 +14,10 @@ from ingest.handlers.auth0 import (
     LOGIN_SUCCEEDED_CODES,
     SESSION_ENDED_CODES,
     Auth0Handler,
-    TokenOptions,
     _records,
 )
-from ingest.handlers.base import (
-    MalformedRequestError,
-)
+from ingest.handlers.base import MalformedRequestError
+from ingest.handlers.schemes.credentials import TokenCredentials
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -127,7 +125,7 @@ class Auth0Simulator(Simulator[Auth0Handler]):
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
-        token = context.secret or self.handler.options(context.source, TokenOptions).tokens[0]
+        token = context.secret or self.handler.options(context.source, TokenCredentials).tokens[0]
         try:
             kind, _ = _records(body)
         except MalformedRequestError:

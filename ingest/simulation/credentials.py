@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-from ingest.handlers._credentials import BasicCredential
+from ingest.handlers.schemes.credentials import BasicCredential
 
 
 def basic_authorization(credential: BasicCredential) -> str:

@@ -8,7 +8,8 @@ import secrets
 import uuid
 from typing import ClassVar
 
-from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
+from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.handlers.schemes.credentials import BasicCredentials
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 from ingest.simulation.credentials import basic_authorization, first_basic_credential
 
@@ -48,7 +49,7 @@ class MixpanelSimulator(Simulator[MixpanelHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         headers = {"Content-Type": "application/json"}
-        options = self.handler.options(context.source, MixpanelOptions)
+        options = self.handler.options(context.source, BasicCredentials)
         credential = first_basic_credential(options.basic_auth)
         if credential is not None:  # without one the request goes unauthenticated (and is refused)
             headers["Authorization"] = basic_authorization(credential)

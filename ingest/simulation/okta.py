@@ -9,7 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ingest.handlers.okta import SESSION_END, OktaHandler, OktaOptions
+from ingest.handlers.okta import SESSION_END, OktaHandler
+from ingest.handlers.schemes.credentials import TokenInHeader
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
 
@@ -118,7 +119,7 @@ class OktaSimulator(Simulator[OktaHandler]):
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
         options = (
-            self.handler.options(context.source, OktaOptions) if context.source.options else None
+            self.handler.options(context.source, TokenInHeader) if context.source.options else None
         )
         token = context.secret or (options.tokens[0] if options else "")
         header = options.header if options else "authorization"

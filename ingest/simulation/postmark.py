@@ -9,7 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ingest.handlers.postmark import PostmarkHandler, PostmarkOptions
+from ingest.handlers.postmark import PostmarkHandler
+from ingest.handlers.schemes.credentials import BasicCredentials
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 from ingest.simulation.credentials import basic_authorization
 
@@ -133,7 +134,7 @@ class PostmarkSimulator(Simulator[PostmarkHandler]):
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:
-        options = self.handler.options(context.source, PostmarkOptions)
+        options = self.handler.options(context.source, BasicCredentials)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Postmark",

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from ingest.handlers.auth0 import Auth0Handler, TokenOptions
+from ingest.handlers.auth0 import Auth0Handler
 from ingest.handlers.base import (
     Delivery,
     Emitted,
@@ -22,6 +22,7 @@ from ingest.handlers.base import (
     RejectedRequestError,
     Verification,
 )
+from ingest.handlers.schemes.credentials import TokenCredentials
 from ingest.schemas.identity import (
     LoginFailed,
     LoginSucceeded,
@@ -483,5 +484,5 @@ def test_what_we_sign_we_accept() -> None:
 
 
 def test_options_parse_to_the_model() -> None:
-    assert isinstance(source.options, TokenOptions)
+    assert isinstance(source.options, TokenCredentials)
     assert source.options.tokens == (TOKEN,)

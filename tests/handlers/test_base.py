@@ -6,11 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from ingest.errors import IngestError
+from ingest.errors import ConfigError, IngestError
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import (
     Delivery,
@@ -23,6 +24,8 @@ from ingest.handlers.base import (
 from ingest.schemas.identity import UserCreated
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.schemas.vcs import VcsPullRequest
+from ingest.sources import RawOptions, SourceConfig
+from tests import catalog
 
 WHEN = datetime(2026, 12, 2, tzinfo=UTC)
 
@@ -103,3 +106,49 @@ def test_data_without_a_type_of_its_own_must_be_given_one() -> None:
     with pytest.raises(TypeError, match="no event_type"):
         Emitted(data=data, key="o/r#1")
     assert Emitted(type="vcs.pull_request.opened", data=data, key="o/r#1").type.endswith("opened")
+
+
+# -- configuration every vendor shares --------------------------------------------------------
+
+UNTIMED = sorted(v for v, h in HANDLERS.items() if h.default_tolerance_seconds is None)
+WITHOUT_SECRETS = sorted(v for v, h in HANDLERS.items() if h.credentials_option is not None)
+
+
+def _document(vendor: str, key_dir: Path, **overrides: object) -> SourceConfig:
+    document = {**catalog.source_document(vendor, key_dir), **overrides}
+    return SourceConfig(
+        name="s",
+        vendor=vendor,
+        secrets=tuple(document.pop("secrets", ())),
+        tolerance_seconds=document.pop("tolerance_seconds", None),
+        options=RawOptions.of({k: v for k, v in document.items() if k != "vendor"}),
+    )
+
+
+@pytest.mark.parametrize("vendor", UNTIMED)
+def test_tolerance_is_refused_where_nothing_signed_carries_a_time(
+    vendor: str, tmp_path: Path
+) -> None:
+    """GitHub, Shopify, Okta… sign no timestamp: a `tolerance_seconds` there protects nothing,
+    and a reader of the sources file would believe replays are bounded."""
+    handler = HANDLERS[vendor]
+    handler.check_config(_document(vendor, tmp_path))
+    with pytest.raises(ConfigError, match="tolerance_seconds has no effect"):
+        handler.check_config(_document(vendor, tmp_path, tolerance_seconds=60))
+
+
+@pytest.mark.parametrize("vendor", WITHOUT_SECRETS)
+def test_secrets_are_refused_where_credentials_go_elsewhere(vendor: str, tmp_path: Path) -> None:
+    handler = HANDLERS[vendor]
+    with pytest.raises(ConfigError, match=r"takes its credentials in .*, not 'secrets'"):
+        handler.check_config(_document(vendor, tmp_path, secrets=["a-long-enough-secret"]))
+
+
+def test_the_untimed_and_credential_vendors_are_the_expected_ones() -> None:
+    """The lists above come from declarations; this pins them so a vendor cannot drop out of
+    the checks by declaring something else by mistake."""
+    assert {"github", "shopify", "segment", "square", "twilio", "ably", "okta"} <= set(UNTIMED)
+    assert {"stripe", "slack", "pusher", "standard-webhooks"}.isdisjoint(UNTIMED)
+    assert set(WITHOUT_SECRETS) == {
+        "auth0", "okta", "postmark", "mixpanel", "basic-auth", "header-token", "datadog"
+    }  # fmt: skip

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import ConfigError
-from ingest.handlers._credentials import BasicCredential
 from ingest.handlers.base import (
     Delivery,
     InvalidCredentialsError,
@@ -20,7 +19,8 @@ from ingest.handlers.base import (
     RejectedRequestError,
     Verification,
 )
-from ingest.handlers.mixpanel import MixpanelHandler, MixpanelOptions
+from ingest.handlers.mixpanel import MixpanelHandler
+from ingest.handlers.schemes.credentials import BasicCredential, BasicCredentials
 from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
 from ingest.simulation import simulator
 from ingest.simulation.base import SigningContext
@@ -137,7 +137,7 @@ def test_basic_auth_is_required_at_start_up() -> None:
             handler.check_config(
                 SourceConfig(name="mixpanel", vendor="mixpanel", options=RawOptions.of(options))
             )
-    assert isinstance(handler.options(source, MixpanelOptions).basic_auth[0], BasicCredential)
+    assert isinstance(handler.options(source, BasicCredentials).basic_auth[0], BasicCredential)
 
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)

@@ -22,7 +22,8 @@ from ingest.handlers.base import (
     RejectedRequestError,
     Verification,
 )
-from ingest.handlers.okta import OktaHandler, OktaOptions
+from ingest.handlers.okta import OktaHandler
+from ingest.handlers.schemes.credentials import TokenInHeader
 from ingest.schemas.identity import (
     LoginFailed,
     LoginSucceeded,
@@ -306,7 +307,7 @@ def test_the_header_option_is_normalized_to_lower_case() -> None:
             name="okta", vendor="okta", options=RawOptions.of({"tokens": ["t"], "header": "X-Key"})
         )
     )
-    assert isinstance(custom.options, OktaOptions)
+    assert isinstance(custom.options, TokenInHeader)
     assert custom.options.header == "x-key"
 
 
@@ -453,3 +454,16 @@ def test_what_we_sign_we_accept() -> None:
         simulator(handler).sample(None), SigningContext(source=custom, url=URL), NOW
     )
     assert verify(handler, signed.body, signed.headers, custom, NOW).secret_index == 0
+
+
+def test_a_custom_credential_header_is_blanked_in_the_inbox() -> None:
+    """With `header: X-Okta-Auth` the token travels in a header no name rule blanks: Okta has to
+    declare it, or the inbox keeps every hook's credential in clear."""
+    custom = handler.check_config(
+        SourceConfig(
+            name="okta",
+            vendor="okta",
+            options=RawOptions.of({"tokens": [TOKEN], "header": "X-Okta-Auth"}),
+        )
+    )
+    assert handler.credential_headers(custom) == frozenset({"x-okta-auth"})
