@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
-from urllib.parse import unquote_plus, urlsplit
+from urllib.parse import unquote_plus
 
 from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,21 +119,11 @@ class SnsOptions(BaseModel):
 
 
 def allowed_sns_url(url: Any, *, pem: bool = False) -> bool:
-    """https, no credentials or odd port, on an SNS host (and a .pem path for certificates)."""
-    if not isinstance(url, str) or len(url) > 2048:
-        return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
-    host = parts.hostname or ""
+    """A plain https URL on an SNS host (and a .pem path for certificates)."""
+    parts = certificate.plain_https(url)
     return (
-        parts.scheme == "https"
-        and port in (None, 443)
-        and not parts.username
-        and not parts.password
-        and SNS_HOST.fullmatch(host) is not None
+        parts is not None
+        and SNS_HOST.fullmatch(parts.hostname or "") is not None
         and (not pem or parts.path.endswith(".pem"))
     )
 

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel
 
@@ -28,15 +28,12 @@ from ingest.errors import ConfigError
 from ingest.handlers.base import (
     Delivery,
     Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
     NoOptions,
     VendorHandler,
     from_unix,
     passthrough,
 )
-from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
+from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.schemas.ai import (
     AiBatchCancelled,
     AiBatchCompleted,
@@ -86,13 +83,6 @@ def signing_key(secret: str) -> bytes | None:
     return key or None
 
 
-def _event_type(document: Mapping[str, Any]) -> str:
-    event_type = document.get("type")
-    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-        raise MalformedRequestError("payload has no string 'type'")
-    return event_type
-
-
 class OpenAIHandler(StandardWebhooksHandler):
     vendor: ClassVar[str] = "openai"
     summary: ClassVar[str] = (
@@ -132,13 +122,6 @@ class OpenAIHandler(StandardWebhooksHandler):
             return None
         content = f"{msg_id}.{signed_at}.".encode("utf-8", "surrogatepass") + body
         return hmac.new(key, content, hashlib.sha256).digest()
-
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        # OpenAI documents webhook-id as the idempotency key: the same on every retry.
-        msg_id = _header(request.headers, "id")
-        if not msg_id or len(msg_id) > 255:
-            raise MalformedRequestError("webhook-id header is missing")
-        return Identity(event_id=msg_id, event_type=_event_type(request.json_object()))
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         event = delivery.json_object()

@@ -104,18 +104,11 @@ TRANSMISSION_TIME_PATTERN = re.compile(
 
 def acceptable_cert_url(url: str) -> bool:
     """https on a PayPal certificate host and path, nothing else (no port, userinfo, query)."""
-    if len(url) > MAX_CERT_URL or not url.isascii() or not url.isprintable() or " " in url:
-        return False
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
+    parts = certificate.plain_https(url, max_length=MAX_CERT_URL)
     return (
-        parts.scheme == "https"
+        parts is not None
         and (parts.hostname or "") in CERT_HOSTS
-        and parts.netloc.lower() == parts.hostname
-        and port is None
+        and parts.netloc.lower() == parts.hostname  # not even an explicit :443
         and parts.path.startswith(CERT_PATH)
         and not parts.query
         and not parts.fragment

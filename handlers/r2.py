@@ -18,15 +18,11 @@ from typing import Any, ClassVar
 from ingest.handlers.base import (
     Delivery,
     Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
     iso_time,
     passthrough,
 )
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
-from ingest.sources import SourceConfig
 
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})
@@ -45,14 +41,7 @@ class R2Handler(StandardWebhooksHandler):
         "LifecycleDeletion": "storage.object.deleted",
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
-        msg_id = request.headers.get("webhook-id") or request.headers.get("svix-id")
-        if not msg_id or len(msg_id) > 255:
-            raise MalformedRequestError("webhook-id header is missing")
-        action = request.json_object().get("action")
-        if not isinstance(action, str) or not action or len(action) > 255:
-            raise MalformedRequestError("R2 notification has no string 'action'")
-        return Identity(event_id=msg_id, event_type=action)
+    type_field: ClassVar[str] = "action"
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         message = delivery.json_object()

@@ -251,13 +251,17 @@ class StandardWebhooksHandler(VendorHandler):
         `type` (the spec does not constrain the payload)."""
         return _header(request.headers, "id") or None
 
+    type_field: ClassVar[str] = "type"
+    """The payload's field naming the event type (R2: `action`)."""
+
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        """`webhook-id` (signed, the same on every retry) and the payload's `type_field`."""
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
             raise WireError("webhook-id header is missing")
-        event_type = request.json_object().get("type")
+        event_type = request.json_object().get(self.type_field)
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise MalformedRequestError("payload has no string 'type'")
+            raise MalformedRequestError(f"payload has no string {self.type_field!r}")
         return Identity(event_id=msg_id, event_type=event_type)
 
     def normalize(self, delivery: Delivery) -> list[Emitted]:

@@ -11,6 +11,7 @@ import base64
 import binascii
 from datetime import UTC, datetime
 from functools import lru_cache
+from urllib.parse import SplitResult, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -18,6 +19,24 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ingest.handlers.base import InvalidSignatureError
+
+
+def plain_https(url: object, *, max_length: int = 2048) -> SplitResult | None:
+    """`url` split, if a certificate (or a confirmation) may be fetched from it at all: a string
+    of printable ASCII, https, the default port, no user or password; None otherwise, never an
+    exception. Which hosts and paths are trusted stays the vendor's."""
+    if not isinstance(url, str) or len(url) > max_length:
+        return None
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "https" or port not in (None, 443) or parts.username or parts.password:
+        return None
+    return parts
 
 
 @lru_cache(maxsize=64)

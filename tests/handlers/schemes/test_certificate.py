@@ -91,3 +91,38 @@ def test_a_malformed_signature_is_refused(encoded: object) -> None:
 
 def test_a_base64_signature_decodes() -> None:
     assert certificate.decode_signature(base64.b64encode(b"sig").decode(), 2048, "Sig") == b"sig"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://api.paypal.com:443/v1/notifications/certs/CERT-1",
+        "https://host.example/path?query=1",
+    ],
+)
+def test_a_plain_https_url_is_split(url: str) -> None:
+    parts = certificate.plain_https(url)
+    assert parts is not None
+    assert parts.scheme == "https"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        42,
+        "http://sns.us-east-1.amazonaws.com/cert.pem",
+        "https://user:pw@sns.us-east-1.amazonaws.com/cert.pem",
+        "https://user@sns.us-east-1.amazonaws.com/cert.pem",
+        "https://sns.us-east-1.amazonaws.com:8443/cert.pem",
+        "https://sns.us-east-1.amazonaws.com:99999/cert.pem",
+        "https://[::1/cert.pem",
+        "https://sns.us-east-1.amazonaws.com/c\u00e9rt.pem",
+        "https://sns.us-east-1.amazonaws.com/cert.pem\n",
+        "https://sns.us-east-1.amazonaws.com/a b.pem",
+        "https://sns.us-east-1.amazonaws.com/" + "a" * 2048,
+    ],
+)
+def test_anything_else_is_none_never_an_exception(url: object) -> None:
+    assert certificate.plain_https(url) is None
