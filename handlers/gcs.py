@@ -2,11 +2,11 @@
 
 With authentication enabled on the push subscription, Pub/Sub sends
 `Authorization: Bearer <OIDC token>`: a JWT signed by Google (RS256) whose `aud` is the audience
-configured on the subscription and whose `email` is the subscription's service account. We verify
-the signature against Google's JWKS (https://www.googleapis.com/oauth2/v3/certs, fetched and cached
-by the service, or a local copy named by `jwks` for air-gapped installs), then every claim: `aud`,
-`iss` (accounts.google.com), `email` and `email_verified`, and `exp`/`iat` against the injected
-clock — PyJWT's own clock checks are switched off because it reads the wall clock.
+configured on the subscription and whose `email` is the subscription's service account. The scheme
+(`schemes.bearer_jwt`) verifies the signature against Google's JWKS
+(https://www.googleapis.com/oauth2/v3/certs, fetched and cached by the service, or a local copy
+named by `jwks` for air-gapped installs), `exp`/`iat` against the injected clock, `iss`
+(accounts.google.com) and `aud`; this module adds Google's own: `email` and `email_verified`.
 
 The body is the push envelope: `message.data` is the base64 object resource, `message.attributes`
 carries `eventType`, `bucketId`, `objectId`, `objectGeneration`; dedup is on `message.messageId`.
@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-import jwt
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
@@ -33,22 +32,20 @@ from ingest.handlers.base import (
     Identity,
     InboundRequest,
     InvalidCredentialsError,
-    InvalidSignatureError,
     MalformedRequestError,
-    MissingSignatureError,
-    TimestampOutOfToleranceError,
     VendorHandler,
     Verdict,
     Verification,
     bounded_id,
     passthrough,
 )
+from ingest.handlers.schemes.bearer_jwt import BearerJwt
 from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 from ingest.sources import SourceConfig
 
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 GOOGLE_ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
-MAX_TOKEN_LENGTH = 8192
+TOKEN = BearerJwt(vendor="Google", jwks_url=GOOGLE_JWKS_URL, issuers=GOOGLE_ISSUERS)
 KEY_FILE = "private.pem"
 JWKS_FILE = "jwks.json"
 LOCAL_KID = "ingest-local"
@@ -63,29 +60,6 @@ class GcsOptions(BaseModel):
     """The service account the push subscription authenticates as."""
     jwks: str | None = None
     """A local copy of Google's JWKS (air-gapped installs); otherwise it is fetched and cached."""
-
-
-def _signing_key(token: str, jwks_document: bytes) -> Any:
-    """The JWKS key the token's `kid` names (RS256 only); InvalidSignatureError otherwise."""
-    try:
-        header = jwt.get_unverified_header(token)
-        key_set = jwt.PyJWKSet.from_dict(json.loads(jwks_document))
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError):
-        raise InvalidSignatureError("bearer token or key set is malformed") from None
-    if header.get("alg") != "RS256":
-        raise InvalidSignatureError("bearer token is not RS256")
-    kid = header.get("kid")
-    for key in key_set.keys:
-        if key.key_id == kid:
-            return key.key
-    raise InvalidSignatureError("bearer token was signed by no key in Google's key set")
-
-
-def _claims_time(claims: Mapping[str, Any], name: str) -> int:
-    value = claims.get(name)
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidSignatureError(f"bearer token has no numeric {name!r}")
-    return int(value)
 
 
 class GcsHandler(VendorHandler):
@@ -123,51 +97,19 @@ class GcsHandler(VendorHandler):
         return {GOOGLE_JWKS_URL: jwks} if jwks else {}
 
     def verify(self, check: Verification) -> Verdict:
-        request, source, now, documents = check.request, check.source, check.now, check.documents
-        header = request.headers.get("authorization")
-        if not header:
-            raise MissingSignatureError("Authorization header is missing")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidSignatureError("Authorization is not a Bearer token")
-        if not token.isascii():
-            raise InvalidSignatureError("bearer token is not a JWT")
-        jwks_document = documents.get(GOOGLE_JWKS_URL)
-        if jwks_document is None:
-            raise InvalidSignatureError("Google's key set was not available")
-        key = _signing_key(token, jwks_document)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                # Signature only: the clock is ours (`now`), and so is every claim check below.
-                options={
-                    "verify_signature": True,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                },
-            )
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise InvalidSignatureError("bearer token signature does not verify") from None
-        issued_at, expires_at = _claims_time(claims, "iat"), _claims_time(claims, "exp")
-        skew = self.tolerance(source)
-        if now > expires_at + skew or now < issued_at - skew:
-            raise TimestampOutOfToleranceError("bearer token is expired or not yet valid")
-        options = self.options(source, GcsOptions)
-        if claims.get("iss") not in GOOGLE_ISSUERS:
-            raise InvalidCredentialsError("bearer token was not issued by Google")
-        if claims.get("aud") != options.audience:
-            raise InvalidCredentialsError("bearer token is for another audience")
+        options = self.options(check.source, GcsOptions)
+        claims = TOKEN.verified_claims(
+            check.request,
+            check.documents,
+            now=check.now,
+            tolerance_seconds=self.tolerance(check.source),
+            audience=options.audience,
+        )
         if claims.get("email") != options.service_account_email:
             raise InvalidCredentialsError("bearer token is for another service account")
         if claims.get("email_verified") is not True:
             raise InvalidCredentialsError("bearer token's email is not verified")
-        return Verdict(secret_index=0, signed_at=issued_at)
+        return Verdict(secret_index=0, signed_at=int(claims["iat"]))
 
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         message = request.json_object().get("message")
