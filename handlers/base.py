@@ -211,20 +211,12 @@ class NoOptions(BaseModel):
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-class VendorHandler(ABC):
-    """The contract every vendor module implements, declared once: the members each vendor must
-    write are abstract (a module that forgets one cannot be instantiated, so the catalog fails
-    at import, not on the first request), the rest have the defaults most vendors need.
-
-    Grouped by role: configuration, verification, identity, mapping, the vendor's reply. How a
-    vendor's requests are simulated (`ingest send`, the tests) is not here: `ingest.simulation`."""
-
-    # -- configuration ---------------------------------------------------------------------
+class Configured(ABC):
+    """What every role shares: which vendor, and how a source of it is configured."""
 
     vendor: ClassVar[str]
     summary: ClassVar[str] = ""
     """One line for `ingest vendors` and the docs: how authenticity is established."""
-    signature_headers: ClassVar[tuple[str, ...]] = ()
     options_model: ClassVar[type[BaseModel]] = NoOptions
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
@@ -235,11 +227,6 @@ class VendorHandler(ABC):
     default_tolerance_seconds: ClassVar[int | None] = None
     """How far a signed timestamp may be from now; None: the vendor signs no time, so a source
     setting `tolerance_seconds` is refused (it would protect nothing)."""
-    mapped_types: ClassVar[Mapping[str, str]] = {}
-    """Vendor type → CloudEvent type, for the docs; anything else passes through."""
-    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = ()
-    """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
-    document_cache_seconds: ClassVar[float] = 3600.0
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
         """Validate the source for this vendor; returns it with `options` parsed."""
@@ -281,7 +268,15 @@ class VendorHandler(ABC):
         them blanked, for every source (a sender may put one source's credential anywhere)."""
         return frozenset()
 
-    # -- verification ----------------------------------------------------------------------
+
+class Verifier(Configured):
+    """Verification: is this request the vendor's? Pure, over the exact bytes received."""
+
+    signature_headers: ClassVar[tuple[str, ...]] = ()
+    """Headers that carry the signature or credentials (shown by `ingest vendors`)."""
+    document_hosts: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
+    document_cache_seconds: ClassVar[float] = 3600.0
 
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         """URLs of certificates or keys verification needs; the service fetches them."""
@@ -296,7 +291,9 @@ class VendorHandler(ABC):
         """Raise a VerificationError (or MalformedRequestError) unless the vendor sent
         `check.request`. Pure: no I/O, no clock but `check.now`."""
 
-    # -- identity --------------------------------------------------------------------------
+
+class Identifier(Configured):
+    """Identity: the vendor's event id (the dedup key) and type, and handshakes."""
 
     @abstractmethod
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
@@ -309,13 +306,24 @@ class VendorHandler(ABC):
         a body of unexpected shape still deduplicates on the vendor's own id."""
         return None
 
-    # -- mapping ---------------------------------------------------------------------------
+    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+        """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
+        raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
+
+
+class Mapper(Configured):
+    """Mapping: a stored delivery to vendor-neutral domain events."""
+
+    mapped_types: ClassVar[Mapping[str, str]] = {}
+    """Vendor type → CloudEvent type, for the docs; anything else passes through."""
 
     @abstractmethod
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         """Domain events for the delivery; an empty list for handshakes."""
 
-    # -- the vendor's reply, and work after the commit ---------------------------------------
+
+class Responder(Configured):
+    """The vendor's reply, and work after the commit."""
 
     def reply(
         self, request: InboundRequest, identity: Identity, source: SourceConfig
@@ -323,13 +331,18 @@ class VendorHandler(ABC):
         """The body the vendor requires in answer, if it requires one."""
         return None
 
-    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
-        """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
-        raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
-
     def confirms_automatically(self, source: SourceConfig) -> bool:
         """Whether a subscription's `confirm_url` is fetched right after the commit."""
         return True
+
+
+class VendorHandler(Verifier, Identifier, Mapper, Responder):
+    """The contract every vendor module implements: its four roles, each a small interface
+    the service's stages are typed against (the request path needs a `Verifier` and an
+    `Identifier`, processing a `Mapper`…). The members a vendor must write are abstract: a
+    module that forgets one cannot be instantiated, so the catalog fails at import, not on the
+    first request; the rest have the defaults most vendors need. How a vendor's requests are
+    simulated (`ingest send`, the tests) is not here: `ingest.simulation`."""
 
 
 def _as_mapping(options: BaseModel) -> dict[str, object]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ingest.handlers.base import InboundRequest, InvalidSignatureError, VendorHandler
+from ingest.handlers.base import InboundRequest, InvalidSignatureError, Verifier
 from ingest.outbound import HostNotAllowedError, OutboundClient, OutboundError
 from ingest.sources import SourceConfig
 
@@ -20,7 +20,7 @@ class DocumentResolver:
         self.client = client
 
     async def resolve(
-        self, handler: VendorHandler, request: InboundRequest, source: SourceConfig
+        self, handler: Verifier, request: InboundRequest, source: SourceConfig
     ) -> dict[str, bytes]:
         documents: dict[str, bytes] = {}
         pinned = handler.pinned_documents(source)

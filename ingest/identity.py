@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from ingest.handlers.base import (
+    Identifier,
     Identity,
     InboundRequest,
     RejectedRequestError,
-    VendorHandler,
     WireError,
 )
 from ingest.sources import SourceConfig
@@ -69,11 +69,11 @@ def clean_type(value: str) -> str:
     return cleaned
 
 
-def fallback_id(handler: VendorHandler, request: InboundRequest) -> str:
+def fallback_id(handler: Identifier, request: InboundRequest) -> str:
     return storable_id(handler.delivery_id(request)) or content_id(request.body)
 
 
-def identify(handler: VendorHandler, request: InboundRequest, source: SourceConfig) -> Identified:
+def identify(handler: Identifier, request: InboundRequest, source: SourceConfig) -> Identified:
     """The handler's identity of a verified request, made storable; a fallback if it has none."""
     try:
         identity = handler.identify(request, source)
@@ -92,7 +92,7 @@ def identify(handler: VendorHandler, request: InboundRequest, source: SourceConf
 
 
 def unexpected_when_stored(
-    handler: VendorHandler, source: SourceConfig, headers: Mapping[str, str], body: bytes
+    handler: Identifier, source: SourceConfig, headers: Mapping[str, str], body: bytes
 ) -> bool:
     """For replays and retries: was this stored delivery one the handler could not identify?
     Asked again of the handler, so a fixed handler maps what it once could not."""

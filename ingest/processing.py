@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ingest import cloudevents
 from ingest.errors import IngestError, TransientHandlerError
-from ingest.handlers.base import Delivery, Emitted, MalformedRequestError, VendorHandler, parse_json
+from ingest.handlers.base import Delivery, Emitted, MalformedRequestError, Mapper, parse_json
 from ingest.identity import UNKNOWN_TYPE
 from ingest.outbound import OutboundError
 from ingest.schemas.passthrough import VendorPassthrough
@@ -93,7 +93,7 @@ def unknown_passthrough(delivery: Delivery) -> Emitted:
 
 
 def normalize(
-    handler: VendorHandler,
+    handler: Mapper,
     delivery: Delivery,
     config: SourcesConfig,
     *,

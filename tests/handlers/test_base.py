@@ -14,12 +14,17 @@ import pytest
 from ingest.errors import ConfigError, IngestError
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import (
+    Configured,
     Delivery,
     Emitted,
+    Identifier,
     InvalidSignatureError,
     MalformedRequestError,
+    Mapper,
     RejectedRequestError,
+    Responder,
     VendorHandler,
+    Verifier,
 )
 from ingest.schemas.identity import UserCreated
 from ingest.schemas.passthrough import VendorPassthrough
@@ -152,3 +157,37 @@ def test_the_untimed_and_credential_vendors_are_the_expected_ones() -> None:
     assert set(WITHOUT_SECRETS) == {
         "auth0", "okta", "postmark", "mixpanel", "basic-auth", "header-token", "datadog"
     }  # fmt: skip
+
+
+# -- the contract by role ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "required"),
+    [
+        (Verifier, {"verify"}),
+        (Identifier, {"identify"}),
+        (Mapper, {"normalize"}),
+        (Responder, set()),
+    ],
+)
+def test_each_role_is_a_small_interface_with_its_required_members_abstract(
+    role: type[Configured], required: set[str]
+) -> None:
+    assert role.__abstractmethods__ == frozenset(required)
+    assert issubclass(VendorHandler, role)
+
+
+def test_a_stage_can_be_given_one_role_alone() -> None:
+    """Processing needs a `Mapper` and nothing else: a mapping can be built and tested without
+    writing a verifier."""
+
+    class Passing(Mapper):
+        vendor: ClassVar[str] = "passing"
+
+        def normalize(self, delivery: Delivery) -> list[Emitted]:
+            return []
+
+    # Instantiable: nothing of the other roles is asked of it.
+    assert Passing().normalize(None) == []  # type: ignore[arg-type]
+    assert VendorHandler.__abstractmethods__ == frozenset({"verify", "identify", "normalize"})
