@@ -13,7 +13,7 @@ from ingest.simulation import simulator
 from tests import support
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import AppFactory
-from tests.ingest.test_http import counts
+from tests.ingest.test_app import counts
 
 ABLY_KEY = "appId.keyId:a-long-key-secret"
 

@@ -1,6 +1,6 @@
 """The ingestor on the fast tier (the embedded SQLite store, no network): verify, store with its
 CloudEvents in one transaction, recognise redeliveries, and never refuse a verified body for its
-shape. The same paths over HTTP on PostgreSQL are in test_http.py and test_end_to_end.py."""
+shape. The same paths over HTTP on PostgreSQL are in test_app.py and test_end_to_end.py."""
 
 from __future__ import annotations
 
