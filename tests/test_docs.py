@@ -4,11 +4,13 @@ reader would, verifies what its simulator signs and maps it."""
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import time
 import types
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from ingest.handlers.base import (
     Verification,
     lower_headers,
 )
+from ingest.simulation import templates
 from ingest.simulation.base import SigningContext
 from ingest.sources import SourceConfig
 from tests import support
@@ -34,8 +37,18 @@ def _module(name: str, code: str) -> types.ModuleType:
 
 
 @pytest.fixture
-def acme() -> Iterator[tuple[types.ModuleType, types.ModuleType]]:
-    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+def acme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[types.ModuleType, types.ModuleType]]:
+    guide = GUIDE.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", guide, re.S)
+    # The guide's samples file, where the package keeps samples (here: a copy of the folder).
+    [samples] = re.findall(r"```json\n(.*?)```", guide, re.S)
+    folder = tmp_path / "samples"
+    shutil.copytree(Path(str(templates.SAMPLES)), folder)
+    (folder / "acme.json").write_text(samples)
+    monkeypatch.setattr(templates, "SAMPLES", folder)
+    templates.samples.cache_clear()
     handler_code = next(b for b in blocks if b.startswith("# handlers/acme.py"))
     simulator_code = next(b for b in blocks if b.startswith("# ingest/simulation/acme.py"))
     try:
@@ -46,6 +59,7 @@ def acme() -> Iterator[tuple[types.ModuleType, types.ModuleType]]:
     finally:
         sys.modules.pop("ingest.handlers.acme", None)
         sys.modules.pop("ingest.simulation.acme", None)
+        templates.samples.cache_clear()
 
 
 def test_the_guides_hmac_vendor_verifies_and_maps_what_its_simulator_sends(
@@ -56,6 +70,7 @@ def test_the_guides_hmac_vendor_verifies_and_maps_what_its_simulator_sends(
     simulator = simulator_module.AcmeSimulator(handler)
     source = handler.check_config(SourceConfig(name="acme", vendor="acme", secrets=("s3cret",)))
     context = SigningContext(source=source, url="https://i.test/webhooks/acme", secret="s3cret")
+    assert simulator.sample_types == ("payment.completed",)  # the data file's types
     signed = simulator.sign(simulator.sample(None), context, time.time())
     request = InboundRequest("POST", signed.url, lower_headers(signed.headers), signed.body)
 

@@ -46,6 +46,10 @@ def test_the_wheel_installs_one_top_level_package_with_everything_it_needs(
         "ingest/schemas/json/payments/PaymentSucceeded.json",
     ):
         assert needed in names, needed
+    # `ingest send` reads every vendor's samples from the installed package, not the checkout.
+    samples = sorted(p.name for p in (support.ROOT / "ingest" / "simulation" / "samples").iterdir())
+    assert len(samples) >= 24
+    assert all(f"ingest/simulation/samples/{name}" in names for name in samples)
     migrations = sorted(p.name for p in (support.ROOT / "migrations" / "versions").glob("2*.py"))
     assert migrations
     assert all(f"ingest/migrations/versions/{m}" in names for m in migrations)

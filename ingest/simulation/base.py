@@ -7,13 +7,15 @@ vendor's handler sees no sample data, and the service never imports a simulator 
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import VendorHandler
+from ingest.simulation import templates
 from ingest.sources import SourceConfig
 
 
@@ -47,14 +49,34 @@ class Simulator(ABC, Generic[HandlerT]):
 
     vendor: ClassVar[str]
     sample_types: ClassVar[tuple[str, ...]] = ()
-    """Event types `sample` knows; `ingest send --type` picks one (the first by default)."""
+    """Event types `sample` knows; `ingest send --type` picks one (the first by default). By
+    default the event types of the vendor's data file, `samples/<vendor>.json`."""
+
+    samples_file: ClassVar[str | None] = None
+    """The data file's name when it is not the vendor's (vendors that share their samples)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "vendor" in cls.__dict__ and "sample_types" not in cls.__dict__:
+            cls.sample_types = tuple(templates.samples(cls.samples_file or cls.vendor))
 
     def __init__(self, handler: HandlerT) -> None:
         self.handler = handler
 
-    @abstractmethod
     def sample(self, event_type: str | None) -> bytes:
-        """A realistic body for `ingest send`, with fresh ids."""
+        """A realistic body for `ingest send`, with fresh ids: the vendor's documented example
+        for `event_type` (`samples/<vendor>.json`), its placeholders filled (`templates`)."""
+        return templates.body(self.template(event_type), time.time())
+
+    def template(self, event_type: str | None) -> Any:
+        name = event_type or (self.sample_types[0] if self.sample_types else "")
+        known = templates.samples(self.samples_file or self.vendor)
+        if name not in known:
+            raise ConfigError(
+                f"vendor {self.vendor} has no sample of type {name!r} "
+                f"(samples: {', '.join(known) or 'none'})"
+            )
+        return known[name]
 
     @abstractmethod
     def sign(

@@ -1,6 +1,5 @@
-"""What `basic_auth` sends, simulated for `ingest send`, the benchmarks and the tests: sample
-bodies with fresh ids, signed as the vendor signs them. The service never imports this to
-receive."""
+"""What `basic_auth` sends, simulated for `ingest send`, the benchmarks and the tests: sample bodies
+with fresh ids, signed as the vendor signs them. The service never imports this to receive."""
 
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
-"""What `gcs` sends, simulated for `ingest send`, the benchmarks and the tests: sample bodies with
-fresh ids, signed as the vendor signs them. The service never imports this to receive."""
+"""What `gcs` sends, simulated for `ingest send`, the benchmarks and the tests: the bodies are data
+(`samples/gcs.json`), signed here as the vendor signs them. The service never imports this."""
 
 from __future__ import annotations
 
-import base64
 import json
-import secrets
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,58 +25,6 @@ def local_jwks(public_key: rsa.RSAPublicKey, kid: str = LOCAL_KID) -> dict[str, 
 
 class GcsSimulator(Simulator[GcsHandler]):
     vendor: ClassVar[str] = GcsHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "OBJECT_FINALIZE",
-        "OBJECT_DELETE",
-        "OBJECT_METADATA_UPDATE",
-    )
-
-    def sample(self, event_type: str | None) -> bytes:
-        """A push envelope around Cloud Storage's documented JSON_API_V1 notification."""
-        event_type = event_type or self.sample_types[0]
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        generation = str(secrets.randbelow(10**16) + 10**15)
-        name = f"uploads/{uuid.uuid4().hex}.jpg"
-        resource = {
-            "kind": "storage#object",
-            "id": f"example-bucket/{name}/{generation}",
-            "selfLink": f"https://www.googleapis.com/storage/v1/b/example-bucket/o/{name}",
-            "name": name,
-            "bucket": "example-bucket",
-            "generation": generation,
-            "metageneration": "1",
-            "contentType": "image/jpeg",
-            "timeCreated": now,
-            "updated": now,
-            "storageClass": "STANDARD",
-            "size": "102400",
-            "md5Hash": "RZ+WV8lUKvIrBE5gNeLw5A==",
-            "crc32c": "SvYh9w==",
-            "etag": "CNiJ7c3J5+sCEAE=",
-            "metadata": {"uploaded-by": "ingest-sample"},
-        }
-        attributes = {
-            "notificationConfig": "projects/_/buckets/example-bucket/notificationConfigs/1",
-            "eventType": event_type,
-            "payloadFormat": "JSON_API_V1",
-            "bucketId": "example-bucket",
-            "objectId": name,
-            "objectGeneration": generation,
-            "eventTime": now,
-        }
-        message_id = str(secrets.randbelow(10**16))
-        envelope = {
-            "message": {
-                "attributes": attributes,
-                "data": base64.b64encode(json.dumps(resource).encode()).decode(),
-                "messageId": message_id,
-                "message_id": message_id,
-                "publishTime": now,
-                "publish_time": now,
-            },
-            "subscription": "projects/example-project/subscriptions/gcs-notifications",
-        }
-        return json.dumps(envelope, indent=2).encode()
 
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor

@@ -1,14 +1,12 @@
-"""What `sendgrid` sends, simulated for `ingest send`, the benchmarks and the tests: sample bodies
-with fresh ids, signed as the vendor signs them. The service never imports this to receive."""
+"""What `sendgrid` sends, simulated for `ingest send`, the benchmarks and the tests: the bodies are
+data (`samples/sendgrid.json`), signed here as the vendor signs them. The service never imports
+this."""
 
 from __future__ import annotations
 
 import base64
-import json
-import secrets
-import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,61 +26,6 @@ def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
 
 class SendGridSimulator(Simulator[SendGridHandler]):
     vendor: ClassVar[str] = SendGridHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "delivered",
-        "processed",
-        "bounce",
-        "dropped",
-        "deferred",
-        "spamreport",
-        "open",
-        "click",
-        "unsubscribe",
-        "group_unsubscribe",
-    )
-
-    def sample(self, event_type: str | None) -> bytes:
-        """A batch of one event, shaped like SendGrid's documented example events."""
-        name = event_type or self.sample_types[0]
-        message = secrets.token_urlsafe(16).replace("-", "_")
-        event: dict[str, Any] = {
-            "email": "example@test.com",
-            "timestamp": int(time.time()),
-            "smtp-id": f"<{message}@ismtpd0001p1lon1.sendgrid.net>",
-            "event": name,
-            "category": ["cat facts"],
-            "sg_event_id": base64.urlsafe_b64encode(secrets.token_bytes(24)).decode().rstrip("="),
-            "sg_message_id": f"{message}.filterdrecv-p3las1-5bf99c48d5-2m5t7-18-5F5FC76C-9.0",
-        }
-        extra: dict[str, dict[str, Any]] = {
-            "delivered": {"response": "250 OK", "tls": 1},
-            "bounce": {
-                "reason": "500 unknown recipient",
-                "status": "5.0.0",
-                "type": "bounce",
-                "bounce_classification": "Invalid Address",
-            },
-            "dropped": {"reason": "Bounced Address", "status": "5.0.0"},
-            "deferred": {"response": "400 try again later", "attempt": "5"},
-            "open": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-            },
-            "click": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-                "url": "http://www.sendgrid.com/",
-            },
-            "unsubscribe": {},
-            "group_unsubscribe": {
-                "useragent": "Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)",
-                "ip": "255.255.255.255",
-                "url": "http://www.sendgrid.com/",
-                "asm_group_id": 10,
-            },
-        }
-        event.update(extra.get(name, {}))
-        return json.dumps([event], indent=2).encode()
 
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor

@@ -1,13 +1,13 @@
-"""What `shopify` sends, simulated for `ingest send`, the benchmarks and the tests: sample bodies
-with fresh ids, signed as the vendor signs them. The service never imports this to receive."""
+"""What `shopify` sends, simulated for `ingest send`, the benchmarks and the tests: the bodies are
+data (`samples/shopify.json`), signed here as the vendor signs them. The service never imports
+this."""
 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ingest.handlers.shopify import SIGNATURE, ShopifyHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
@@ -26,87 +26,6 @@ def _guess_topic(body: bytes) -> str:
 
 class ShopifySimulator(Simulator[ShopifyHandler]):
     vendor: ClassVar[str] = ShopifyHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = (
-        "orders/create",
-        "orders/paid",
-        "orders/cancelled",
-        "orders/fulfilled",
-        "refunds/create",
-        "customers/create",
-    )
-
-    def sample(self, event_type: str | None) -> bytes:
-        """Payloads shaped like the examples in Shopify's webhook topic reference."""
-        topic = event_type or self.sample_types[0]
-        order_id = 820982911946154508 + secrets.randbelow(10**12)
-        customer = {
-            "id": 115310627314723954,
-            "email": "john@example.com",
-            "first_name": "John",
-            "last_name": "Smith",
-        }
-        now = datetime.now(UTC).replace(microsecond=0).isoformat()
-        payload: dict[str, Any]
-        if topic == "refunds/create":
-            payload = {
-                "id": 890088186047892319 + secrets.randbelow(10**12),
-                "order_id": order_id,
-                "created_at": now,
-                "note": "Things were damaged",
-                "restock": True,
-                "user_id": 548380009,
-                "refund_line_items": [],
-                "transactions": [
-                    {
-                        "id": 245135271310201670 + secrets.randbelow(10**12),
-                        "order_id": order_id,
-                        "kind": "refund",
-                        "gateway": "bogus",
-                        "status": "success",
-                        "amount": "10.00",
-                        "currency": "USD",
-                    }
-                ],
-            }
-        elif topic == "customers/create":
-            payload = {**customer, "id": 706405506930370084 + secrets.randbelow(10**12)}
-        else:
-            paid = topic in ("orders/paid", "orders/fulfilled")
-            payload = {
-                "id": order_id,
-                "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-                "name": f"#{1000 + secrets.randbelow(9000)}",
-                "order_number": 1234,
-                "email": "jon@example.com",
-                "created_at": now,
-                "updated_at": now,
-                "cancelled_at": now if topic == "orders/cancelled" else None,
-                "cancel_reason": "customer" if topic == "orders/cancelled" else None,
-                "currency": "USD",
-                "subtotal_price": "398.00",
-                "total_tax": "0.00",
-                "total_price": "403.00",
-                "financial_status": "paid" if paid else "pending",
-                "fulfillment_status": "fulfilled" if topic == "orders/fulfilled" else None,
-                "customer": customer,
-                "line_items": [
-                    {
-                        "id": 487817672276298554,
-                        "title": "Aviator sunglasses",
-                        "quantity": 1,
-                        "price": "199.00",
-                        "sku": "SKU2006-001",
-                    },
-                    {
-                        "id": 976318377106520349,
-                        "title": "Mid-century lounger",
-                        "quantity": 1,
-                        "price": "199.00",
-                        "sku": "SKU2006-020",
-                    },
-                ],
-            }
-        return json.dumps(payload, indent=2).encode()
 
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None

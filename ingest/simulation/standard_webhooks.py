@@ -1,18 +1,16 @@
-"""What `standard_webhooks` sends, simulated for `ingest send`, the benchmarks and the tests:
-sample bodies with fresh ids, signed as the vendor signs them. The service never imports this to
-receive."""
+"""What `standard-webhooks` sends, simulated for `ingest send`, the benchmarks and the tests: the
+bodies are data (`samples/standard-webhooks.json`), signed here as the vendor signs them. The
+service never imports this."""
 
 from __future__ import annotations
 
 import base64
 import hmac
-import json
 import os
-import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -59,24 +57,6 @@ def _read_private_key(path: Path) -> Ed25519PrivateKey:
 
 class StandardWebhooksSimulator(Simulator[StandardWebhooksHandler]):
     vendor: ClassVar[str] = StandardWebhooksHandler.vendor
-    sample_types: ClassVar[tuple[str, ...]] = ("user.created", "user.updated", "user.deleted")
-
-    def sample(self, event_type: str | None) -> bytes:
-        event_type = event_type or self.sample_types[0]
-        user_id = f"user_{secrets.token_hex(12)}"
-        payload: dict[str, Any] = {
-            "type": event_type,
-            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-            "object": "event",
-            "data": {
-                "id": user_id,
-                "object": "user",
-                "first_name": "Example",
-                "last_name": "Example",
-                "email_addresses": [{"email_address": "example@example.org", "id": "idn_1"}],
-            },
-        }
-        return json.dumps(payload, indent=2).encode()
 
     def generate_keys(self, key_dir: Path) -> str:
         """An ed25519 pair under `key_dir/<vendor>/`: `private.whsk` (mode 0600, what `ingest send`
