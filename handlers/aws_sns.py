@@ -28,7 +28,6 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote_plus
@@ -50,6 +49,7 @@ from ingest.handlers.base import (
     Verification,
     bounded_id,
     check_tolerance,
+    iso_time,
     passthrough,
     text_or_none,
 )
@@ -147,14 +147,10 @@ def string_to_sign(message: Mapping[str, Any]) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def _timestamp(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or len(raw) > 64:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+def _diagnostic(recipient: dict[str, Any]) -> str | None:
+    """What the receiving server said about a bounced or delayed recipient (its status code
+    when SES has no diagnostic text)."""
+    return text_or_none(recipient.get("diagnosticCode")) or text_or_none(recipient.get("status"))
 
 
 class AwsSnsHandler(VendorHandler):
@@ -228,7 +224,7 @@ class AwsSnsHandler(VendorHandler):
         url = message.get("SigningCertURL")
         if not isinstance(url, str) or not allowed_sns_url(url, pem=True):
             raise InvalidSignatureError("SigningCertURL is not an https SNS certificate URL")
-        published = _timestamp(message.get("Timestamp"))
+        published = iso_time(message.get("Timestamp"))
         if published is None:
             raise MalformedRequestError("SNS Timestamp is not ISO 8601")
         signed_at = int(published.timestamp())
@@ -338,7 +334,7 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
     raw_detail = inner.get(detail_key)
     detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
     occurred_at = (
-        _timestamp(detail.get("timestamp")) or _timestamp(mail.get("timestamp"))
+        iso_time(detail.get("timestamp")) or iso_time(mail.get("timestamp"))
     ) or delivery.received_at
     common: dict[str, Any] = {
         "provider": "ses",
@@ -366,8 +362,7 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                     bounce_type=SES_BOUNCE_TYPES.get(bounce_type, "undetermined"),
                     vendor_bounce_type=f"{bounce_type}/{detail.get('bounceSubType')}",
                     reason=text_or_none(detail.get("bounceSubType")),
-                    diagnostic=text_or_none(r.get("diagnosticCode"))
-                    or text_or_none(r.get("status")),
+                    diagnostic=_diagnostic(r),
                 )
                 for r in detail.get("bouncedRecipients") or []
             ]
@@ -392,8 +387,7 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
                     **common,
                     recipient=r["emailAddress"],
                     reason=text_or_none(detail.get("delayType")),
-                    diagnostic=text_or_none(r.get("diagnosticCode"))
-                    or text_or_none(r.get("status")),
+                    diagnostic=_diagnostic(r),
                 )
                 for r in detail.get("delayedRecipients") or []
             ]
@@ -448,7 +442,7 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
         # S3 sends keys URL-encoded with '+' for spaces (form encoding).
         key = unquote_plus(raw_key)
         name = str(record.get("eventName"))
-        occurred_at = _timestamp(record.get("eventTime")) or delivery.received_at
+        occurred_at = iso_time(record.get("eventTime")) or delivery.received_at
         identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
         common: dict[str, Any] = {
             "provider": "s3",

@@ -19,7 +19,6 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -37,6 +36,7 @@ from ingest.handlers.base import (
     Verdict,
     Verification,
     bounded_id,
+    iso_time,
     passthrough,
 )
 from ingest.handlers.schemes.bearer_jwt import BearerJwt
@@ -141,8 +141,8 @@ class GcsHandler(VendorHandler):
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise ValueError("GCS notification names no bucket and object")
         occurred_at = (
-            _time(attributes.get("eventTime"))
-            or _time(message.get("publishTime"))
+            iso_time(attributes.get("eventTime"))
+            or iso_time(message.get("publishTime"))
             or delivery.received_at
         )
         size = resource.get("size")
@@ -188,13 +188,3 @@ def _resource(data: Any) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         raise ValueError("message.data is not base64 JSON") from None
     return decoded if isinstance(decoded, dict) else {}
-
-
-def _time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

@@ -196,6 +196,19 @@ SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
 }
 
 
+def _capture(resource: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
+    """What a capture's succeeded and failed events share: the capture, its amount, its order."""
+    related = (resource.get("supplementary_data") or {}).get("related_ids") or {}
+    return {
+        "provider": "paypal",
+        "payment_id": resource["id"],
+        "amount": _amount(resource.get("amount")),
+        "occurred_at": occurred_at,
+        "metadata": _metadata(resource),
+        "order_id": related.get("order_id"),
+    }
+
+
 class PayPalHandler(VendorHandler):
     vendor: ClassVar[str] = "paypal"
     summary: ClassVar[str] = (
@@ -308,29 +321,13 @@ class PayPalHandler(VendorHandler):
         if (model := SUBSCRIPTION_EVENTS.get(event_type)) is not None:
             return [self._subscription(model, resource, occurred_at)]
         data: PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentDisputed
-        order_id = ((resource.get("supplementary_data") or {}).get("related_ids") or {}).get(
-            "order_id"
-        )
         match event_type:
             case "PAYMENT.CAPTURE.COMPLETED":
-                data = PaymentSucceeded(
-                    provider="paypal",
-                    payment_id=resource["id"],
-                    amount=_amount(resource.get("amount")),
-                    occurred_at=occurred_at,
-                    metadata=_metadata(resource),
-                    order_id=order_id,
-                )
+                data = PaymentSucceeded(**_capture(resource, occurred_at))
             case "PAYMENT.CAPTURE.DENIED" | "PAYMENT.CAPTURE.DECLINED":
                 details = resource.get("status_details") or {}
                 data = PaymentFailed(
-                    provider="paypal",
-                    payment_id=resource["id"],
-                    amount=_amount(resource.get("amount")),
-                    occurred_at=occurred_at,
-                    metadata=_metadata(resource),
-                    failure_code=details.get("reason"),
-                    order_id=order_id,
+                    **_capture(resource, occurred_at), failure_code=details.get("reason")
                 )
             case "PAYMENT.CAPTURE.REFUNDED":
                 # The resource is the refund; its payment is the capture it links `up` to.

@@ -184,6 +184,16 @@ def _is_json_body(body: bytes) -> bool:
     return body.lstrip()[:1] in (b"{", b"[")
 
 
+def _parties(params: dict[str, str]) -> dict[str, str | None]:
+    """Who a message or a call is between, and on which account: what both callbacks carry."""
+    return {
+        "provider": "twilio",
+        "account_id": params.get("AccountSid") or None,
+        "sender": params.get("From") or None,
+        "recipient": params.get("To") or None,
+    }
+
+
 class TwilioHandler(VendorHandler):
     vendor: ClassVar[str] = "twilio"
     summary: ClassVar[str] = (
@@ -327,11 +337,8 @@ class TwilioHandler(VendorHandler):
         model = MESSAGE_MODELS[status]
         message_id = params.get("MessageSid") or params["SmsSid"]
         data = model(
-            provider="twilio",
+            **_parties(params),
             message_id=message_id,
-            account_id=params.get("AccountSid") or None,
-            sender=params.get("From") or None,
-            recipient=params.get("To") or None,
             status=status,
             body=params.get("Body"),
             media_count=_optional_int(params.get("NumMedia")),
@@ -353,11 +360,8 @@ class TwilioHandler(VendorHandler):
         # Call status callbacks carry an RFC 2822 `Timestamp`; the first voice request does not.
         occurred_at = _rfc2822(params["Timestamp"]) if params.get("Timestamp") else received_at
         data = CallStatus(
-            provider="twilio",
+            **_parties(params),
             call_id=call_id,
-            account_id=params.get("AccountSid") or None,
-            sender=params.get("From") or None,
-            recipient=params.get("To") or None,
             status=status,
             direction=params.get("Direction") or None,
             duration_seconds=_optional_int(params.get("CallDuration")),
