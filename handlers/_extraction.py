@@ -14,6 +14,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from ingest.handlers.base import (
+    HEADER_NAME,
     Delivery,
     Emitted,
     Identity,
@@ -25,8 +26,6 @@ from ingest.handlers.base import (
 )
 from ingest.sources import SourceConfig
 
-# RFC 9110 token characters: what a header field name may contain.
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 # Dotted segments, none empty: `id`, `data.id`, `events.0.uuid`.
 JSON_PATH = re.compile(r"^[^.\s]{1,100}(\.[^.\s]{1,100}){0,15}$")
 DEFAULT_TYPE = "webhook"

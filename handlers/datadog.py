@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from ingest.handlers.base import (
+    HEADER_NAME,
     Delivery,
     Emitted,
     Identity,
@@ -58,7 +59,6 @@ from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarnin
 from ingest.sources import SourceConfig
 
 DEFAULT_TOKEN_HEADER = "x-datadog-webhook-token"  # noqa: S105 - a header name, not a secret
-HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+.^_`|~-]{1,128}$")
 MILLISECONDS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds ($DATE is)
 
 TRANSITIONS: Mapping[str, type[AlertTriggered] | type[AlertWarning] | type[AlertResolved]] = {

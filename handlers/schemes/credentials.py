@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, ClassVar, TypeVar
 
@@ -29,6 +28,7 @@ from pydantic import (
 )
 
 from ingest.handlers.base import (
+    HEADER_NAME,
     InvalidCredentialsError,
     MissingCredentialsError,
     VendorHandler,
@@ -39,8 +39,6 @@ from ingest.sources import SourceConfig
 
 MAX_CREDENTIAL_HEADER_LENGTH = 4096
 AUTHORIZATION = "authorization"
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-"""An HTTP field name (RFC 9110 token)."""
 
 
 def _no_colon(value: str) -> str:
