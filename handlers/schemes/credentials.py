@@ -93,11 +93,20 @@ class TokenCredentials(BaseModel):
 
     tokens: Tokens
 
+    @property
+    def token_header(self) -> str:
+        """The (lower-case) header the tokens are presented in."""
+        return AUTHORIZATION
+
 
 class TokenInHeader(TokenCredentials):
     """`tokens`, presented in the header the source names (`header`, default Authorization)."""
 
     header: str = AUTHORIZATION
+
+    @property
+    def token_header(self) -> str:
+        return self.header
 
     @field_validator("header")
     @classmethod
@@ -229,8 +238,7 @@ class TokenVerified(VendorHandler):
         return _checked(self.options(source, self.options_model), TokenCredentials)
 
     def token_header(self, source: SourceConfig) -> str:
-        options = self.tokens(source)
-        return options.header if isinstance(options, TokenInHeader) else AUTHORIZATION
+        return self.tokens(source).token_header
 
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.token_header(source)})
@@ -240,7 +248,7 @@ class TokenVerified(VendorHandler):
 
     def authenticate(self, headers: Mapping[str, str], source: SourceConfig) -> int:
         """The index of the token presented; for a GET handshake (Okta) as for a delivery."""
-        header = self.token_header(source)
-        tokens = self.tokens(source).tokens
+        options = self.tokens(source)
+        header = options.token_header
         bearer = self.accepts_bearer and header == AUTHORIZATION
-        return match_token(headers.get(header), tokens, header, bearer=bearer)
+        return match_token(headers.get(header), options.tokens, header, bearer=bearer)
