@@ -13,17 +13,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from ingest.handlers.base import (
-    HEADER_NAME,
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    VendorHandler,
-    bounded_id,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.sources import SourceConfig
 
 # Dotted segments, none empty: `id`, `data.id`, `events.0.uuid`.
@@ -47,7 +37,7 @@ def header_name(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if not HEADER_NAME.match(value):
+    if not base.HEADER_NAME.match(value):
         raise ValueError("must be an HTTP header name, e.g. x-event-id")
     return value.lower()
 
@@ -107,7 +97,7 @@ def lookup(document: Any, path: str) -> Any:
 
 
 def _extract(
-    request: InboundRequest, header: str | None, path: str | None, what: str, body: list[Any]
+    request: base.InboundRequest, header: str | None, path: str | None, what: str, body: list[Any]
 ) -> str | None:
     """The configured header's or JSON path's value; None when neither is configured. `body`
     memoizes the parsed JSON between the id and the type."""
@@ -122,38 +112,38 @@ def _extract(
         value = None if value is _MISSING else value
     else:
         return None
-    text = bounded_id(value, where)
+    text = base.bounded_id(value, where)
     # A JSON string may hold "\u0000" or a lone surrogate: PostgreSQL text stores neither, and
     # the dedup key of a delivery must be storable.
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in text):
-        raise MalformedRequestError(f"{where} contains control characters")
+        raise base.MalformedRequestError(f"{where} contains control characters")
     return text
 
 
-def identify(request: InboundRequest, options: ExtractionOptions) -> Identity:
+def identify(request: base.InboundRequest, options: ExtractionOptions) -> base.Identity:
     """Raises MalformedRequestError when a configured id or type is absent or unusable."""
     parsed: list[Any] = []
     event_id = _extract(request, options.id_header, options.id_json_path, "event id", parsed)
     event_type = _extract(
         request, options.type_header, options.type_json_path, "event type", parsed
     )
-    return Identity(
+    return base.Identity(
         event_id=event_id or hashlib.sha256(request.body).hexdigest(),
         event_type=event_type or DEFAULT_TYPE,
     )
 
 
-def normalize(delivery: Delivery) -> list[Emitted]:
+def normalize(delivery: base.Delivery) -> list[base.Emitted]:
     """Passed through as `<vendor>.<type>`: the JSON payload, or the body's text for senders that
     post form fields or plain text. A body that is not even UTF-8 fails (stored, replayable)."""
     try:
         payload: Any = delivery.json()
-    except MalformedRequestError:
+    except base.MalformedRequestError:
         try:
             payload = delivery.body.decode("utf-8")
         except UnicodeDecodeError:
             raise ValueError("body is neither JSON nor UTF-8 text") from None
-    return [passthrough(delivery, payload)]
+    return [base.passthrough(delivery, payload)]
 
 
 __all__ = [
@@ -168,12 +158,12 @@ __all__ = [
 ]
 
 
-class ExtractingHandler(VendorHandler):
+class ExtractingHandler(base.VendorHandler):
     """Base of the configurable vendors (generic-hmac, basic-auth, header-token): ids and types
     come from the source's extraction options, events pass through unchanged."""
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         return identify(request, self.options(source, ExtractionOptions))
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         return normalize(delivery)

@@ -22,23 +22,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    from_unix,
-    json_object,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.schemas import realtime
 from ingest.schemas.passthrough import VendorPassthrough
-from ingest.schemas.realtime import ChannelOccupied, ChannelVacated, PresenceJoined, PresenceLeft
 from ingest.sources import SourceConfig
 
 KEY_HEADER = "x-ably-key"
@@ -67,9 +54,9 @@ def _names_match(configured: str, provided: str) -> bool:
 
 
 def _items(body: bytes) -> list[dict[str, Any]]:
-    items = json_object(body).get("items")
+    items = base.json_object(body).get("items")
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        raise MalformedRequestError("Ably webhook has no items list (is the rule enveloped?)")
+        raise base.MalformedRequestError("Ably webhook has no items list (is the rule enveloped?)")
     return items
 
 
@@ -98,17 +85,17 @@ def _channel(item: dict[str, Any]) -> str:
     return channel
 
 
-class AblyHandler(VendorHandler):
+class AblyHandler(base.VendorHandler):
     vendor: ClassVar[str] = "ably"
     summary: ClassVar[str] = (
         "X-Ably-Key = key name; X-Ably-Signature: base64 HMAC-SHA256 of the body (key secret)"
     )
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Ably-Key", "X-Ably-Signature")
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "channel.lifecycle: channel.opened": ChannelOccupied.event_type,
-        "channel.lifecycle: channel.closed": ChannelVacated.event_type,
-        "channel.presence: enter": PresenceJoined.event_type,
-        "channel.presence: leave": PresenceLeft.event_type,
+        "channel.lifecycle: channel.opened": realtime.ChannelOccupied.event_type,
+        "channel.lifecycle: channel.closed": realtime.ChannelVacated.event_type,
+        "channel.presence: enter": realtime.PresenceJoined.event_type,
+        "channel.presence: leave": realtime.PresenceLeft.event_type,
     }
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
@@ -121,18 +108,18 @@ class AblyHandler(VendorHandler):
                 )
         return checked
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         key = request.headers.get(KEY_HEADER)
         if not key:
-            raise MissingSignatureError("X-Ably-Key header is missing")
+            raise base.MissingSignatureError("X-Ably-Key header is missing")
         if not request.header_bytes(SIGNATURE.header.lower()):
-            raise MissingSignatureError(
+            raise base.MissingSignatureError(
                 "X-Ably-Signature header is missing (Ably signs batched requests only)"
             )
         offered = SIGNATURE.offered(request)
         if len(key) > MAX_HEADER_LENGTH or not key.isascii():
-            raise InvalidSignatureError("X-Ably-Key header is malformed")
+            raise base.InvalidSignatureError("X-Ably-Key header is malformed")
         # An API key is `name:secret`; the header names the key, its secret signs.
         named: list[tuple[int, str]] = []
         for index, api_key in enumerate(source.secrets):
@@ -140,25 +127,31 @@ class AblyHandler(VendorHandler):
             if parts is not None and _names_match(parts[0], key.strip()):
                 named.append((index, parts[1]))
         if not named:
-            raise InvalidSignatureError("X-Ably-Key names no configured API key")
+            raise base.InvalidSignatureError("X-Ably-Key names no configured API key")
         matched = SIGNATURE.matching_secret([s for _, s in named], [request.body], offered)
-        return Verdict(secret_index=named[matched][0])
+        return base.Verdict(secret_index=named[matched][0])
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         sources = {item.get("source") for item in _items(request.body)}
         single = next(iter(sources)) if len(sources) == 1 else None
         event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
-        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+        return base.Identity(
+            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
+        )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        emitted: list[Emitted] = []
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
+        emitted: list[base.Emitted] = []
         for item in _items(delivery.body):
             item_id = _item_id(item)
             occurred_at = _millis(item.get("timestamp")) or delivery.received_at
             source, name = item.get("source"), item.get("name")
             if source == "channel.lifecycle" and name in ("channel.opened", "channel.closed"):
                 channel = _channel(item)
-                model = ChannelOccupied if name == "channel.opened" else ChannelVacated
+                model = (
+                    realtime.ChannelOccupied
+                    if name == "channel.opened"
+                    else realtime.ChannelVacated
+                )
                 data = model(provider="ably", channel=channel, occurred_at=occurred_at)
                 emitted.append(_emit(data, channel, occurred_at, item_id))
             elif source == "channel.presence":
@@ -176,7 +169,7 @@ class AblyHandler(VendorHandler):
         return emitted
 
     @staticmethod
-    def _presence(item: dict[str, Any], item_id: str, item_time: datetime) -> list[Emitted]:
+    def _presence(item: dict[str, Any], item_id: str, item_time: datetime) -> list[base.Emitted]:
         """One item carries several presence messages; each gets its own CloudEvent."""
         channel = _channel(item)
         messages = item["data"].get("presence")
@@ -191,9 +184,9 @@ class AblyHandler(VendorHandler):
             message_id = message.get("id")
             suffix = message_id if isinstance(message_id, str) and message_id else str(index)
             occurred_at = _millis(message.get("timestamp")) or item_time
-            data: PresenceJoined | PresenceLeft | VendorPassthrough
+            data: realtime.PresenceJoined | realtime.PresenceLeft | VendorPassthrough
             if action in ("enter", "leave"):
-                model = PresenceJoined if action == "enter" else PresenceLeft
+                model = realtime.PresenceJoined if action == "enter" else realtime.PresenceLeft
                 data = model(
                     provider="ably",
                     channel=channel,
@@ -212,14 +205,14 @@ class AblyHandler(VendorHandler):
 
 def _millis(raw: Any) -> datetime | None:
     if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0:
-        return from_unix(raw / 1000)
+        return base.from_unix(raw / 1000)
     return None
 
 
-def _emit(data: BaseModel, channel: str, occurred_at: datetime, item_id: str) -> Emitted:
+def _emit(data: BaseModel, channel: str, occurred_at: datetime, item_id: str) -> base.Emitted:
     if len(item_id) > 255:  # the inbox keeps item ids of at most 255 characters
         item_id = f"sha256:{hashlib.sha256(item_id.encode()).hexdigest()}"
-    return Emitted(
+    return base.Emitted(
         data=data,
         key=channel,
         subject=channel,

@@ -18,31 +18,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    bounded_id,
-    iso_time,
-    passthrough,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
-from ingest.schemas.ai import (
-    AgentSessionIdled,
-    AgentSessionOutcomeEvaluated,
-    AgentSessionTerminated,
-)
+from ingest.schemas import ai
 from ingest.sources import SourceConfig
 
 SESSION_OUTCOMES: Mapping[
-    str, type[AgentSessionIdled] | type[AgentSessionTerminated] | type[AgentSessionOutcomeEvaluated]
+    str,
+    type[ai.AgentSessionIdled]
+    | type[ai.AgentSessionTerminated]
+    | type[ai.AgentSessionOutcomeEvaluated],
 ] = {
-    "session.status_idled": AgentSessionIdled,
-    "session.status_terminated": AgentSessionTerminated,
-    "session.outcome_evaluation_ended": AgentSessionOutcomeEvaluated,
+    "session.status_idled": ai.AgentSessionIdled,
+    "session.status_terminated": ai.AgentSessionTerminated,
+    "session.outcome_evaluation_ended": ai.AgentSessionOutcomeEvaluated,
 }
 STATUS = {
     "session.status_idled": "idled",
@@ -54,7 +43,7 @@ STATUS = {
 def _data(document: Mapping[str, Any]) -> Mapping[str, Any]:
     data = document.get("data")
     if not isinstance(data, dict):
-        raise MalformedRequestError("payload has no 'data' object")
+        raise base.MalformedRequestError("payload has no 'data' object")
     return data
 
 
@@ -67,41 +56,41 @@ class AnthropicHandler(StandardWebhooksHandler):
         vendor_type: model.event_type for vendor_type, model in SESSION_OUTCOMES.items()
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json_object()
         event_type = _data(document).get("type")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise MalformedRequestError("payload has no string 'data.type'")
+            raise base.MalformedRequestError("payload has no string 'data.type'")
         body_id = document.get("id")
         if body_id is not None:
-            event_id = bounded_id(body_id, "id")
+            event_id = base.bounded_id(body_id, "id")
         else:
             header_id = _header(request.headers, "id")
-            event_id = bounded_id(header_id, "webhook-id")
-        return Identity(event_id=event_id, event_type=event_type)
+            event_id = base.bounded_id(header_id, "webhook-id")
+        return base.Identity(event_id=event_id, event_type=event_type)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         data = _data(document)
         model = SESSION_OUTCOMES.get(delivery.event_type)
         if model is None:
-            return [passthrough(delivery, document, key=text_or_none(data.get("id")))]
+            return [base.passthrough(delivery, document, key=base.text_or_none(data.get("id")))]
         session_id = data["id"]
         if not isinstance(session_id, str) or not session_id:
             raise ValueError("data.id is not a session id")
-        occurred_at = iso_time(document.get("created_at"))
+        occurred_at = base.iso_time(document.get("created_at"))
         event = model(
             provider="anthropic",
             session_id=session_id,
             status=STATUS[delivery.event_type],
             provider_event_id=delivery.event_id,
-            organization_id=text_or_none(data.get("organization_id")),
-            workspace_id=text_or_none(data.get("workspace_id")),
+            organization_id=base.text_or_none(data.get("organization_id")),
+            workspace_id=base.text_or_none(data.get("workspace_id")),
             occurred_at=occurred_at,
         )
         # Per session, in order (Anthropic does not order deliveries; created_at is the truth).
         return [
-            Emitted(
+            base.Emitted(
                 data=event,
                 key=session_id,
                 subject=session_id,

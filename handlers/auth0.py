@@ -23,27 +23,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    bounded_id,
-    iso_time,
-    parse_json,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import TokenVerified
-from ingest.schemas.identity import (
-    IdentityEvent,
-    LoginFailed,
-    LoginSucceeded,
-    SessionEnded,
-    UserCreated,
-    UserDeleted,
-    UserUpdated,
-)
+from ingest.schemas import identity
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -63,33 +45,35 @@ USER_UPDATED_CODES = frozenset({"sce", "scu", "scpn"})  # email, username, phone
 USER_DELETED_CODES = frozenset({"sdu", "du"})
 SESSION_ENDED_CODES = frozenset({"slo"})
 
-CLOUDEVENT_MAP: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
-    "user.created": UserCreated,
-    "user.updated": UserUpdated,
-    "user.deleted": UserDeleted,
+CLOUDEVENT_MAP: Mapping[
+    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
+] = {
+    "user.created": identity.UserCreated,
+    "user.updated": identity.UserUpdated,
+    "user.deleted": identity.UserDeleted,
 }
 
 
 def _records(body: bytes) -> tuple[str, Any]:
     """('cloudevent', event) or ('logs', [log, …]) from any of the content formats Auth0 sends."""
     try:
-        document: Any = parse_json(body)
-    except MalformedRequestError:
+        document: Any = base.parse_json(body)
+    except base.MalformedRequestError:
         # JSON lines: one log per line.
         try:
             lines = [line for line in body.decode("utf-8").splitlines() if line.strip()]
         except UnicodeDecodeError:
-            raise MalformedRequestError("body is not UTF-8") from None
+            raise base.MalformedRequestError("body is not UTF-8") from None
         if len(lines) < 2:
             raise
-        document = [parse_json(line.encode()) for line in lines]
+        document = [base.parse_json(line.encode()) for line in lines]
     if isinstance(document, dict):
         if "specversion" in document or "spec_version" in document:
             return "cloudevent", document
         return "logs", [document]
     if isinstance(document, list):
         return "logs", document
-    raise MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
+    raise base.MalformedRequestError("body is neither Auth0 log events nor a CloudEvent")
 
 
 class Auth0Handler(TokenVerified):
@@ -97,48 +81,52 @@ class Auth0Handler(TokenVerified):
     summary: ClassVar[str] = "Authorization header equals a configured token (bare or Bearer)"
     accepts_bearer: ClassVar[bool] = True
     mapped_types: ClassVar[Mapping[str, str]] = {
-        **dict.fromkeys(sorted(LOGIN_SUCCEEDED_CODES), LoginSucceeded.event_type),
-        **dict.fromkeys(sorted(LOGIN_FAILED_CODES), LoginFailed.event_type),
-        **dict.fromkeys(sorted(USER_CREATED_CODES), UserCreated.event_type),
-        **dict.fromkeys(sorted(USER_UPDATED_CODES), UserUpdated.event_type),
-        **dict.fromkeys(sorted(USER_DELETED_CODES), UserDeleted.event_type),
-        **dict.fromkeys(sorted(SESSION_ENDED_CODES), SessionEnded.event_type),
+        **dict.fromkeys(sorted(LOGIN_SUCCEEDED_CODES), identity.LoginSucceeded.event_type),
+        **dict.fromkeys(sorted(LOGIN_FAILED_CODES), identity.LoginFailed.event_type),
+        **dict.fromkeys(sorted(USER_CREATED_CODES), identity.UserCreated.event_type),
+        **dict.fromkeys(sorted(USER_UPDATED_CODES), identity.UserUpdated.event_type),
+        **dict.fromkeys(sorted(USER_DELETED_CODES), identity.UserDeleted.event_type),
+        **dict.fromkeys(sorted(SESSION_ENDED_CODES), identity.SessionEnded.event_type),
         **{name: model.event_type for name, model in CLOUDEVENT_MAP.items()},
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         kind, document = _records(request.body)
         if kind == "cloudevent":
             event_type = document.get("type")
             if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-                raise MalformedRequestError("CloudEvent has no type")
-            return Identity(
-                event_id=bounded_id(document.get("id"), "CloudEvent id"), event_type=event_type
+                raise base.MalformedRequestError("CloudEvent has no type")
+            return base.Identity(
+                event_id=base.bounded_id(document.get("id"), "CloudEvent id"), event_type=event_type
             )
-        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=LOG_STREAM)
+        return base.Identity(
+            event_id=hashlib.sha256(request.body).hexdigest(), event_type=LOG_STREAM
+        )
 
     # -- normalization ---------------------------------------------------------------
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         kind, document = _records(delivery.body)
         if kind == "cloudevent":
             return [self._cloudevent(delivery, document)]
         return [self._log(record) for record in document]
 
     @staticmethod
-    def _cloudevent(delivery: Delivery, event: dict[str, Any]) -> Emitted:
+    def _cloudevent(delivery: base.Delivery, event: dict[str, Any]) -> base.Emitted:
         event_type = str(event["type"]).removeprefix(CLOUDEVENT_TYPE_PREFIX)
         model = CLOUDEVENT_MAP.get(event_type)
         data = event.get("data")
         user = data.get("object") if isinstance(data, dict) else None
         if model is None or not isinstance(user, dict):
-            return Emitted(
+            return base.Emitted(
                 data=VendorPassthrough(vendor="auth0", vendor_event_type=event_type, payload=event),
                 key=delivery.event_id,
             )
         occurred_at = (
-            iso_time(event.get("time"))
-            or iso_time(user.get("deleted_at") if model is UserDeleted else user.get("updated_at"))
+            base.iso_time(event.get("time"))
+            or base.iso_time(
+                user.get("deleted_at") if model is identity.UserDeleted else user.get("updated_at")
+            )
             or delivery.received_at
         )
         user_id = user["user_id"]
@@ -146,72 +134,72 @@ class Auth0Handler(TokenVerified):
             provider="auth0",
             provider_event_id=delivery.event_id,
             user_id=user_id,
-            email=text_or_none(user.get("email")),
-            username=text_or_none(user.get("username")),
-            name=text_or_none(user.get("name")),
+            email=base.text_or_none(user.get("email")),
+            username=base.text_or_none(user.get("username")),
+            name=base.text_or_none(user.get("name")),
             occurred_at=occurred_at,
         )
-        return Emitted(data=emitted, key=user_id, subject=user_id, time=occurred_at)
+        return base.Emitted(data=emitted, key=user_id, subject=user_id, time=occurred_at)
 
     @staticmethod
-    def _log(record: Any) -> Emitted:
+    def _log(record: Any) -> base.Emitted:
         if not isinstance(record, dict):
             raise ValueError("Auth0 log event is not a JSON object")
         # Streams wrap each log as {"log_id", "data"}; the Management API's shape is the bare log.
         wrapped = record.get("data")
         log: dict[str, Any] = wrapped if isinstance(wrapped, dict) else record
         log_id = (
-            text_or_none(record.get("log_id"))
-            or text_or_none(log.get("log_id"))
-            or text_or_none(log.get("_id"))
+            base.text_or_none(record.get("log_id"))
+            or base.text_or_none(log.get("log_id"))
+            or base.text_or_none(log.get("_id"))
         )
         if log_id is None:
             raise ValueError("Auth0 log event has no log_id")
         code = log.get("type")
         if not isinstance(code, str) or not code:
             raise ValueError("Auth0 log event has no type code")
-        occurred_at = iso_time(log.get("date"))
+        occurred_at = base.iso_time(log.get("date"))
         if occurred_at is None:
             raise ValueError("Auth0 log event has no date")
         raw_details = log.get("details")
         details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
-        user_id = text_or_none(log.get("user_id"))
+        user_id = base.text_or_none(log.get("user_id"))
         common: dict[str, Any] = {
             "provider": "auth0",
             "provider_event_id": log_id,
             "user_id": user_id,
-            "username": text_or_none(log.get("user_name")),
+            "username": base.text_or_none(log.get("user_name")),
             "occurred_at": occurred_at,
-            "ip": text_or_none(log.get("ip")),
-            "user_agent": text_or_none(log.get("user_agent")),
+            "ip": base.text_or_none(log.get("ip")),
+            "user_agent": base.text_or_none(log.get("user_agent")),
         }
-        session_id = text_or_none(details.get("session_id"))
-        data: IdentityEvent
+        session_id = base.text_or_none(details.get("session_id"))
+        data: identity.IdentityEvent
         if code in LOGIN_SUCCEEDED_CODES:
-            data = LoginSucceeded(
+            data = identity.LoginSucceeded(
                 **common,
                 session_id=session_id,
-                application=text_or_none(log.get("client_name")),
-                connection=text_or_none(log.get("connection")),
+                application=base.text_or_none(log.get("client_name")),
+                connection=base.text_or_none(log.get("connection")),
             )
         elif code in LOGIN_FAILED_CODES:
-            data = LoginFailed(
+            data = identity.LoginFailed(
                 **common,
-                reason=text_or_none(log.get("description")),
+                reason=base.text_or_none(log.get("description")),
                 failure_code=code,
-                application=text_or_none(log.get("client_name")),
-                connection=text_or_none(log.get("connection")),
+                application=base.text_or_none(log.get("client_name")),
+                connection=base.text_or_none(log.get("connection")),
             )
         elif code in USER_CREATED_CODES:
-            data = UserCreated(**common)
+            data = identity.UserCreated(**common)
         elif code in USER_UPDATED_CODES:
-            data = UserUpdated(**common)
+            data = identity.UserUpdated(**common)
         elif code in USER_DELETED_CODES:
-            data = UserDeleted(**common)
+            data = identity.UserDeleted(**common)
         elif code in SESSION_ENDED_CODES:
-            data = SessionEnded(**common, session_id=session_id, reason="logout")
+            data = identity.SessionEnded(**common, session_id=session_id, reason="logout")
         else:
-            return Emitted(
+            return base.Emitted(
                 data=VendorPassthrough(vendor="auth0", vendor_event_type=code, payload=record),
                 key=user_id or log_id,
                 time=occurred_at,
@@ -220,7 +208,7 @@ class Auth0Handler(TokenVerified):
         # A failed login for an unknown account is keyed by what was typed, so repeated attempts
         # against one username stay in order.
         key = data.user_id or data.username or log_id
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=key,
             subject=data.user_id,

@@ -36,37 +36,10 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidCredentialsError,
-    InvalidSignatureError,
-    MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    check_tolerance,
-    iso_time,
-    passthrough,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes import certificate
-from ingest.schemas.email import (
-    BounceType,
-    EmailBounced,
-    EmailClicked,
-    EmailComplained,
-    EmailDeferred,
-    EmailDelivered,
-    EmailDropped,
-    EmailEvent,
-    EmailOpened,
-)
+from ingest.schemas import email, storage
 from ingest.schemas.passthrough import VendorPassthrough
-from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
 from ingest.sources import SourceConfig
 
 # AWS's SNS message validators (aws-php-sns-message-validator, sns-validator for Node) accept
@@ -100,7 +73,7 @@ LOCAL_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ingest-local"
 
 S3_CREATED = "ObjectCreated:"
 S3_DELETED = ("ObjectRemoved:", "LifecycleExpiration:Delete")
-SES_BOUNCE_TYPES: dict[str, BounceType] = {
+SES_BOUNCE_TYPES: dict[str, email.BounceType] = {
     "Permanent": "hard",
     "Transient": "soft",
     "Undetermined": "undetermined",
@@ -135,14 +108,14 @@ def string_to_sign(message: Mapping[str, Any]) -> bytes:
     message_type = message.get("Type")
     fields = SIGNED_FIELDS.get(message_type) if isinstance(message_type, str) else None
     if fields is None:
-        raise MalformedRequestError("SNS message Type is not one SNS sends")
+        raise base.MalformedRequestError("SNS message Type is not one SNS sends")
     parts: list[str] = []
     for name in fields:
         value = message.get(name)
         if name == "Subject" and value is None:
             continue
         if not isinstance(value, str):
-            raise MalformedRequestError(f"SNS message field {name} is missing or not a string")
+            raise base.MalformedRequestError(f"SNS message field {name} is missing or not a string")
         parts.append(f"{name}\n{value}\n")
     return "".join(parts).encode("utf-8")
 
@@ -150,10 +123,12 @@ def string_to_sign(message: Mapping[str, Any]) -> bytes:
 def _diagnostic(recipient: dict[str, Any]) -> str | None:
     """What the receiving server said about a bounced or delayed recipient (its status code
     when SES has no diagnostic text)."""
-    return text_or_none(recipient.get("diagnosticCode")) or text_or_none(recipient.get("status"))
+    return base.text_or_none(recipient.get("diagnosticCode")) or base.text_or_none(
+        recipient.get("status")
+    )
 
 
-class AwsSnsHandler(VendorHandler):
+class AwsSnsHandler(base.VendorHandler):
     vendor: ClassVar[str] = "aws-sns"
     summary: ClassVar[str] = (
         "SNS Signature (v1 SHA1withRSA / v2 SHA256withRSA) with the SigningCertURL certificate"
@@ -200,65 +175,65 @@ class AwsSnsHandler(VendorHandler):
                 )
         return source
 
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         # Only a URL we would trust is ever fetched (or looked up among the pinned files);
         # anything else is left to `verify`, which refuses it without any I/O.
         try:
             message = request.json()
-        except MalformedRequestError:
+        except base.MalformedRequestError:
             return []
         url = message.get("SigningCertURL") if isinstance(message, dict) else None
         return [url] if isinstance(url, str) and allowed_sns_url(url, pem=True) else []
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now, documents = check.request, check.source, check.now, check.documents
         message = request.json_object()
         signed = string_to_sign(message)
         version = message.get("SignatureVersion")
         algorithm = HASHES.get(version) if isinstance(version, str) else None
         if algorithm is None:
-            raise InvalidSignatureError("SignatureVersion must be 1 or 2")
+            raise base.InvalidSignatureError("SignatureVersion must be 1 or 2")
         signature = certificate.decode_signature(
             message.get("Signature"), MAX_SIGNATURE_LENGTH, "Signature"
         )
         url = message.get("SigningCertURL")
         if not isinstance(url, str) or not allowed_sns_url(url, pem=True):
-            raise InvalidSignatureError("SigningCertURL is not an https SNS certificate URL")
-        published = iso_time(message.get("Timestamp"))
+            raise base.InvalidSignatureError("SigningCertURL is not an https SNS certificate URL")
+        published = base.iso_time(message.get("Timestamp"))
         if published is None:
-            raise MalformedRequestError("SNS Timestamp is not ISO 8601")
+            raise base.MalformedRequestError("SNS Timestamp is not ISO 8601")
         signed_at = int(published.timestamp())
-        check_tolerance(signed_at, now, self.tolerance(source))
+        base.check_tolerance(signed_at, now, self.tolerance(source))
         signing = certificate.signing_certificate(documents.get(url), now, "SNS")
         certificate.verify_rsa(signing, signature, signed, algorithm, "SNS")
         topic = message.get("TopicArn")
         # Checked after the signature: only a genuine SNS message earns this distinction.
         if topic not in self.options(source, SnsOptions).topic_arns:
-            raise InvalidCredentialsError("the message's TopicArn is not in topic_arns")
-        return Verdict(secret_index=0, signed_at=signed_at)
+            raise base.InvalidCredentialsError("the message's TopicArn is not in topic_arns")
+        return base.Verdict(secret_index=0, signed_at=signed_at)
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         message = request.json_object()
-        message_id = bounded_id(message.get("MessageId"), "SNS MessageId")
+        message_id = base.bounded_id(message.get("MessageId"), "SNS MessageId")
         message_type = message.get("Type")
         if message_type not in SIGNED_FIELDS:
-            raise MalformedRequestError("SNS message Type is not one SNS sends")
+            raise base.MalformedRequestError("SNS message Type is not one SNS sends")
         if message_type in HANDSHAKES:
             confirm_url = None
             if message_type == "SubscriptionConfirmation":
                 subscribe_url = message.get("SubscribeURL")
                 if not allowed_sns_url(subscribe_url):
-                    raise MalformedRequestError("SubscribeURL is not an https SNS URL")
+                    raise base.MalformedRequestError("SubscribeURL is not an https SNS URL")
                 confirm_url = subscribe_url
-            return Identity(
+            return base.Identity(
                 event_id=message_id,
                 event_type=str(message_type),
                 handshake=True,
                 confirm_url=confirm_url,
             )
-        return Identity(event_id=message_id, event_type=_notification_type(message))
+        return base.Identity(event_id=message_id, event_type=_notification_type(message))
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         message = delivery.json_object()
         if message.get("Type") in HANDSHAKES:
             return []
@@ -269,7 +244,7 @@ class AwsSnsHandler(VendorHandler):
                 return emitted
         if inner is not None and _is_s3(inner):
             return _s3_events(delivery, inner)
-        return [passthrough(delivery, message)]
+        return [base.passthrough(delivery, message)]
 
 
 # -- what the message carries ---------------------------------------------------------------
@@ -326,7 +301,7 @@ def _ses_tags(mail: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] | None:
+def _ses_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.Emitted] | None:
     """One email event per recipient; None for SES types that pass through."""
     kind = inner.get("notificationType") or inner.get("eventType")
     mail = inner["mail"]
@@ -334,88 +309,92 @@ def _ses_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted] |
     raw_detail = inner.get(detail_key)
     detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
     occurred_at = (
-        iso_time(detail.get("timestamp")) or iso_time(mail.get("timestamp"))
+        base.iso_time(detail.get("timestamp")) or base.iso_time(mail.get("timestamp"))
     ) or delivery.received_at
     common: dict[str, Any] = {
         "provider": "ses",
-        "message_id": text_or_none(mail.get("messageId")),
+        "message_id": base.text_or_none(mail.get("messageId")),
         "occurred_at": occurred_at,
         "tags": _ses_tags(mail),
     }
     destination = [a for a in mail.get("destination") or [] if isinstance(a, str)]
-    events: list[EmailEvent]
+    events: list[email.EmailEvent]
     match kind:
         case "Delivery":
             events = [
-                EmailDelivered(
-                    **common, recipient=r, smtp_response=text_or_none(detail.get("smtpResponse"))
+                email.EmailDelivered(
+                    **common,
+                    recipient=r,
+                    smtp_response=base.text_or_none(detail.get("smtpResponse")),
                 )
                 for r in detail.get("recipients") or destination
             ]
         case "Bounce":
             bounce_type = str(detail.get("bounceType"))
             events = [
-                EmailBounced(
+                email.EmailBounced(
                     **common,
                     recipient=r["emailAddress"],
-                    event_id=text_or_none(detail.get("feedbackId")),
+                    event_id=base.text_or_none(detail.get("feedbackId")),
                     bounce_type=SES_BOUNCE_TYPES.get(bounce_type, "undetermined"),
                     vendor_bounce_type=f"{bounce_type}/{detail.get('bounceSubType')}",
-                    reason=text_or_none(detail.get("bounceSubType")),
+                    reason=base.text_or_none(detail.get("bounceSubType")),
                     diagnostic=_diagnostic(r),
                 )
                 for r in detail.get("bouncedRecipients") or []
             ]
         case "Complaint":
             events = [
-                EmailComplained(
+                email.EmailComplained(
                     **common,
                     recipient=r["emailAddress"],
-                    event_id=text_or_none(detail.get("feedbackId")),
-                    feedback_type=text_or_none(detail.get("complaintFeedbackType")),
+                    event_id=base.text_or_none(detail.get("feedbackId")),
+                    feedback_type=base.text_or_none(detail.get("complaintFeedbackType")),
                 )
                 for r in detail.get("complainedRecipients") or []
             ]
         case "Reject":
             events = [
-                EmailDropped(**common, recipient=r, reason=text_or_none(detail.get("reason")))
+                email.EmailDropped(
+                    **common, recipient=r, reason=base.text_or_none(detail.get("reason"))
+                )
                 for r in destination
             ]
         case "DeliveryDelay":
             events = [
-                EmailDeferred(
+                email.EmailDeferred(
                     **common,
                     recipient=r["emailAddress"],
-                    reason=text_or_none(detail.get("delayType")),
+                    reason=base.text_or_none(detail.get("delayType")),
                     diagnostic=_diagnostic(r),
                 )
                 for r in detail.get("delayedRecipients") or []
             ]
         case "Open":
             events = [
-                EmailOpened(
+                email.EmailOpened(
                     **common,
                     recipient=r,
-                    user_agent=text_or_none(detail.get("userAgent")),
-                    ip=text_or_none(detail.get("ipAddress")),
+                    user_agent=base.text_or_none(detail.get("userAgent")),
+                    ip=base.text_or_none(detail.get("ipAddress")),
                 )
                 for r in destination
             ]
         case "Click":
             events = [
-                EmailClicked(
+                email.EmailClicked(
                     **common,
                     recipient=r,
                     url=detail["link"],
-                    user_agent=text_or_none(detail.get("userAgent")),
-                    ip=text_or_none(detail.get("ipAddress")),
+                    user_agent=base.text_or_none(detail.get("userAgent")),
+                    ip=base.text_or_none(detail.get("ipAddress")),
                 )
                 for r in destination
             ]
         case _:
             return None
     return [
-        Emitted(
+        base.Emitted(
             data=event,
             key=event.recipient.lower(),
             subject=event.message_id,
@@ -432,9 +411,9 @@ def _s3_item_id(bucket: str, raw_key: str, sequencer: str) -> str:
     return f"s3:sha256:{hashlib.sha256(item.encode()).hexdigest()}"
 
 
-def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
+def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.Emitted]:
     """One event per S3 record; each a batch item, since S3 may notify one change twice."""
-    emitted: list[Emitted] = []
+    emitted: list[base.Emitted] = []
     for record in inner["Records"]:
         s3 = record["s3"]
         bucket, obj = s3["bucket"]["name"], s3["object"]
@@ -442,7 +421,7 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
         # S3 sends keys URL-encoded with '+' for spaces (form encoding).
         key = unquote_plus(raw_key)
         name = str(record.get("eventName"))
-        occurred_at = iso_time(record.get("eventTime")) or delivery.received_at
+        occurred_at = base.iso_time(record.get("eventTime")) or delivery.received_at
         identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
         common: dict[str, Any] = {
             "provider": "s3",
@@ -451,17 +430,17 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
             "occurred_at": occurred_at,
             "action": name,
             "size": obj.get("size") if isinstance(obj.get("size"), int) else None,
-            "etag": text_or_none(obj.get("eTag")),
-            "version": text_or_none(obj.get("versionId")),
+            "etag": base.text_or_none(obj.get("eTag")),
+            "version": base.text_or_none(obj.get("versionId")),
         }
-        data: StorageObjectEvent
+        data: storage.StorageObjectEvent
         if name.startswith(S3_CREATED):
-            data = StorageObjectCreated(**common)
+            data = storage.StorageObjectCreated(**common)
         elif name.startswith(S3_DELETED):
-            data = StorageObjectDeleted(**common)
+            data = storage.StorageObjectDeleted(**common)
         else:
             emitted.append(
-                Emitted(
+                base.Emitted(
                     data=VendorPassthrough(
                         vendor=delivery.vendor, vendor_event_type=f"s3.{name}", payload=record
                     ),
@@ -472,7 +451,7 @@ def _s3_events(delivery: Delivery, inner: Mapping[str, Any]) -> list[Emitted]:
             )
             continue
         emitted.append(
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=f"s3:{bucket}/{key}",
                 subject=key,

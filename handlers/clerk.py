@@ -17,27 +17,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    NoOptions,
-    passthrough,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.schemas.identity import (
-    IdentityEvent,
-    SessionEnded,
-    SessionStarted,
-    UserCreated,
-    UserDeleted,
-    UserUpdated,
-)
+from ingest.schemas import identity
 
-USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
-    "user.created": UserCreated,
-    "user.updated": UserUpdated,
-    "user.deleted": UserDeleted,
+USER_EVENTS: Mapping[
+    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
+] = {
+    "user.created": identity.UserCreated,
+    "user.updated": identity.UserUpdated,
+    "user.deleted": identity.UserDeleted,
 }
 SESSION_STARTED = frozenset({"session.created"})
 SESSION_ENDED = frozenset({"session.ended", "session.removed", "session.revoked"})
@@ -62,12 +51,12 @@ def _primary_email(user: dict[str, Any]) -> str | None:
     addresses = user.get("email_addresses")
     for address in addresses if isinstance(addresses, list) else []:
         if isinstance(address, dict) and address.get("id") == primary:
-            return text_or_none(address.get("email_address"))
+            return base.text_or_none(address.get("email_address"))
     return None
 
 
 def _name(user: dict[str, Any]) -> str | None:
-    parts = [text_or_none(user.get("first_name")), text_or_none(user.get("last_name"))]
+    parts = [base.text_or_none(user.get("first_name")), base.text_or_none(user.get("last_name"))]
     return " ".join(part for part in parts if part) or None
 
 
@@ -77,16 +66,16 @@ class ClerkHandler(StandardWebhooksHandler):
     signature_headers: ClassVar[tuple[str, ...]] = ("svix-id", "svix-timestamp", "svix-signature")
     # Clerk's dashboard issues `whsec_` signing secrets (v1) only: no `public_keys` (v1a) option,
     # and a source without secrets is a configuration error rather than one that rejects all.
-    options_model: ClassVar[type[BaseModel]] = NoOptions
+    options_model: ClassVar[type[BaseModel]] = base.NoOptions
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{name: model.event_type for name, model in USER_EVENTS.items()},
-        **dict.fromkeys(sorted(SESSION_STARTED), SessionStarted.event_type),
-        **dict.fromkeys(sorted(SESSION_ENDED), SessionEnded.event_type),
+        **dict.fromkeys(sorted(SESSION_STARTED), identity.SessionStarted.event_type),
+        **dict.fromkeys(sorted(SESSION_ENDED), identity.SessionEnded.event_type),
     }
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         data = _object(event.get("data"))
         request = _object(_object(event.get("event_attributes")).get("http_request"))
@@ -96,16 +85,16 @@ class ClerkHandler(StandardWebhooksHandler):
             "occurred_at": _time(event.get("timestamp"))
             or _time(data.get("updated_at"))
             or delivery.received_at,
-            "ip": text_or_none(request.get("client_ip")),
-            "user_agent": text_or_none(request.get("user_agent")),
+            "ip": base.text_or_none(request.get("client_ip")),
+            "user_agent": base.text_or_none(request.get("user_agent")),
         }
-        identity: IdentityEvent
+        mapped: identity.IdentityEvent
         if delivery.event_type in USER_EVENTS:
-            identity = USER_EVENTS[delivery.event_type](
+            mapped = USER_EVENTS[delivery.event_type](
                 **common,
                 user_id=data["id"],
                 email=_primary_email(data),
-                username=text_or_none(data.get("username")),
+                username=base.text_or_none(data.get("username")),
                 name=_name(data),
             )
         elif delivery.event_type in SESSION_STARTED | SESSION_ENDED:
@@ -113,13 +102,13 @@ class ClerkHandler(StandardWebhooksHandler):
             person = {
                 "user_id": data["user_id"],
                 "email": _primary_email(user),
-                "username": text_or_none(user.get("username")),
+                "username": base.text_or_none(user.get("username")),
                 "name": _name(user),
             }
             if delivery.event_type in SESSION_STARTED:
-                identity = SessionStarted(**common, **person, session_id=data["id"])
+                mapped = identity.SessionStarted(**common, **person, session_id=data["id"])
             else:
-                identity = SessionEnded(
+                mapped = identity.SessionEnded(
                     **common,
                     **person,
                     session_id=data["id"],
@@ -127,12 +116,12 @@ class ClerkHandler(StandardWebhooksHandler):
                 )
         else:
             # Emails and SMS name their user; keep them on that user's partition too.
-            return [passthrough(delivery, event, key=text_or_none(data.get("user_id")))]
+            return [base.passthrough(delivery, event, key=base.text_or_none(data.get("user_id")))]
         return [
-            Emitted(
-                data=identity,
-                key=identity.user_id or delivery.event_id,
-                subject=identity.user_id,
-                time=identity.occurred_at,
+            base.Emitted(
+                data=mapped,
+                key=mapped.user_id or delivery.event_id,
+                subject=mapped.user_id,
+                time=mapped.occurred_at,
             )
         ]

@@ -34,39 +34,30 @@ from pydantic import (
     model_validator,
 )
 
-from ingest.handlers.base import (
-    HEADER_NAME,
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidCredentialsError,
-    MalformedRequestError,
-    MissingCredentialsError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import (
     BasicCredential,
     match_basic,
     match_token,
 )
 from ingest.redaction import is_redacted_name
-from ingest.schemas.monitoring import AlertResolved, AlertTriggered, AlertWarning
+from ingest.schemas import monitoring
 from ingest.sources import SourceConfig
 
 DEFAULT_TOKEN_HEADER = "x-datadog-webhook-token"  # noqa: S105 - a header name, not a secret
 MILLISECONDS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds ($DATE is)
 
-TRANSITIONS: Mapping[str, type[AlertTriggered] | type[AlertWarning] | type[AlertResolved]] = {
-    "triggered": AlertTriggered,
-    "re-triggered": AlertTriggered,
-    "warn": AlertWarning,
-    "re-warn": AlertWarning,
-    "recovered": AlertResolved,
+TRANSITIONS: Mapping[
+    str,
+    type[monitoring.AlertTriggered]
+    | type[monitoring.AlertWarning]
+    | type[monitoring.AlertResolved],
+] = {
+    "triggered": monitoring.AlertTriggered,
+    "re-triggered": monitoring.AlertTriggered,
+    "warn": monitoring.AlertWarning,
+    "re-warn": monitoring.AlertWarning,
+    "recovered": monitoring.AlertResolved,
 }
 
 
@@ -84,7 +75,7 @@ class DatadogOptions(BaseModel):
     @classmethod
     def _redacted_header(cls, value: str) -> str:
         name = value.strip().lower()
-        if not HEADER_NAME.match(name):
+        if not base.HEADER_NAME.match(name):
             raise ValueError("header must be an HTTP header name")
         if not is_redacted_name(name):
             raise ValueError(
@@ -114,7 +105,7 @@ def _transition(document: Mapping[str, Any]) -> str:
     raw = _text(document.get("alert_transition")) or _text(document.get("event_type")) or "event"
     slug = re.sub(r"[^a-z0-9_.-]+", "_", raw.lower()).strip("_")
     if not slug or len(slug) > 64:
-        raise MalformedRequestError("alert_transition is not a short word")
+        raise base.MalformedRequestError("alert_transition is not a short word")
     return slug
 
 
@@ -137,7 +128,7 @@ def _time(raw: Any) -> datetime | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
-class DatadogHandler(VendorHandler):
+class DatadogHandler(base.VendorHandler):
     vendor: ClassVar[str] = "datadog"
     summary: ClassVar[str] = "shared token in a custom header (tokens, header) or Basic auth"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Datadog-Webhook-Token", "Authorization")
@@ -145,39 +136,41 @@ class DatadogHandler(VendorHandler):
     requires_secrets: ClassVar[bool] = False
     credentials_option: ClassVar[str | None] = "'tokens' or 'basic_auth'"
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "triggered": AlertTriggered.event_type,
-        "re-triggered": AlertTriggered.event_type,
-        "warn": AlertWarning.event_type,
-        "re-warn": AlertWarning.event_type,
-        "recovered": AlertResolved.event_type,
+        "triggered": monitoring.AlertTriggered.event_type,
+        "re-triggered": monitoring.AlertTriggered.event_type,
+        "warn": monitoring.AlertWarning.event_type,
+        "re-warn": monitoring.AlertWarning.event_type,
+        "recovered": monitoring.AlertResolved.event_type,
     }
 
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.options(source, DatadogOptions).header})
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         options = self.options(source, DatadogOptions)
         token = request.headers.get(options.header)
         authorization = request.headers.get("authorization")
         if options.tokens and token:
-            return Verdict(secret_index=match_token(token, options.tokens, options.header))
+            return base.Verdict(secret_index=match_token(token, options.tokens, options.header))
         if options.basic_auth and authorization:
-            return Verdict(secret_index=match_basic(authorization, options.basic_auth))
+            return base.Verdict(secret_index=match_basic(authorization, options.basic_auth))
         if token or authorization:
-            raise InvalidCredentialsError("the credentials presented are not the ones configured")
-        raise MissingCredentialsError(f"neither {options.header} nor Authorization was sent")
+            raise base.InvalidCredentialsError(
+                "the credentials presented are not the ones configured"
+            )
+        raise base.MissingCredentialsError(f"neither {options.header} nor Authorization was sent")
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json_object()
-        event_id = bounded_id(_text(document.get("id")), "id ($ID in the payload template)")
-        return Identity(event_id=event_id, event_type=_transition(document))
+        event_id = base.bounded_id(_text(document.get("id")), "id ($ID in the payload template)")
+        return base.Identity(event_id=event_id, event_type=_transition(document))
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         model = TRANSITIONS.get(delivery.event_type)
         if model is None:
-            return [passthrough(delivery, document, key=_text(document.get("alert_id")))]
+            return [base.passthrough(delivery, document, key=_text(document.get("alert_id")))]
         alert_id = _text(document.get("alert_id"))
         data = model(
             provider="datadog",
@@ -193,7 +186,7 @@ class DatadogHandler(VendorHandler):
             occurred_at=_time(document.get("date")),
         )
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 # Per monitor, in order: a recovery must not overtake its trigger.
                 key=alert_id or delivery.event_id,

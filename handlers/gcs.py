@@ -25,22 +25,9 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidCredentialsError,
-    MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    iso_time,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.bearer_jwt import BearerJwt
-from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+from ingest.schemas import storage
 from ingest.sources import SourceConfig
 
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -62,7 +49,7 @@ class GcsOptions(BaseModel):
     """A local copy of Google's JWKS (air-gapped installs); otherwise it is fetched and cached."""
 
 
-class GcsHandler(VendorHandler):
+class GcsHandler(base.VendorHandler):
     vendor: ClassVar[str] = "gcs"
     summary: ClassVar[str] = (
         "Pub/Sub push: Authorization: Bearer Google-signed OIDC JWT (RS256; aud, iss, email)"
@@ -88,7 +75,7 @@ class GcsHandler(VendorHandler):
             raise ConfigError(f"source {source.name!r}: jwks: no file at {options.jwks}")
         return source
 
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         return [GOOGLE_JWKS_URL]
 
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
@@ -96,7 +83,7 @@ class GcsHandler(VendorHandler):
         jwks = self.options(source, GcsOptions).jwks
         return {GOOGLE_JWKS_URL: jwks} if jwks else {}
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         options = self.options(check.source, GcsOptions)
         claims = TOKEN.verified_claims(
             check.request,
@@ -106,25 +93,25 @@ class GcsHandler(VendorHandler):
             audience=options.audience,
         )
         if claims.get("email") != options.service_account_email:
-            raise InvalidCredentialsError("bearer token is for another service account")
+            raise base.InvalidCredentialsError("bearer token is for another service account")
         if claims.get("email_verified") is not True:
-            raise InvalidCredentialsError("bearer token's email is not verified")
-        return Verdict(secret_index=0, signed_at=int(claims["iat"]))
+            raise base.InvalidCredentialsError("bearer token's email is not verified")
+        return base.Verdict(secret_index=0, signed_at=int(claims["iat"]))
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         message = request.json_object().get("message")
         if not isinstance(message, dict):
-            raise MalformedRequestError("push body has no 'message' object")
-        message_id = bounded_id(
+            raise base.MalformedRequestError("push body has no 'message' object")
+        message_id = base.bounded_id(
             message.get("messageId") or message.get("message_id"), "Pub/Sub messageId"
         )
         attributes = message.get("attributes")
         event_type = attributes.get("eventType") if isinstance(attributes, dict) else None
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
             event_type = "message"
-        return Identity(event_id=message_id, event_type=event_type)
+        return base.Identity(event_id=message_id, event_type=event_type)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         envelope = delivery.json_object()
         message = envelope["message"]
         attributes = message.get("attributes") or {}
@@ -134,15 +121,15 @@ class GcsHandler(VendorHandler):
             # generation arrives as OBJECT_FINALIZE), so it is not `storage.object.deleted`.
             event_type == "OBJECT_DELETE" and "overwrittenByGeneration" in attributes
         ):
-            return [passthrough(delivery, envelope)]
+            return [base.passthrough(delivery, envelope)]
         resource = _resource(message.get("data"))
         bucket = attributes.get("bucketId") or resource.get("bucket")
         key = attributes.get("objectId") or resource.get("name")
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise ValueError("GCS notification names no bucket and object")
         occurred_at = (
-            iso_time(attributes.get("eventTime"))
-            or iso_time(message.get("publishTime"))
+            base.iso_time(attributes.get("eventTime"))
+            or base.iso_time(message.get("publishTime"))
             or delivery.received_at
         )
         size = resource.get("size")
@@ -164,13 +151,13 @@ class GcsHandler(VendorHandler):
             if isinstance(metadata, dict)
             else {},
         }
-        data: StorageObjectEvent = (
-            StorageObjectCreated(**common)
+        data: storage.StorageObjectEvent = (
+            storage.StorageObjectCreated(**common)
             if event_type == "OBJECT_FINALIZE"
-            else StorageObjectDeleted(**common)
+            else storage.StorageObjectDeleted(**common)
         )
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=f"gcs:{bucket}/{key}",
                 subject=key,

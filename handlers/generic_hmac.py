@@ -16,16 +16,8 @@ from typing import ClassVar, Literal, Self
 from pydantic import BaseModel, field_validator, model_validator
 
 from ingest.errors import ConfigError
-from ingest.handlers import _extraction
+from ingest.handlers import _extraction, base
 from ingest.handlers._extraction import ExtractionOptions, header_name
-from ingest.handlers.base import (
-    InboundRequest,
-    InvalidSignatureError,
-    Verdict,
-    Verification,
-    check_tolerance,
-    parse_unix_timestamp,
-)
 from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.sources import SourceConfig
 
@@ -125,7 +117,7 @@ def _content(template: str, values: Mapping[str, bytes]) -> bytes:
     return b"".join(parts)
 
 
-def _timestamp(options: GenericHmacOptions, request: InboundRequest) -> bytes:
+def _timestamp(options: GenericHmacOptions, request: base.InboundRequest) -> bytes:
     """The signed timestamp's bytes as sent: its header, or the one element of the signature
     header with `timestamp_prefix`. Two such elements are refused: which one was signed would be
     a guess, and taking either would let a sender pick the one inside the window."""
@@ -140,7 +132,7 @@ def _timestamp(options: GenericHmacOptions, request: InboundRequest) -> bytes:
     )
     found = [element[len(prefix) :] for element in elements if element.startswith(prefix)]
     if len(found) > 1:
-        raise InvalidSignatureError(f"{options.header} carries more than one timestamp")
+        raise base.InvalidSignatureError(f"{options.header} carries more than one timestamp")
     return found[0].strip(b" \t") if found else b""
 
 
@@ -165,7 +157,7 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
             )
         return source
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         options = self.options(source, GenericHmacOptions)
         signature = options.signature
@@ -174,15 +166,15 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
         values = {"body": request.body, "url": request.url.encode("utf-8", "surrogatepass")}
         if options.has_timestamp:
             raw_timestamp = _timestamp(options, request)
-            signed_at = parse_unix_timestamp(raw_timestamp)
+            signed_at = base.parse_unix_timestamp(raw_timestamp)
             values["timestamp"] = raw_timestamp
         if options.id_header and "{id}" in options.signed_content:
             msg_id = (request.header_bytes(options.id_header) or b"").strip(b" \t")
             if not msg_id or len(msg_id) > 255:
-                raise InvalidSignatureError(f"{options.id_header} header (signed) is missing")
+                raise base.InvalidSignatureError(f"{options.id_header} header (signed) is missing")
             values["id"] = msg_id
         content = _content(options.signed_content, values)
         index = signature.matching_secret(source.secrets, [content], offered)
         if signed_at is not None:
-            check_tolerance(signed_at, now, self.tolerance(source))
-        return Verdict(secret_index=index, signed_at=signed_at)
+            base.check_tolerance(signed_at, now, self.tolerance(source))
+        return base.Verdict(secret_index=index, signed_at=signed_at)

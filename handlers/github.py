@@ -12,18 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    WireError,
-    parse_json,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
-from ingest.schemas.vcs import VcsCommit, VcsPullRequest, VcsPush
+from ingest.schemas import vcs
 from ingest.sources import SourceConfig
 
 SIGNATURE = HmacSignature(header="X-Hub-Signature-256", vendor="GitHub", prefix="sha256=")
@@ -39,11 +30,11 @@ def _payload(body: bytes) -> Any:
         try:
             values = parse_qs(body.decode("utf-8"), strict_parsing=True).get("payload", [])
         except (UnicodeDecodeError, ValueError):
-            raise MalformedRequestError("form body is not url-encoded UTF-8") from None
+            raise base.MalformedRequestError("form body is not url-encoded UTF-8") from None
         if len(values) != 1:
-            raise MalformedRequestError("form body must carry exactly one payload field")
-        return parse_json(values[0].encode())
-    return parse_json(body)
+            raise base.MalformedRequestError("form body must carry exactly one payload field")
+        return base.parse_json(values[0].encode())
+    return base.parse_json(body)
 
 
 def _time(raw: Any) -> datetime | None:
@@ -64,21 +55,21 @@ class GitHubHandler(HmacVerified):
         "ping": "(handshake, not published)",
     }
 
-    def delivery_id(self, request: InboundRequest) -> str | None:
+    def delivery_id(self, request: base.InboundRequest) -> str | None:
         return request.headers.get("x-github-delivery", "").strip() or None
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         delivery = request.headers.get("x-github-delivery", "").strip()
         event = request.headers.get("x-github-event", "").strip()
         # GitHub always sends both: without them the request is wrong on the wire, not a body
         # of unexpected shape (WireError is refused even though the signature verified).
         if not delivery or len(delivery) > 255:
-            raise WireError("X-GitHub-Delivery header is missing")
+            raise base.WireError("X-GitHub-Delivery header is missing")
         if not event or len(event) > 255:
-            raise WireError("X-GitHub-Event header is missing")
-        return Identity(event_id=delivery, event_type=event, handshake=event == "ping")
+            raise base.WireError("X-GitHub-Event header is missing")
+        return base.Identity(event_id=delivery, event_type=event, handshake=event == "ping")
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         payload = _payload(delivery.body)
         if not isinstance(payload, dict):
             raise ValueError("GitHub payload is not a JSON object")
@@ -90,13 +81,13 @@ class GitHubHandler(HmacVerified):
             case "pull_request":
                 return [self._pull_request(payload)]
             case _:
-                return [passthrough(delivery, payload)]
+                return [base.passthrough(delivery, payload)]
 
     @staticmethod
-    def _push(payload: dict[str, Any]) -> Emitted:
+    def _push(payload: dict[str, Any]) -> base.Emitted:
         repository = payload["repository"]["full_name"]
         commits = [
-            VcsCommit(
+            vcs.VcsCommit(
                 id=commit["id"],
                 message=commit.get("message", ""),
                 author_name=(commit.get("author") or {}).get("name"),
@@ -106,7 +97,7 @@ class GitHubHandler(HmacVerified):
             )
             for commit in payload.get("commits") or []
         ]
-        data = VcsPush(
+        data = vcs.VcsPush(
             provider="github",
             repository=repository,
             ref=payload["ref"],
@@ -119,15 +110,15 @@ class GitHubHandler(HmacVerified):
             commits=commits,
         )
         pushed_at = _time((payload.get("head_commit") or {}).get("timestamp"))
-        return Emitted(data=data, key=repository, subject=data.ref, time=pushed_at)
+        return base.Emitted(data=data, key=repository, subject=data.ref, time=pushed_at)
 
     @staticmethod
-    def _pull_request(payload: dict[str, Any]) -> Emitted:
+    def _pull_request(payload: dict[str, Any]) -> base.Emitted:
         repository = payload["repository"]["full_name"]
         pull = payload["pull_request"]
         merged = bool(pull.get("merged"))
         action = payload["action"]
-        data = VcsPullRequest(
+        data = vcs.VcsPullRequest(
             provider="github",
             repository=repository,
             number=pull["number"],
@@ -143,7 +134,7 @@ class GitHubHandler(HmacVerified):
             updated_at=_time(pull.get("updated_at")),
         )
         verb = "merged" if action == "closed" and merged else action
-        return Emitted(
+        return base.Emitted(
             type=f"vcs.pull_request.{verb}",
             data=data,
             key=f"{repository}#{data.number}",

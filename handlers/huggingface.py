@@ -19,20 +19,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    passthrough,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import match_token
-from ingest.schemas.ai import RepoRefUpdate, RepoUpdated
+from ingest.schemas import ai
 from ingest.sources import SourceConfig
 
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
@@ -43,32 +32,32 @@ REPO_UPDATES = frozenset({"repo.content.update", "repo.content.create"})
 def _event_type(document: Mapping[str, Any]) -> str:
     event = document.get("event")
     if not isinstance(event, dict):
-        raise MalformedRequestError("payload has no 'event' object")
+        raise base.MalformedRequestError("payload has no 'event' object")
     scope, action = event.get("scope"), event.get("action")
     if not isinstance(scope, str) or not WORD.match(scope):
-        raise MalformedRequestError("event.scope is not a short word")
+        raise base.MalformedRequestError("event.scope is not a short word")
     if not isinstance(action, str) or not WORD.match(action):
-        raise MalformedRequestError("event.action is not a short word")
+        raise base.MalformedRequestError("event.action is not a short word")
     return f"{scope}.{action}"
 
 
-def _ref(raw: Any) -> RepoRefUpdate:
+def _ref(raw: Any) -> ai.RepoRefUpdate:
     if not isinstance(raw, dict) or not isinstance(raw.get("ref"), str):
         raise ValueError("an updatedRefs entry has no 'ref'")
-    return RepoRefUpdate(
+    return ai.RepoRefUpdate(
         ref=raw["ref"],
-        old_sha=text_or_none(raw.get("oldSha")),
-        new_sha=text_or_none(raw.get("newSha")),
+        old_sha=base.text_or_none(raw.get("oldSha")),
+        new_sha=base.text_or_none(raw.get("newSha")),
     )
 
 
-class HuggingFaceHandler(VendorHandler):
+class HuggingFaceHandler(base.VendorHandler):
     vendor: ClassVar[str] = "huggingface"
     summary: ClassVar[str] = "X-Webhook-Secret: the webhook's secret, verbatim (constant-time)"
     signature_headers: ClassVar[tuple[str, ...]] = ("X-Webhook-Secret",)
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "repo.content.update": RepoUpdated.event_type,
-        "repo.content.create": RepoUpdated.event_type,
+        "repo.content.update": ai.RepoUpdated.event_type,
+        "repo.content.create": ai.RepoUpdated.event_type,
     }
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
@@ -79,24 +68,26 @@ class HuggingFaceHandler(VendorHandler):
                 raise ConfigError(f"source {source.name!r}: secrets[{index}] must be ASCII")
         return source
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         presented = request.headers.get(SECRET_HEADER)
-        return Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
+        return base.Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event_type = _event_type(request.json_object())
-        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+        return base.Identity(
+            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
+        )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         repo = document.get("repo")
-        repo_name = text_or_none(repo.get("name")) if isinstance(repo, dict) else None
+        repo_name = base.text_or_none(repo.get("name")) if isinstance(repo, dict) else None
         if delivery.event_type not in REPO_UPDATES:
-            return [passthrough(delivery, document, key=repo_name)]
+            return [base.passthrough(delivery, document, key=repo_name)]
         if not isinstance(repo, dict) or repo_name is None:
             raise ValueError("repo.content event without repo.name")
-        repo_type = text_or_none(repo.get("type"))
+        repo_type = base.text_or_none(repo.get("type"))
         if repo_type is None:
             raise ValueError("repo.content event without repo.type")
         url = repo.get("url")
@@ -104,19 +95,19 @@ class HuggingFaceHandler(VendorHandler):
         if not isinstance(refs, list):
             raise ValueError("updatedRefs is not a list")
         private = repo.get("private")
-        data = RepoUpdated(
+        data = ai.RepoUpdated(
             provider="huggingface",
             repo_type=repo_type,
             repo_name=repo_name,
-            repo_id=text_or_none(repo.get("id")),
-            head_sha=text_or_none(repo.get("headSha")),
+            repo_id=base.text_or_none(repo.get("id")),
+            head_sha=base.text_or_none(repo.get("headSha")),
             private=private if isinstance(private, bool) else None,
-            url=text_or_none(url.get("web")) if isinstance(url, dict) else None,
+            url=base.text_or_none(url.get("web")) if isinstance(url, dict) else None,
             updated_refs=[_ref(ref) for ref in refs],
         )
         # Per repository, in order; "model/owner/name" so a model and a dataset never share a key.
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=f"{repo_type}/{repo_name}",
                 subject=repo_name,

@@ -22,16 +22,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    Reply,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import BasicAuthVerified
-from ingest.schemas.analytics import CohortMemberAdded, CohortMemberRemoved
+from ingest.schemas import analytics
 from ingest.sources import SourceConfig
 
 ACTIONS = frozenset({"members", "add_members", "remove_members"})
@@ -43,7 +36,7 @@ def _id_text(raw: Any, what: str) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return str(raw)
     if not isinstance(raw, str) or not raw.strip():
-        raise MalformedRequestError(f"{what} is missing or not a string")
+        raise base.MalformedRequestError(f"{what} is missing or not a string")
     return raw
 
 
@@ -58,17 +51,17 @@ def _page(parameters: Mapping[str, Any]) -> int:
         return 1  # a sync small enough for one message
     count = info.get("page_count") if isinstance(info, dict) else None
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise MalformedRequestError("parameters.page_info.page_count is not a page number")
+        raise base.MalformedRequestError("parameters.page_info.page_count is not a page number")
     return count
 
 
 def _parameters(document: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
     action = document.get("action")
     if action not in ACTIONS:
-        raise MalformedRequestError("action must be members, add_members or remove_members")
+        raise base.MalformedRequestError("action must be members, add_members or remove_members")
     parameters = document.get("parameters")
     if not isinstance(parameters, dict):
-        raise MalformedRequestError("parameters must be a JSON object")
+        raise base.MalformedRequestError("parameters must be a JSON object")
     return str(action), parameters
 
 
@@ -80,33 +73,37 @@ class MixpanelHandler(BasicAuthVerified):
     vendor: ClassVar[str] = "mixpanel"
     summary: ClassVar[str] = "HTTP Basic auth (basic_auth); cohort sync, no signature"
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "members": f"{CohortMemberAdded.event_type} (full_sync: true), one per member",
-        "add_members": f"{CohortMemberAdded.event_type}, one per member",
-        "remove_members": f"{CohortMemberRemoved.event_type}, one per member",
+        "members": f"{analytics.CohortMemberAdded.event_type} (full_sync: true), one per member",
+        "add_members": f"{analytics.CohortMemberAdded.event_type}, one per member",
+        "remove_members": f"{analytics.CohortMemberRemoved.event_type}, one per member",
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         action, parameters = _parameters(request.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
         session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
         event_id = _compact(f"{cohort}:{session}:{action}:{_page(parameters)}")
-        return Identity(event_id=event_id, event_type=action)
+        return base.Identity(event_id=event_id, event_type=action)
 
     def reply(
-        self, request: InboundRequest, identity: Identity, source: SourceConfig
-    ) -> Reply | None:
+        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
+    ) -> base.Reply | None:
         body = json.dumps({"action": identity.event_type, "status": "success"}).encode()
-        return Reply(status=200, body=body)
+        return base.Reply(status=200, body=body)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         action, parameters = _parameters(delivery.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
         session = _id_text(parameters.get("mixpanel_session_id"), "mixpanel_session_id")
         members = parameters.get("members") or []
         if not isinstance(members, list):
             raise ValueError("parameters.members is not a list")
-        model = CohortMemberRemoved if action == "remove_members" else CohortMemberAdded
-        emitted: list[Emitted] = []
+        model = (
+            analytics.CohortMemberRemoved
+            if action == "remove_members"
+            else analytics.CohortMemberAdded
+        )
+        emitted: list[base.Emitted] = []
         for member in members:
             if not isinstance(member, dict):
                 raise ValueError("a cohort member is not a JSON object")
@@ -127,7 +124,7 @@ class MixpanelHandler(BasicAuthVerified):
                 full_sync=action == "members",
             )
             emitted.append(
-                Emitted(
+                base.Emitted(
                     data=data,
                     # Per cohort, in order: a full sync followed by diffs only makes sense whole.
                     key=cohort,

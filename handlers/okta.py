@@ -24,40 +24,24 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    Reply,
-    bounded_id,
-    iso_time,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import TokenInHeader, TokenVerified
-from ingest.schemas.identity import (
-    IdentityEvent,
-    LoginFailed,
-    LoginSucceeded,
-    SessionEnded,
-    UserCreated,
-    UserDeleted,
-    UserUpdated,
-)
+from ingest.schemas import identity
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
 CHALLENGE_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_LENGTH = 1024
 
-USER_EVENTS: Mapping[str, type[UserCreated | UserUpdated | UserDeleted]] = {
-    "user.lifecycle.create": UserCreated,
-    "user.account.update_profile": UserUpdated,
+USER_EVENTS: Mapping[
+    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
+] = {
+    "user.lifecycle.create": identity.UserCreated,
+    "user.account.update_profile": identity.UserUpdated,
     # Okta reports a deletion twice, when it starts and when it completes; consumers of an
     # at-least-once stream handle a second `identity.user.deleted` for a user anyway.
-    "user.lifecycle.delete.initiated": UserDeleted,
-    "user.lifecycle.delete.completed": UserDeleted,
+    "user.lifecycle.delete.initiated": identity.UserDeleted,
+    "user.lifecycle.delete.completed": identity.UserDeleted,
 }
 SESSION_START = "user.session.start"
 SESSION_END = "user.session.end"
@@ -84,36 +68,38 @@ class OktaHandler(TokenVerified):
     its "Authentication field" when not Authorization. Okta sends the value verbatim."""
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{name: model.event_type for name, model in USER_EVENTS.items()},
-        f"{SESSION_START} (outcome SUCCESS)": LoginSucceeded.event_type,
-        f"{SESSION_START} (outcome FAILURE)": LoginFailed.event_type,
-        SESSION_END: SessionEnded.event_type,
+        f"{SESSION_START} (outcome SUCCESS)": identity.LoginSucceeded.event_type,
+        f"{SESSION_START} (outcome FAILURE)": identity.LoginFailed.event_type,
+        SESSION_END: identity.SessionEnded.event_type,
     }
 
-    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+    def handle_get(
+        self, request: base.InboundRequest, source: SourceConfig, now: float
+    ) -> base.Reply:
         self.authenticate(request.headers, source)
         challenge = request.headers.get(CHALLENGE_HEADER, "").strip()
         if not challenge:
-            raise MalformedRequestError("GET without X-Okta-Verification-Challenge")
+            raise base.MalformedRequestError("GET without X-Okta-Verification-Challenge")
         if len(challenge) > MAX_CHALLENGE_LENGTH:
-            raise MalformedRequestError("X-Okta-Verification-Challenge is too long")
-        return Reply(status=200, body=json.dumps({"verification": challenge}).encode())
+            raise base.MalformedRequestError("X-Okta-Verification-Challenge is too long")
+        return base.Reply(status=200, body=json.dumps({"verification": challenge}).encode())
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         body = request.json_object()
         event_type = body.get("eventType")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise MalformedRequestError("Okta event hook body has no eventType")
+            raise base.MalformedRequestError("Okta event hook body has no eventType")
         raw_id = body.get("eventId", body.get("eventID"))
         event_id = (
-            bounded_id(raw_id, "eventId")
+            base.bounded_id(raw_id, "eventId")
             if raw_id is not None
             else hashlib.sha256(request.body).hexdigest()
         )
-        return Identity(event_id=event_id, event_type=event_type)
+        return base.Identity(event_id=event_id, event_type=event_type)
 
     # -- normalization ---------------------------------------------------------------
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         body = delivery.json_object()
         events = _object(body.get("data")).get("events")
         if not isinstance(events, list):
@@ -121,14 +107,14 @@ class OktaHandler(TokenVerified):
         return [self._event(event) for event in events]
 
     @staticmethod
-    def _event(event: Any) -> Emitted:
+    def _event(event: Any) -> base.Emitted:
         if not isinstance(event, dict):
             raise ValueError("Okta event is not a JSON object")
-        item_id = text_or_none(event.get("uuid"))
-        event_type = text_or_none(event.get("eventType"))
+        item_id = base.text_or_none(event.get("uuid"))
+        event_type = base.text_or_none(event.get("eventType"))
         if item_id is None or event_type is None:
             raise ValueError("Okta event has no uuid or eventType")
-        occurred_at = iso_time(event.get("published"))
+        occurred_at = base.iso_time(event.get("published"))
         if occurred_at is None:
             raise ValueError("Okta event has no published time")
         client = _object(event.get("client"))
@@ -139,53 +125,55 @@ class OktaHandler(TokenVerified):
             "provider": "okta",
             "provider_event_id": item_id,
             "occurred_at": occurred_at,
-            "ip": text_or_none(client.get("ipAddress")),
-            "user_agent": text_or_none(_object(client.get("userAgent")).get("rawUserAgent")),
+            "ip": base.text_or_none(client.get("ipAddress")),
+            "user_agent": base.text_or_none(_object(client.get("userAgent")).get("rawUserAgent")),
         }
         result = outcome.get("result")
-        data: IdentityEvent | None = None
+        data: identity.IdentityEvent | None = None
         if event_type in USER_EVENTS:
             user = _user_target(event)
             data = USER_EVENTS[event_type](
                 **common,
                 user_id=user["id"],
-                username=text_or_none(user.get("alternateId")),
-                name=text_or_none(user.get("displayName")),
+                username=base.text_or_none(user.get("alternateId")),
+                name=base.text_or_none(user.get("displayName")),
             )
         elif event_type in (SESSION_START, SESSION_END):
             # The user signing in or out is the actor. Okta names an account it does not know
             # `unknown`: that is no user id.
-            actor_id = text_or_none(actor.get("id"))
+            actor_id = base.text_or_none(actor.get("id"))
             person = {
                 "user_id": actor_id if actor_id != "unknown" else None,
-                "username": text_or_none(actor.get("alternateId")),
-                "name": text_or_none(actor.get("displayName")),
+                "username": base.text_or_none(actor.get("alternateId")),
+                "name": base.text_or_none(actor.get("displayName")),
             }
-            session_id = text_or_none(auth_context.get("externalSessionId"))
+            session_id = base.text_or_none(auth_context.get("externalSessionId"))
             if event_type == SESSION_END:
-                data = SessionEnded(**common, **person, session_id=session_id, reason="logout")
+                data = identity.SessionEnded(
+                    **common, **person, session_id=session_id, reason="logout"
+                )
             elif result == "SUCCESS":
-                data = LoginSucceeded(
+                data = identity.LoginSucceeded(
                     **common,
                     **person,
                     session_id=session_id,
-                    connection=text_or_none(auth_context.get("credentialProvider")),
+                    connection=base.text_or_none(auth_context.get("credentialProvider")),
                 )
             elif result == "FAILURE":
-                data = LoginFailed(
+                data = identity.LoginFailed(
                     **common,
                     **person,
-                    reason=text_or_none(outcome.get("reason")),
-                    connection=text_or_none(auth_context.get("credentialProvider")),
+                    reason=base.text_or_none(outcome.get("reason")),
+                    connection=base.text_or_none(auth_context.get("credentialProvider")),
                 )
         if data is None:
-            return Emitted(
+            return base.Emitted(
                 data=VendorPassthrough(vendor="okta", vendor_event_type=event_type, payload=event),
-                key=text_or_none(actor.get("id")) or item_id,
+                key=base.text_or_none(actor.get("id")) or item_id,
                 time=occurred_at,
                 item_id=item_id,
             )
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=data.user_id or data.username or item_id,
             subject=data.user_id,

@@ -25,45 +25,25 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    NoOptions,
-    VendorHandler,
-    from_unix,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.schemas.ai import (
-    AiBatchCancelled,
-    AiBatchCompleted,
-    AiBatchExpired,
-    AiBatchFailed,
-    AiFineTuningJobCancelled,
-    AiFineTuningJobFailed,
-    AiFineTuningJobSucceeded,
-    AiJobEvent,
-    AiResponseCancelled,
-    AiResponseCompleted,
-    AiResponseFailed,
-    AiResponseIncomplete,
-)
+from ingest.schemas import ai
 from ingest.sources import SourceConfig
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of secrets, not one
 
-MAPPED: Mapping[str, type[AiJobEvent]] = {
-    "response.completed": AiResponseCompleted,
-    "response.failed": AiResponseFailed,
-    "response.cancelled": AiResponseCancelled,
-    "response.incomplete": AiResponseIncomplete,
-    "batch.completed": AiBatchCompleted,
-    "batch.failed": AiBatchFailed,
-    "batch.cancelled": AiBatchCancelled,
-    "batch.expired": AiBatchExpired,
-    "fine_tuning.job.succeeded": AiFineTuningJobSucceeded,
-    "fine_tuning.job.failed": AiFineTuningJobFailed,
-    "fine_tuning.job.cancelled": AiFineTuningJobCancelled,
+MAPPED: Mapping[str, type[ai.AiJobEvent]] = {
+    "response.completed": ai.AiResponseCompleted,
+    "response.failed": ai.AiResponseFailed,
+    "response.cancelled": ai.AiResponseCancelled,
+    "response.incomplete": ai.AiResponseIncomplete,
+    "batch.completed": ai.AiBatchCompleted,
+    "batch.failed": ai.AiBatchFailed,
+    "batch.cancelled": ai.AiBatchCancelled,
+    "batch.expired": ai.AiBatchExpired,
+    "fine_tuning.job.succeeded": ai.AiFineTuningJobSucceeded,
+    "fine_tuning.job.failed": ai.AiFineTuningJobFailed,
+    "fine_tuning.job.cancelled": ai.AiFineTuningJobCancelled,
 }
 
 
@@ -100,12 +80,12 @@ class OpenAIHandler(StandardWebhooksHandler):
     }
 
     # Secrets only (no v1a public keys), and not necessarily base64: OpenAI's SDK takes raw ones.
-    options_model: ClassVar[type[BaseModel]] = NoOptions
+    options_model: ClassVar[type[BaseModel]] = base.NoOptions
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = VendorHandler.check_config(self, source)
+        source = base.VendorHandler.check_config(self, source)
         for index, secret in enumerate(source.secrets):
             if signing_key(secret) is None:
                 raise ConfigError(
@@ -123,16 +103,16 @@ class OpenAIHandler(StandardWebhooksHandler):
         content = f"{msg_id}.{signed_at}.".encode("utf-8", "surrogatepass") + body
         return hmac.new(key, content, hashlib.sha256).digest()
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         model = MAPPED.get(delivery.event_type)
         if model is None:
-            return [passthrough(delivery, event)]
+            return [base.passthrough(delivery, event)]
         resource_id = event["data"]["id"]
         if not isinstance(resource_id, str) or not resource_id:
             raise ValueError("data.id is not a string")
         created = event.get("created_at")
-        occurred_at = from_unix(created) if isinstance(created, int | float) else None
+        occurred_at = base.from_unix(created) if isinstance(created, int | float) else None
         provider_event_id = event.get("id")
         data = model(
             provider="openai",
@@ -142,7 +122,7 @@ class OpenAIHandler(StandardWebhooksHandler):
             occurred_at=occurred_at,
         )
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=resource_id,
                 subject=resource_id,

@@ -44,33 +44,10 @@ from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    check_tolerance,
-    iso_time,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes import certificate
+from ingest.schemas import payments
 from ingest.schemas.base import Money, money_from_decimal
-from ingest.schemas.payments import (
-    PaymentDisputed,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentSucceeded,
-    SubscriptionCanceled,
-    SubscriptionCreated,
-    SubscriptionEvent,
-    SubscriptionUpdated,
-)
 from ingest.sources import SourceConfig
 
 TRANSMISSION_ID = "paypal-transmission-id"
@@ -146,11 +123,13 @@ def _names_paypal(certificate: x509.Certificate) -> bool:
 def _transmission_time(raw: str) -> int:
     """Unix seconds of PAYPAL-TRANSMISSION-TIME, which is RFC 3339 with an offset."""
     if len(raw) > 100 or not TRANSMISSION_TIME_PATTERN.fullmatch(raw):
-        raise InvalidSignatureError("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
+        raise base.InvalidSignatureError("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time")
     try:
         return int(datetime.fromisoformat(raw).timestamp())
     except (ValueError, OverflowError):  # 2024-13-45T…, or year 1 at -23:59: not a usable time
-        raise InvalidSignatureError("PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time") from None
+        raise base.InvalidSignatureError(
+            "PAYPAL-TRANSMISSION-TIME is not an RFC 3339 time"
+        ) from None
 
 
 def signed_string(
@@ -189,10 +168,10 @@ def _capture_id(refund: dict[str, Any]) -> str:
     raise ValueError("PayPal refund has no link up to its capture")
 
 
-SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
-    "BILLING.SUBSCRIPTION.CREATED": SubscriptionCreated,
-    "BILLING.SUBSCRIPTION.UPDATED": SubscriptionUpdated,
-    "BILLING.SUBSCRIPTION.CANCELLED": SubscriptionCanceled,
+SUBSCRIPTION_EVENTS: dict[str, type[payments.SubscriptionEvent]] = {
+    "BILLING.SUBSCRIPTION.CREATED": payments.SubscriptionCreated,
+    "BILLING.SUBSCRIPTION.UPDATED": payments.SubscriptionUpdated,
+    "BILLING.SUBSCRIPTION.CANCELLED": payments.SubscriptionCanceled,
 }
 
 
@@ -209,7 +188,7 @@ def _capture(resource: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
     }
 
 
-class PayPalHandler(VendorHandler):
+class PayPalHandler(base.VendorHandler):
     vendor: ClassVar[str] = "paypal"
     summary: ClassVar[str] = (
         "PAYPAL-TRANSMISSION-SIG: SHA256withRSA of 'id|time|webhook_id|crc32(body)', "
@@ -264,69 +243,74 @@ class PayPalHandler(VendorHandler):
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         return self.options(source, PayPalOptions).certificates
 
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         url = request.headers.get(CERT_URL, "").strip()
         # Anything else is refused in `verify` without ever being handed to the fetcher.
         return [url] if acceptable_cert_url(url) else []
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now, documents = check.request, check.source, check.now, check.documents
         headers = request.headers
         signature_b64 = headers.get(TRANSMISSION_SIG, "").strip()
         if not signature_b64:
-            raise MissingSignatureError("PAYPAL-TRANSMISSION-SIG header is missing")
+            raise base.MissingSignatureError("PAYPAL-TRANSMISSION-SIG header is missing")
         transmission_id = headers.get(TRANSMISSION_ID, "").strip()
         transmission_time = headers.get(TRANSMISSION_TIME, "").strip()
         cert_url = headers.get(CERT_URL, "").strip()
         if not transmission_id or not transmission_time or not cert_url:
-            raise MissingSignatureError(
+            raise base.MissingSignatureError(
                 "PAYPAL-TRANSMISSION-ID, PAYPAL-TRANSMISSION-TIME and PAYPAL-CERT-URL are required"
             )
         # `|` separates the signed fields; one inside a field could shift them.
         if not TRANSMISSION_ID_PATTERN.fullmatch(transmission_id):
-            raise InvalidSignatureError("PAYPAL-TRANSMISSION-ID is malformed")
+            raise base.InvalidSignatureError("PAYPAL-TRANSMISSION-ID is malformed")
         algorithm = headers.get(AUTH_ALGO, AUTH_ALGORITHM).strip()
         if algorithm.lower() != AUTH_ALGORITHM.lower():
-            raise InvalidSignatureError(f"PAYPAL-AUTH-ALGO must be {AUTH_ALGORITHM}")
+            raise base.InvalidSignatureError(f"PAYPAL-AUTH-ALGO must be {AUTH_ALGORITHM}")
         signed_at = _transmission_time(transmission_time)
-        check_tolerance(signed_at, now, self.tolerance(source))
+        base.check_tolerance(signed_at, now, self.tolerance(source))
 
         if not acceptable_cert_url(cert_url):
-            raise InvalidSignatureError("PAYPAL-CERT-URL is not a PayPal certificate URL")
+            raise base.InvalidSignatureError("PAYPAL-CERT-URL is not a PayPal certificate URL")
         signing = certificate.signing_certificate(documents.get(cert_url), now, "PayPal")
         if not _names_paypal(signing):
-            raise InvalidSignatureError("the certificate is not issued to a paypal.com name")
+            raise base.InvalidSignatureError("the certificate is not issued to a paypal.com name")
         signature = certificate.decode_signature(
             signature_b64, MAX_SIGNATURE, "PAYPAL-TRANSMISSION-SIG"
         )
         webhook_id = self.options(source, PayPalOptions).webhook_id
         message = signed_string(transmission_id, transmission_time, webhook_id, request.body)
         certificate.verify_rsa(signing, signature, message.encode(), hashes.SHA256, "PayPal")
-        return Verdict(secret_index=0, signed_at=signed_at)
+        return base.Verdict(secret_index=0, signed_at=signed_at)
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
-        return Identity(
-            event_id=bounded_id(event.get("id"), "PayPal event id"),
-            event_type=bounded_id(event.get("event_type"), "PayPal event_type"),
+        return base.Identity(
+            event_id=base.bounded_id(event.get("id"), "PayPal event id"),
+            event_type=base.bounded_id(event.get("event_type"), "PayPal event_type"),
         )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         resource = event.get("resource")
         if not isinstance(resource, dict):
             raise ValueError("PayPal event has no resource object")
-        occurred_at = iso_time(event.get("create_time")) or delivery.received_at
+        occurred_at = base.iso_time(event.get("create_time")) or delivery.received_at
         event_type = delivery.event_type
         if (model := SUBSCRIPTION_EVENTS.get(event_type)) is not None:
             return [self._subscription(model, resource, occurred_at)]
-        data: PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentDisputed
+        data: (
+            payments.PaymentSucceeded
+            | payments.PaymentFailed
+            | payments.PaymentRefunded
+            | payments.PaymentDisputed
+        )
         match event_type:
             case "PAYMENT.CAPTURE.COMPLETED":
-                data = PaymentSucceeded(**_capture(resource, occurred_at))
+                data = payments.PaymentSucceeded(**_capture(resource, occurred_at))
             case "PAYMENT.CAPTURE.DENIED" | "PAYMENT.CAPTURE.DECLINED":
                 details = resource.get("status_details") or {}
-                data = PaymentFailed(
+                data = payments.PaymentFailed(
                     **_capture(resource, occurred_at), failure_code=details.get("reason")
                 )
             case "PAYMENT.CAPTURE.REFUNDED":
@@ -334,7 +318,7 @@ class PayPalHandler(VendorHandler):
                 refund_amount = _amount(resource.get("amount"))
                 breakdown = resource.get("seller_payable_breakdown") or {}
                 total = breakdown.get("total_refunded_amount")
-                data = PaymentRefunded(
+                data = payments.PaymentRefunded(
                     provider="paypal",
                     payment_id=_capture_id(resource),
                     amount=_amount(total) if total is not None else refund_amount,
@@ -345,21 +329,21 @@ class PayPalHandler(VendorHandler):
                 )
             case "CUSTOMER.DISPUTE.CREATED":
                 transactions = resource.get("disputed_transactions") or [{}]
-                data = PaymentDisputed(
+                data = payments.PaymentDisputed(
                     provider="paypal",
                     # The capture (seller transaction) disputed: keyed like its other events.
                     payment_id=transactions[0]["seller_transaction_id"],
                     amount=_amount(resource.get("dispute_amount")),
-                    occurred_at=iso_time(resource.get("create_time")) or occurred_at,
+                    occurred_at=base.iso_time(resource.get("create_time")) or occurred_at,
                     dispute_id=resource["dispute_id"],
                     reason=resource.get("reason"),
                     status=resource.get("status"),
-                    evidence_due_by=iso_time(resource.get("seller_response_due_date")),
+                    evidence_due_by=base.iso_time(resource.get("seller_response_due_date")),
                 )
             case _:
-                return [passthrough(delivery, event)]
+                return [base.passthrough(delivery, event)]
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=data.payment_id,
                 subject=data.payment_id,
@@ -369,23 +353,23 @@ class PayPalHandler(VendorHandler):
 
     @staticmethod
     def _subscription(
-        model: type[SubscriptionEvent], resource: dict[str, Any], occurred_at: datetime
-    ) -> Emitted:
+        model: type[payments.SubscriptionEvent], resource: dict[str, Any], occurred_at: datetime
+    ) -> base.Emitted:
         subscriber = resource.get("subscriber") or {}
         billing = resource.get("billing_info") or {}
-        canceled = model is SubscriptionCanceled
+        canceled = model is payments.SubscriptionCanceled
         data = model(
             provider="paypal",
             subscription_id=resource["id"],
             customer_id=subscriber.get("payer_id"),
             status=resource["status"],
             plan_id=resource.get("plan_id"),
-            current_period_end=iso_time(billing.get("next_billing_time")),
-            canceled_at=iso_time(resource.get("status_update_time")) if canceled else None,
+            current_period_end=base.iso_time(billing.get("next_billing_time")),
+            canceled_at=base.iso_time(resource.get("status_update_time")) if canceled else None,
             occurred_at=occurred_at,
             metadata=_metadata(resource),
         )
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,

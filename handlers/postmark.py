@@ -14,27 +14,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    iso_time,
-    passthrough,
-    text_or_none,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.credentials import BasicAuthVerified
-from ingest.schemas.email import (
-    BounceType,
-    EmailBounced,
-    EmailClicked,
-    EmailComplained,
-    EmailDelivered,
-    EmailEvent,
-    EmailOpened,
-    EmailUnsubscribed,
-)
+from ingest.schemas import email
 from ingest.sources import SourceConfig
 
 # Postmark bounce `Type`s (https://postmarkapp.com/developer/api/bounce-api#bounce-types) that mean
@@ -66,7 +48,7 @@ def _metadata(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
-def _bounce_type(postmark_type: str | None) -> BounceType:
+def _bounce_type(postmark_type: str | None) -> email.BounceType:
     if postmark_type in HARD_BOUNCES:
         return "hard"
     if postmark_type in SOFT_BOUNCES:
@@ -86,21 +68,21 @@ class PostmarkHandler(BasicAuthVerified):
         "SubscriptionChange": "email.unsubscribed (ManualSuppression only)",
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         record = request.json_object()
         record_type = record.get("RecordType")
         if not isinstance(record_type, str) or not record_type or len(record_type) > 64:
-            raise MalformedRequestError("Postmark record has no RecordType")
-        return Identity(event_id=dedup_key(record_type, record), event_type=record_type)
+            raise base.MalformedRequestError("Postmark record has no RecordType")
+        return base.Identity(event_id=dedup_key(record_type, record), event_type=record_type)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         record = delivery.json_object()
         recipient = record.get("Recipient") or record.get("Email")
         data = _domain_event(delivery.event_type, record, delivery.received_at)
         if data is None:
-            return [passthrough(delivery, record, key=text_or_none(recipient))]
+            return [base.passthrough(delivery, record, key=base.text_or_none(recipient))]
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=data.recipient.lower(),
                 subject=data.message_id,
@@ -128,16 +110,16 @@ def dedup_key(record_type: str, record: Mapping[str, Any]) -> str:
 
 def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads best
     record_type: str, record: Mapping[str, Any], received_at: datetime
-) -> EmailEvent | None:
+) -> email.EmailEvent | None:
     recipient = record.get("Recipient") or record.get("Email")
     if record_type in TIME_FIELDS and not isinstance(recipient, str):
         raise ValueError(f"Postmark {record_type} record has no recipient")
-    tag = text_or_none(record.get("Tag"))
+    tag = base.text_or_none(record.get("Tag"))
     common: dict[str, Any] = {
         "provider": "postmark",
-        "message_id": text_or_none(record.get("MessageID")),
+        "message_id": base.text_or_none(record.get("MessageID")),
         "recipient": recipient,
-        "occurred_at": iso_time(record.get(TIME_FIELDS.get(record_type, ""))) or received_at,
+        "occurred_at": base.iso_time(record.get(TIME_FIELDS.get(record_type, ""))) or received_at,
         "tags": [tag] if tag else [],
         "metadata": _metadata(record.get("Metadata")),
     }
@@ -145,38 +127,40 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
     geo: Mapping[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
     match record_type:
         case "Delivery":
-            return EmailDelivered(**common, smtp_response=text_or_none(record.get("Details")))
+            return email.EmailDelivered(
+                **common, smtp_response=base.text_or_none(record.get("Details"))
+            )
         case "Bounce":
-            postmark_type = text_or_none(record.get("Type"))
-            return EmailBounced(
+            postmark_type = base.text_or_none(record.get("Type"))
+            return email.EmailBounced(
                 **common,
                 event_id=str(record.get("ID")) if record.get("ID") is not None else None,
                 bounce_type=_bounce_type(postmark_type),
                 vendor_bounce_type=postmark_type,
-                reason=text_or_none(record.get("Description")),
-                diagnostic=text_or_none(record.get("Details")),
+                reason=base.text_or_none(record.get("Description")),
+                diagnostic=base.text_or_none(record.get("Details")),
             )
         case "SpamComplaint":
-            return EmailComplained(
+            return email.EmailComplained(
                 **common,
                 event_id=str(record.get("ID")) if record.get("ID") is not None else None,
-                feedback_type=text_or_none(record.get("Type")),
+                feedback_type=base.text_or_none(record.get("Type")),
             )
         case "Open":
-            return EmailOpened(
+            return email.EmailOpened(
                 **common,
-                user_agent=text_or_none(record.get("UserAgent")),
-                ip=text_or_none(geo.get("IP")),
+                user_agent=base.text_or_none(record.get("UserAgent")),
+                ip=base.text_or_none(geo.get("IP")),
             )
         case "Click":
             link = record.get("OriginalLink")
             if not isinstance(link, str):
                 raise ValueError("Postmark Click record has no OriginalLink")
-            return EmailClicked(
+            return email.EmailClicked(
                 **common,
                 url=link,
-                user_agent=text_or_none(record.get("UserAgent")),
-                ip=text_or_none(geo.get("IP")),
+                user_agent=base.text_or_none(record.get("UserAgent")),
+                ip=base.text_or_none(geo.get("IP")),
             )
         case "SubscriptionChange":
             # A suppression after a hard bounce or complaint was already published as that
@@ -186,6 +170,6 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
                 record.get("SuppressSending") is True
                 and record.get("SuppressionReason") == "ManualSuppression"
             ):
-                return EmailUnsubscribed(**common)
+                return email.EmailUnsubscribed(**common)
             return None
     return None

@@ -19,29 +19,10 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    check_tolerance,
-    from_unix,
-    json_object,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
+from ingest.schemas import realtime
 from ingest.schemas.passthrough import VendorPassthrough
-from ingest.schemas.realtime import (
-    ChannelOccupied,
-    ChannelVacated,
-    PresenceJoined,
-    PresenceLeft,
-)
 from ingest.sources import SourceConfig
 
 KEY_HEADER = "x-pusher-key"
@@ -80,12 +61,12 @@ def _secret_indexes(options: PusherOptions, key: str, secret_count: int) -> list
 
 
 def _events(body: bytes) -> tuple[int, list[dict[str, Any]]]:
-    document = json_object(body)
+    document = base.json_object(body)
     time_ms, events = document.get("time_ms"), document.get("events")
     if not isinstance(time_ms, int) or isinstance(time_ms, bool) or time_ms <= 0:
-        raise MalformedRequestError("Pusher webhook has no time_ms")
+        raise base.MalformedRequestError("Pusher webhook has no time_ms")
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-        raise MalformedRequestError("Pusher webhook has no events list")
+        raise base.MalformedRequestError("Pusher webhook has no events list")
     return time_ms, events
 
 
@@ -97,7 +78,7 @@ def _item_id(time_ms: int, index: int, event: dict[str, Any]) -> str:
     return f"{time_ms}:{index}:{hashlib.sha256(content).hexdigest()[:32]}"
 
 
-class PusherHandler(VendorHandler):
+class PusherHandler(base.VendorHandler):
     vendor: ClassVar[str] = "pusher"
     summary: ClassVar[str] = (
         "X-Pusher-Key = app key; X-Pusher-Signature: hex HMAC-SHA256 of the body; time_ms ±300 s"
@@ -106,10 +87,10 @@ class PusherHandler(VendorHandler):
     options_model: ClassVar[type[BaseModel]] = PusherOptions
     default_tolerance_seconds: ClassVar[int | None] = 300
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "channel_occupied": ChannelOccupied.event_type,
-        "channel_vacated": ChannelVacated.event_type,
-        "member_added": PresenceJoined.event_type,
-        "member_removed": PresenceLeft.event_type,
+        "channel_occupied": realtime.ChannelOccupied.event_type,
+        "channel_vacated": realtime.ChannelVacated.event_type,
+        "member_added": realtime.PresenceJoined.event_type,
+        "member_removed": realtime.PresenceLeft.event_type,
     }
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
@@ -122,35 +103,37 @@ class PusherHandler(VendorHandler):
             )
         return checked
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         key = request.headers.get(KEY_HEADER)
         if not key:
-            raise MissingSignatureError("X-Pusher-Key header is missing")
+            raise base.MissingSignatureError("X-Pusher-Key header is missing")
         offered = SIGNATURE.offered(request)
         if len(key) > MAX_HEADER_LENGTH or not key.isascii():
-            raise InvalidSignatureError("X-Pusher-Key header is malformed")
+            raise base.InvalidSignatureError("X-Pusher-Key header is malformed")
         options = self.options(source, PusherOptions)
         # The key names the app, so only that app's secrets are tried.
         candidates = _secret_indexes(options, key.strip(), len(source.secrets))
         if not candidates:
-            raise InvalidSignatureError("X-Pusher-Key is not a configured app key")
+            raise base.InvalidSignatureError("X-Pusher-Key is not a configured app key")
         secrets = [source.secrets[index] for index in candidates]
         index = candidates[SIGNATURE.matching_secret(secrets, [request.body], offered)]
         time_ms, _ = _events(request.body)
-        check_tolerance(time_ms // 1000, now, self.tolerance(source))
-        return Verdict(secret_index=index, signed_at=time_ms // 1000)
+        base.check_tolerance(time_ms // 1000, now, self.tolerance(source))
+        return base.Verdict(secret_index=index, signed_at=time_ms // 1000)
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         _, events = _events(request.body)
         names = {event.get("name") for event in events}
         single = next(iter(names)) if len(names) == 1 else None
         event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
-        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+        return base.Identity(
+            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
+        )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         time_ms, events = _events(delivery.body)
-        occurred_at = from_unix(time_ms / 1000) or delivery.received_at
+        occurred_at = base.from_unix(time_ms / 1000) or delivery.received_at
         emitted = []
         for index, event in enumerate(events):
             name, channel = event.get("name"), event.get("channel")
@@ -160,15 +143,17 @@ class PusherHandler(VendorHandler):
             data: BaseModel
             match name:
                 case "channel_occupied":
-                    data = ChannelOccupied(
+                    data = realtime.ChannelOccupied(
                         provider="pusher", channel=channel, occurred_at=occurred_at
                     )
                 case "channel_vacated":
-                    data = ChannelVacated(
+                    data = realtime.ChannelVacated(
                         provider="pusher", channel=channel, occurred_at=occurred_at
                     )
                 case "member_added" | "member_removed":
-                    model = PresenceJoined if name == "member_added" else PresenceLeft
+                    model = (
+                        realtime.PresenceJoined if name == "member_added" else realtime.PresenceLeft
+                    )
                     data = model(
                         provider="pusher",
                         channel=channel,
@@ -178,7 +163,7 @@ class PusherHandler(VendorHandler):
                 case _:
                     data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
             emitted.append(
-                Emitted(
+                base.Emitted(
                     data=data,
                     key=channel,
                     subject=channel,

@@ -15,14 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    iso_time,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.schemas.storage import StorageObjectCreated, StorageObjectDeleted, StorageObjectEvent
+from ingest.schemas import storage
 
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})
@@ -43,16 +38,16 @@ class R2Handler(StandardWebhooksHandler):
 
     type_field: ClassVar[str] = "action"
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         message = delivery.json_object()
         action = delivery.event_type
         if action not in CREATE_ACTIONS and action not in DELETE_ACTIONS:
-            return [passthrough(delivery, message)]
+            return [base.passthrough(delivery, message)]
         bucket, obj = message["bucket"], message["object"]
         key = obj["key"]
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise ValueError("R2 notification has no bucket and object key")
-        occurred_at = iso_time(message.get("eventTime")) or delivery.received_at
+        occurred_at = base.iso_time(message.get("eventTime")) or delivery.received_at
         size = obj.get("size")
         etag = obj.get("eTag")
         common: dict[str, Any] = {
@@ -64,13 +59,13 @@ class R2Handler(StandardWebhooksHandler):
             "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
             "etag": etag if isinstance(etag, str) else None,
         }
-        data: StorageObjectEvent = (
-            StorageObjectCreated(**common)
+        data: storage.StorageObjectEvent = (
+            storage.StorageObjectCreated(**common)
             if action in CREATE_ACTIONS
-            else StorageObjectDeleted(**common)
+            else storage.StorageObjectDeleted(**common)
         )
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=f"r2:{bucket}/{key}",
                 subject=key,

@@ -13,24 +13,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    bounded_id,
-    iso_time,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
-from ingest.schemas.analytics import (
-    AnalyticsCall,
-    AnalyticsGroup,
-    AnalyticsIdentify,
-    AnalyticsPage,
-    AnalyticsScreen,
-    AnalyticsTrack,
-)
+from ingest.schemas import analytics
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -40,10 +25,10 @@ BATCH = "batch"
 
 def _message_type(message: Any) -> str:
     if not isinstance(message, dict):
-        raise MalformedRequestError("each Segment message must be a JSON object")
+        raise base.MalformedRequestError("each Segment message must be a JSON object")
     kind = message.get("type")
     if not isinstance(kind, str) or not kind or len(kind) > 64:
-        raise MalformedRequestError("Segment message has no string 'type'")
+        raise base.MalformedRequestError("Segment message has no string 'type'")
     return kind
 
 
@@ -66,40 +51,42 @@ class SegmentHandler(HmacVerified):
     summary: ClassVar[str] = "X-Signature: hex HMAC-SHA1 of the body (destination shared secret)"
     signature: ClassVar[HmacSignature] = SIGNATURE
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "track": AnalyticsTrack.event_type,
-        "identify": AnalyticsIdentify.event_type,
-        "page": AnalyticsPage.event_type,
-        "screen": AnalyticsScreen.event_type,
-        "group": AnalyticsGroup.event_type,
+        "track": analytics.AnalyticsTrack.event_type,
+        "identify": analytics.AnalyticsIdentify.event_type,
+        "page": analytics.AnalyticsPage.event_type,
+        "screen": analytics.AnalyticsScreen.event_type,
+        "group": analytics.AnalyticsGroup.event_type,
         BATCH: "(a JSON array: one CloudEvent per message, as above)",
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json()
         if isinstance(document, list):
             if not document:
-                raise MalformedRequestError("Segment batch is empty")
+                raise base.MalformedRequestError("Segment batch is empty")
             for message in document:
                 _message_type(message)
             # A batch has no id of its own; its messages are deduplicated one by one.
-            return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=BATCH)
+            return base.Identity(
+                event_id=hashlib.sha256(request.body).hexdigest(), event_type=BATCH
+            )
         kind = _message_type(document)
         message_id = document.get("messageId")
         if message_id is None:
             # Segment's libraries always set messageId; a hand-written Actions mapping may not.
             event_id = hashlib.sha256(request.body).hexdigest()
         else:
-            event_id = bounded_id(message_id, "messageId")
-        return Identity(event_id=event_id, event_type=kind)
+            event_id = base.bounded_id(message_id, "messageId")
+        return base.Identity(event_id=event_id, event_type=kind)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json()
         if isinstance(document, list):
             return [self._message(delivery, message, batch=True) for message in document]
         return [self._message(delivery, document, batch=False)]
 
     @staticmethod
-    def _message(delivery: Delivery, message: Any, *, batch: bool) -> Emitted:
+    def _message(delivery: base.Delivery, message: Any, *, batch: bool) -> base.Emitted:
         if not isinstance(message, dict):
             raise ValueError("Segment message is not a JSON object")
         kind = message.get("type")
@@ -111,22 +98,22 @@ class SegmentHandler(HmacVerified):
             "message_id": message_id,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
-            "occurred_at": iso_time(message.get("timestamp")),
+            "occurred_at": base.iso_time(message.get("timestamp")),
             "context": _object(message.get("context")),
         }
-        data: AnalyticsCall | VendorPassthrough
+        data: analytics.AnalyticsCall | VendorPassthrough
         match kind:
             case "track":
                 event = message.get("event")
                 if not isinstance(event, str) or not event:
                     raise ValueError("track call has no 'event' name")
-                data = AnalyticsTrack(
+                data = analytics.AnalyticsTrack(
                     **common, event=event, properties=_object(message.get("properties"))
                 )
             case "identify":
-                data = AnalyticsIdentify(**common, traits=_object(message.get("traits")))
+                data = analytics.AnalyticsIdentify(**common, traits=_object(message.get("traits")))
             case "page" | "screen":
-                model = AnalyticsPage if kind == "page" else AnalyticsScreen
+                model = analytics.AnalyticsPage if kind == "page" else analytics.AnalyticsScreen
                 data = model(
                     **common,
                     name=_optional_text(message.get("name")),
@@ -137,7 +124,7 @@ class SegmentHandler(HmacVerified):
                 group_id = _optional_id(message.get("groupId"))
                 if group_id is None:
                     raise ValueError("group call has no 'groupId'")
-                data = AnalyticsGroup(
+                data = analytics.AnalyticsGroup(
                     **common, group_id=group_id, traits=_object(message.get("traits"))
                 )
             case _:
@@ -146,10 +133,10 @@ class SegmentHandler(HmacVerified):
                 )
         # Per user, in order: the entity a consumer folds these calls into.
         key = user_id or anonymous_id or message_id or delivery.event_id
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=key,
             subject=user_id or anonymous_id,
-            time=data.occurred_at if isinstance(data, AnalyticsCall) else None,
+            time=data.occurred_at if isinstance(data, analytics.AnalyticsCall) else None,
             item_id=message_id if batch else None,
         )

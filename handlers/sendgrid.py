@@ -27,31 +27,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.errors import ConfigError
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    check_tolerance,
-    parse_unix_timestamp,
-)
-from ingest.schemas.email import (
-    EmailBounced,
-    EmailClicked,
-    EmailComplained,
-    EmailDeferred,
-    EmailDelivered,
-    EmailDropped,
-    EmailEvent,
-    EmailOpened,
-    EmailUnsubscribed,
-)
+from ingest.handlers import base
+from ingest.schemas import email
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -164,7 +141,7 @@ def item_id(event: Mapping[str, Any]) -> str:
     return f"sg-sha256:{hashlib.sha256(canonical).hexdigest()}"
 
 
-class SendGridHandler(VendorHandler):
+class SendGridHandler(base.VendorHandler):
     vendor: ClassVar[str] = "sendgrid"
     summary: ClassVar[str] = (
         "X-Twilio-Email-Event-Webhook-Signature: base64 ECDSA P-256/SHA-256 of timestamp+body"
@@ -201,22 +178,26 @@ class SendGridHandler(VendorHandler):
                 ) from None
         return source
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         signature_header = request.headers.get(SIGNATURE_HEADER)
         if not signature_header:
-            raise MissingSignatureError("X-Twilio-Email-Event-Webhook-Signature header is missing")
+            raise base.MissingSignatureError(
+                "X-Twilio-Email-Event-Webhook-Signature header is missing"
+            )
         timestamp_header = request.headers.get(TIMESTAMP_HEADER)
         if not timestamp_header:
-            raise MissingSignatureError("X-Twilio-Email-Event-Webhook-Timestamp header is missing")
-        signed_at = parse_unix_timestamp(request.header_bytes(TIMESTAMP_HEADER))
-        check_tolerance(signed_at, now, self.tolerance(source))
+            raise base.MissingSignatureError(
+                "X-Twilio-Email-Event-Webhook-Timestamp header is missing"
+            )
+        signed_at = base.parse_unix_timestamp(request.header_bytes(TIMESTAMP_HEADER))
+        base.check_tolerance(signed_at, now, self.tolerance(source))
         if len(signature_header) > MAX_SIGNATURE_LENGTH:
-            raise InvalidSignatureError("signature header is too long")
+            raise base.InvalidSignatureError("signature header is too long")
         try:
             signature = base64.b64decode(signature_header.strip(), validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidSignatureError("signature is not base64") from None
+            raise base.InvalidSignatureError("signature is not base64") from None
         # SendGrid signs the timestamp exactly as sent, then the raw body bytes.
         signed = timestamp_header.strip().encode("ascii") + request.body
         options = self.options(source, SendGridOptions)
@@ -225,28 +206,30 @@ class SendGridHandler(VendorHandler):
                 load_public_key(text).verify(signature, signed, ec.ECDSA(hashes.SHA256()))
             except (InvalidSignature, ValueError):
                 continue
-            return Verdict(secret_index=index, signed_at=signed_at)
-        raise InvalidSignatureError("no SendGrid signature matches a configured public key")
+            return base.Verdict(secret_index=index, signed_at=signed_at)
+        raise base.InvalidSignatureError("no SendGrid signature matches a configured public key")
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         events = request.json()
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
-            raise MalformedRequestError("SendGrid body must be a JSON array of event objects")
+            raise base.MalformedRequestError("SendGrid body must be a JSON array of event objects")
         names = {e.get("event") if isinstance(e.get("event"), str) else None for e in events}
         only = next(iter(names)) if len(names) == 1 else None
         event_type = only if isinstance(only, str) and 0 < len(only) <= 255 else "batch"
         # No delivery id in a SendGrid request: the body's hash is one (a byte-identical retry
         # is a duplicate); items are deduplicated across re-batched retries by `sg_event_id`.
-        return Identity(event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type)
+        return base.Identity(
+            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
+        )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         events = delivery.json()
         if not isinstance(events, list):
             raise ValueError("SendGrid body is not a JSON array")
         return [self._item(event, delivery.received_at) for event in events]
 
     @staticmethod
-    def _item(event: Any, received_at: datetime) -> Emitted:
+    def _item(event: Any, received_at: datetime) -> base.Emitted:
         if not isinstance(event, dict):
             raise ValueError("SendGrid batch item is not an object")
         name = event.get("event")
@@ -269,7 +252,7 @@ class SendGridHandler(VendorHandler):
         }
         data = _domain_event(name, event, common)
         if data is None:
-            return Emitted(
+            return base.Emitted(
                 data=VendorPassthrough(vendor="sendgrid", vendor_event_type=name, payload=event),
                 key=recipient.lower(),
                 subject=common["message_id"],
@@ -278,7 +261,7 @@ class SendGridHandler(VendorHandler):
             )
         # Keyed by recipient: a suppression list needs one address's bounce, complaint and
         # unsubscribe in order, whichever messages they came from.
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=recipient.lower(),
             subject=data.message_id,
@@ -289,16 +272,16 @@ class SendGridHandler(VendorHandler):
 
 def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads best
     name: str, event: Mapping[str, Any], common: dict[str, Any]
-) -> EmailEvent | None:
+) -> email.EmailEvent | None:
     """The email.* event for a SendGrid event name; None for names we pass through."""
     match name:
         case "delivered":
-            return EmailDelivered(**common, smtp_response=_text(event.get("response")))
+            return email.EmailDelivered(**common, smtp_response=_text(event.get("response")))
         case "bounce":
             # SendGrid's `type`: `bounce` is a permanent rejection by the receiving server,
             # `blocked` a temporary one (SendGrid itself calls it a soft bounce).
             vendor_type = _text(event.get("type")) or "bounce"
-            return EmailBounced(
+            return email.EmailBounced(
                 **common,
                 bounce_type="soft" if vendor_type == "blocked" else "hard",
                 vendor_bounce_type=vendor_type,
@@ -306,32 +289,32 @@ def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads b
                 diagnostic=_text(event.get("status")),
             )
         case "dropped":
-            return EmailDropped(**common, reason=_text(event.get("reason")))
+            return email.EmailDropped(**common, reason=_text(event.get("reason")))
         case "deferred":
             attempt = event.get("attempt")
-            return EmailDeferred(
+            return email.EmailDeferred(
                 **common,
                 reason=_text(event.get("response")),
                 attempt=int(attempt) if isinstance(attempt, int | str) else None,
             )
         case "spamreport":
-            return EmailComplained(**common)
+            return email.EmailComplained(**common)
         case "open":
-            return EmailOpened(
+            return email.EmailOpened(
                 **common, user_agent=_text(event.get("useragent")), ip=_text(event.get("ip"))
             )
         case "click":
             url = event.get("url")
             if not isinstance(url, str):
                 raise ValueError("SendGrid click has no url")
-            return EmailClicked(
+            return email.EmailClicked(
                 **common,
                 url=url,
                 user_agent=_text(event.get("useragent")),
                 ip=_text(event.get("ip")),
             )
         case "unsubscribe":
-            return EmailUnsubscribed(**common)
+            return email.EmailUnsubscribed(**common)
         case "group_unsubscribe":
-            return EmailUnsubscribed(**common, group=_text(event.get("asm_group_id")))
+            return email.EmailUnsubscribed(**common, group=_text(event.get("asm_group_id")))
     return None

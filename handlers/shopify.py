@@ -14,24 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    iso_time,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
+from ingest.schemas import commerce
 from ingest.schemas.base import Money, money_from_decimal
-from ingest.schemas.commerce import (
-    OrderCancelled,
-    OrderCreated,
-    OrderEvent,
-    OrderFulfilled,
-    OrderPaid,
-    OrderRefunded,
-)
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -41,11 +27,11 @@ EVENT_ID_HEADER = "x-shopify-event-id"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
 
-ORDER_MODELS: Mapping[str, type[OrderEvent]] = {
-    "orders/create": OrderCreated,
-    "orders/paid": OrderPaid,
-    "orders/cancelled": OrderCancelled,
-    "orders/fulfilled": OrderFulfilled,
+ORDER_MODELS: Mapping[str, type[commerce.OrderEvent]] = {
+    "orders/create": commerce.OrderCreated,
+    "orders/paid": commerce.OrderPaid,
+    "orders/cancelled": commerce.OrderCancelled,
+    "orders/fulfilled": commerce.OrderFulfilled,
 }
 
 
@@ -61,24 +47,26 @@ class ShopifyHandler(HmacVerified):
     signature: ClassVar[HmacSignature] = SIGNATURE
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{topic: model.event_type for topic, model in ORDER_MODELS.items()},
-        "refunds/create": OrderRefunded.event_type,
+        "refunds/create": commerce.OrderRefunded.event_type,
     }
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         topic = request.headers.get(TOPIC_HEADER, "").strip()
         if not topic or len(topic) > 100:
-            raise MalformedRequestError("X-Shopify-Topic header is missing")
+            raise base.MalformedRequestError("X-Shopify-Topic header is missing")
         event_id = request.headers.get(EVENT_ID_HEADER, "").strip()
         webhook_id = request.headers.get(WEBHOOK_ID_HEADER, "").strip()
         if event_id and len(event_id) <= 128:
-            return Identity(event_id=f"{event_id}:{topic}", event_type=topic)
+            return base.Identity(event_id=f"{event_id}:{topic}", event_type=topic)
         if webhook_id and len(webhook_id) <= 255:
-            return Identity(event_id=webhook_id, event_type=topic)
-        raise MalformedRequestError("neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is set")
+            return base.Identity(event_id=webhook_id, event_type=topic)
+        raise base.MalformedRequestError(
+            "neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is set"
+        )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         payload = delivery.json_object()
-        triggered_at = iso_time(delivery.headers.get(TRIGGERED_AT_HEADER))
+        triggered_at = base.iso_time(delivery.headers.get(TRIGGERED_AT_HEADER))
         topic = delivery.event_type
         # The event's time: Shopify's X-Shopify-Triggered-At, else the payload's own timestamp
         # for that change, else when we received it.
@@ -90,7 +78,7 @@ class ShopifyHandler(HmacVerified):
         kind = topic.replace("/", ".")
         key = _id(payload.get("id")) or delivery.event_id
         return [
-            Emitted(
+            base.Emitted(
                 type=f"shopify.{kind}",
                 data=VendorPassthrough(vendor="shopify", vendor_event_type=topic, payload=payload),
                 key=key,
@@ -101,7 +89,7 @@ class ShopifyHandler(HmacVerified):
     @staticmethod
     def _order(
         topic: str, order: dict[str, Any], triggered_at: datetime | None, received_at: datetime
-    ) -> Emitted:
+    ) -> base.Emitted:
         model = ORDER_MODELS[topic]
         order_id = _id(order.get("id"))
         if order_id is None:
@@ -112,7 +100,7 @@ class ShopifyHandler(HmacVerified):
             "orders/create": order.get("created_at"),
             "orders/cancelled": order.get("cancelled_at"),
         }.get(topic, order.get("updated_at"))
-        occurred_at = triggered_at or iso_time(own_time) or received_at
+        occurred_at = triggered_at or base.iso_time(own_time) or received_at
         fields: dict[str, Any] = {
             "provider": "shopify",
             "order_id": order_id,
@@ -124,15 +112,15 @@ class ShopifyHandler(HmacVerified):
             "fulfillment_status": order.get("fulfillment_status"),
             "occurred_at": occurred_at,
         }
-        if model is OrderCancelled:
+        if model is commerce.OrderCancelled:
             fields["cancel_reason"] = order.get("cancel_reason")
         data = model(**fields)
-        return Emitted(data=data, key=order_id, subject=order_id, time=occurred_at)
+        return base.Emitted(data=data, key=order_id, subject=order_id, time=occurred_at)
 
     @staticmethod
     def _refund(
         refund: dict[str, Any], triggered_at: datetime | None, received_at: datetime
-    ) -> Emitted:
+    ) -> base.Emitted:
         order_id, refund_id = _id(refund.get("order_id")), _id(refund.get("id"))
         if order_id is None or refund_id is None:
             raise ValueError("Shopify refund has no id or order_id")
@@ -158,8 +146,8 @@ class ShopifyHandler(HmacVerified):
                 ),
                 currency=currency.upper(),
             )
-        occurred_at = triggered_at or iso_time(refund.get("created_at")) or received_at
-        data = OrderRefunded(
+        occurred_at = triggered_at or base.iso_time(refund.get("created_at")) or received_at
+        data = commerce.OrderRefunded(
             provider="shopify",
             order_id=order_id,
             refund_id=refund_id,
@@ -167,7 +155,7 @@ class ShopifyHandler(HmacVerified):
             note=refund.get("note") or None,
             occurred_at=occurred_at,
         )
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=order_id,
             subject=order_id,

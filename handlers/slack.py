@@ -22,33 +22,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    MalformedRequestError,
-    MissingSignatureError,
-    Reply,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    check_tolerance,
-    from_unix,
-    json_object,
-    parse_unix_timestamp,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
-from ingest.schemas.chat import (
-    ChatAppMention,
-    ChatMessageDeleted,
-    ChatMessageEdited,
-    ChatMessagePosted,
-    ChatReactionAdded,
-    ChatReactionRemoved,
-)
+from ingest.schemas import chat
 from ingest.sources import SourceConfig
 
 SIGNATURE = HmacSignature(header="X-Slack-Signature", vendor="Slack", prefix="v0=")
@@ -64,8 +40,8 @@ MAX_FORM_FIELDS = 100
 
 def _body(raw: bytes) -> dict[str, Any]:
     if raw[:1] != b"{":
-        raise MalformedRequestError("not an Events API JSON body")
-    return json_object(raw)
+        raise base.MalformedRequestError("not an Events API JSON body")
+    return base.json_object(raw)
 
 
 def _form(raw: bytes) -> dict[str, Any] | None:
@@ -80,15 +56,15 @@ def _form(raw: bytes) -> dict[str, Any] | None:
             max_num_fields=MAX_FORM_FIELDS,
         )
     except (UnicodeDecodeError, ValueError):
-        raise MalformedRequestError("form body is not url-encoded UTF-8") from None
+        raise base.MalformedRequestError("form body is not url-encoded UTF-8") from None
     form = {name: values[0] for name, values in fields.items()}
     if "payload" in form and len(form) == 1:
-        interaction = json_object(form["payload"].encode())
+        interaction = base.json_object(form["payload"].encode())
         interaction.setdefault("type", "interaction")
         return interaction
     if "command" in form:
         return {**form, "type": SLASH_COMMAND}
-    raise MalformedRequestError("form body is neither a slash command nor an interaction")
+    raise base.MalformedRequestError("form body is neither a slash command nor an interaction")
 
 
 def _without_token(fields: dict[str, Any]) -> dict[str, Any]:
@@ -103,14 +79,14 @@ def _challenge_id(challenge: str) -> str:
 def _event_time(body: dict[str, Any], event: dict[str, Any], fallback: datetime) -> datetime:
     event_time = body.get("event_time")
     if isinstance(event_time, int) and not isinstance(event_time, bool):
-        return from_unix(event_time) or fallback
+        return base.from_unix(event_time) or fallback
     event_ts = event.get("event_ts") or event.get("ts")
     if isinstance(event_ts, str):
-        return from_unix(float(event_ts)) or fallback
+        return base.from_unix(float(event_ts)) or fallback
     return fallback
 
 
-class SlackHandler(VendorHandler):
+class SlackHandler(base.VendorHandler):
     vendor: ClassVar[str] = "slack"
     summary: ClassVar[str] = (
         "X-Slack-Signature: v0=HMAC-SHA256 hex of 'v0:{timestamp}:{body}' (signing secret)"
@@ -121,107 +97,107 @@ class SlackHandler(VendorHandler):
     )
     default_tolerance_seconds: ClassVar[int | None] = 300
     mapped_types: ClassVar[Mapping[str, str]] = {
-        "message": ChatMessagePosted.event_type,
-        "message (message_changed)": ChatMessageEdited.event_type,
-        "message (message_deleted)": ChatMessageDeleted.event_type,
-        "app_mention": ChatAppMention.event_type,
-        "reaction_added": ChatReactionAdded.event_type,
-        "reaction_removed": ChatReactionRemoved.event_type,
+        "message": chat.ChatMessagePosted.event_type,
+        "message (message_changed)": chat.ChatMessageEdited.event_type,
+        "message (message_deleted)": chat.ChatMessageDeleted.event_type,
+        "app_mention": chat.ChatAppMention.event_type,
+        "reaction_added": chat.ChatReactionAdded.event_type,
+        "reaction_removed": chat.ChatReactionRemoved.event_type,
         "url_verification": "(handshake, answered with the challenge, not published)",
         "slash command (form)": "slack.slash_command (answered with an empty 200)",
         "interactivity (form, payload=)": "slack.<type> (answered with an empty 200)",
     }
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         offered = SIGNATURE.offered(request)
         raw_timestamp = (request.header_bytes(TIMESTAMP_HEADER) or b"").strip(b" \t")
         if not raw_timestamp:
-            raise MissingSignatureError("X-Slack-Request-Timestamp header is missing")
-        signed_at = parse_unix_timestamp(raw_timestamp)
+            raise base.MissingSignatureError("X-Slack-Request-Timestamp header is missing")
+        signed_at = base.parse_unix_timestamp(raw_timestamp)
         # The timestamp is signed as sent (ASCII digits, once parsed), then the body.
-        base = b"v0:" + raw_timestamp + b":" + request.body
-        index = SIGNATURE.matching_secret(source.secrets, [base], offered)
-        check_tolerance(signed_at, now, self.tolerance(source))
-        return Verdict(secret_index=index, signed_at=signed_at)
+        signed = b"v0:" + raw_timestamp + b":" + request.body
+        index = SIGNATURE.matching_secret(source.secrets, [signed], offered)
+        base.check_tolerance(signed_at, now, self.tolerance(source))
+        return base.Verdict(secret_index=index, signed_at=signed_at)
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         form = _form(request.body)
         if form is not None:
             trigger = form.get("trigger_id")
-            return Identity(
-                event_id=bounded_id(trigger, "trigger_id")
+            return base.Identity(
+                event_id=base.bounded_id(trigger, "trigger_id")
                 if trigger
                 else hashlib.sha256(request.body).hexdigest(),
-                event_type=bounded_id(form.get("type"), "type"),
+                event_type=base.bounded_id(form.get("type"), "type"),
             )
         body = _body(request.body)
         kind = body.get("type")
         if kind == "url_verification":
             challenge = body.get("challenge")
             if not isinstance(challenge, str) or not challenge or len(challenge) > 1024:
-                raise MalformedRequestError("url_verification has no challenge")
-            return Identity(
+                raise base.MalformedRequestError("url_verification has no challenge")
+            return base.Identity(
                 event_id=_challenge_id(challenge), event_type="url_verification", handshake=True
             )
         if kind == "event_callback":
             event = body.get("event")
             if not isinstance(event, dict):
-                raise MalformedRequestError("event_callback has no event")
-            return Identity(
-                event_id=bounded_id(body.get("event_id"), "event_id"),
-                event_type=bounded_id(event.get("type"), "event.type"),
+                raise base.MalformedRequestError("event_callback has no event")
+            return base.Identity(
+                event_id=base.bounded_id(body.get("event_id"), "event_id"),
+                event_type=base.bounded_id(event.get("type"), "event.type"),
             )
         if kind == "app_rate_limited":
             # Slack's notice that events were dropped for a minute; one per app and minute.
             minute = body.get("minute_rate_limited")
             app = body.get("api_app_id")
-            return Identity(
-                event_id=bounded_id(f"app_rate_limited:{app}:{minute}", "minute_rate_limited"),
+            return base.Identity(
+                event_id=base.bounded_id(f"app_rate_limited:{app}:{minute}", "minute_rate_limited"),
                 event_type="app_rate_limited",
             )
-        event_type = bounded_id(kind, "type")
+        event_type = base.bounded_id(kind, "type")
         event_id = body.get("event_id")
-        return Identity(
-            event_id=bounded_id(event_id, "event_id")
+        return base.Identity(
+            event_id=base.bounded_id(event_id, "event_id")
             if event_id is not None
             else hashlib.sha256(request.body).hexdigest(),
             event_type=event_type,
         )
 
     def reply(
-        self, request: InboundRequest, identity: Identity, source: SourceConfig
-    ) -> Reply | None:
+        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
+    ) -> base.Reply | None:
         if request.body[:1] != b"{":
             # A command or interaction: an empty 200 acknowledges it and shows the user nothing
             # (our JSON receipt would be shown to them as the command's answer).
-            return Reply(status=200, body=b"", content_type="text/plain")
+            return base.Reply(status=200, body=b"", content_type="text/plain")
         if identity.event_type != "url_verification":
             return None
         challenge = _body(request.body)["challenge"]
-        return Reply(status=200, body=json.dumps({"challenge": challenge}).encode())
+        return base.Reply(status=200, body=json.dumps({"challenge": challenge}).encode())
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         form = _form(delivery.body)
         if form is not None:
-            return [passthrough(delivery, _without_token(form))]
+            return [base.passthrough(delivery, _without_token(form))]
         body = _body(delivery.body)
         if body.get("type") == "url_verification":
             return []
         event = body.get("event")
         if body.get("type") != "event_callback" or not isinstance(event, dict):
-            return [passthrough(delivery, body)]
+            return [base.passthrough(delivery, body)]
         team = body.get("team_id") or event.get("team")
         occurred_at = _event_time(body, event, delivery.received_at)
         data: Any
         match event.get("type"), event.get("subtype"):
             case "message", subtype if subtype in POSTED_SUBTYPES:
-                data = ChatMessagePosted(**_message(event, team, occurred_at), subtype=subtype)
+                data = chat.ChatMessagePosted(**_message(event, team, occurred_at), subtype=subtype)
             case "message", "message_changed":
                 edited = {**event["message"], "channel": event["channel"]}
-                data = ChatMessageEdited(**_message(edited, team, occurred_at))
+                data = chat.ChatMessageEdited(**_message(edited, team, occurred_at))
             case "message", "message_deleted":
-                data = ChatMessageDeleted(
+                data = chat.ChatMessageDeleted(
                     provider="slack",
                     team_id=team,
                     channel=event["channel"],
@@ -229,10 +205,12 @@ class SlackHandler(VendorHandler):
                     occurred_at=occurred_at,
                 )
             case "app_mention", _:
-                data = ChatAppMention(**_message(event, team, occurred_at))
+                data = chat.ChatAppMention(**_message(event, team, occurred_at))
             case ("reaction_added" | "reaction_removed") as kind, _:
                 item = event.get("item") or {}
-                model = ChatReactionAdded if kind == "reaction_added" else ChatReactionRemoved
+                model = (
+                    chat.ChatReactionAdded if kind == "reaction_added" else chat.ChatReactionRemoved
+                )
                 data = model(
                     provider="slack",
                     team_id=team,
@@ -244,10 +222,10 @@ class SlackHandler(VendorHandler):
                     occurred_at=occurred_at,
                 )
             case _:
-                return [passthrough(delivery, body)]
+                return [base.passthrough(delivery, body)]
         channel = data.channel or "-"
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=f"{team}:{channel}",
                 subject=channel,

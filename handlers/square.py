@@ -25,28 +25,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    Verification,
-    bounded_id,
-    iso_time,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
+from ingest.schemas import payments
 from ingest.schemas.base import Money
-from ingest.schemas.payments import (
-    PaymentDisputed,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentSucceeded,
-    SubscriptionCanceled,
-    SubscriptionCreated,
-    SubscriptionEvent,
-    SubscriptionUpdated,
-)
 from ingest.sources import SourceConfig
 
 SIGNATURE = HmacSignature(
@@ -103,9 +85,9 @@ def _inner(data: dict[str, Any], *names: str) -> dict[str, Any]:
     raise ValueError(f"Square event has no data.object.{names[0]}")
 
 
-SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
-    "subscription.created": SubscriptionCreated,
-    "subscription.updated": SubscriptionUpdated,
+SUBSCRIPTION_EVENTS: dict[str, type[payments.SubscriptionEvent]] = {
+    "subscription.created": payments.SubscriptionCreated,
+    "subscription.updated": payments.SubscriptionUpdated,
 }
 
 
@@ -124,24 +106,24 @@ class SquareHandler(HmacVerified):
         "subscription.updated": "subscription.updated (subscription.canceled when CANCELED)",
     }
 
-    def signed_content(self, check: Verification) -> bytes:
+    def signed_content(self, check: base.Verification) -> bytes:
         url = self.options(check.source, SquareOptions).notification_url.encode()
         return url + check.request.body
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
-        return Identity(
-            event_id=bounded_id(event.get("event_id"), "Square event_id"),
-            event_type=bounded_id(event.get("type"), "Square event type"),
+        return base.Identity(
+            event_id=base.bounded_id(event.get("event_id"), "Square event_id"),
+            event_type=base.bounded_id(event.get("type"), "Square event type"),
         )
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         data = event.get("data")
         if not isinstance(data, dict):
             raise ValueError("Square event has no data object")
-        occurred_at = iso_time(event.get("created_at")) or delivery.received_at
-        emitted: Emitted | None
+        occurred_at = base.iso_time(event.get("created_at")) or delivery.received_at
+        emitted: base.Emitted | None
         match delivery.event_type:
             case "payment.updated":
                 emitted = self._payment(_inner(data, "payment"), occurred_at)
@@ -157,10 +139,10 @@ class SquareHandler(HmacVerified):
                 )
             case _:
                 emitted = None
-        return [emitted or passthrough(delivery, event)]
+        return [emitted or base.passthrough(delivery, event)]
 
     @staticmethod
-    def _payment(payment: dict[str, Any], occurred_at: datetime) -> Emitted | None:
+    def _payment(payment: dict[str, Any], occurred_at: datetime) -> base.Emitted | None:
         status = payment.get("status")
         common: dict[str, Any] = {
             "provider": "square",
@@ -170,20 +152,20 @@ class SquareHandler(HmacVerified):
             "occurred_at": occurred_at,
             "order_id": payment.get("order_id"),
         }
-        data: PaymentSucceeded | PaymentFailed
+        data: payments.PaymentSucceeded | payments.PaymentFailed
         if status == "COMPLETED" and not payment.get("refund_ids"):
-            data = PaymentSucceeded(**common)
+            data = payments.PaymentSucceeded(**common)
         elif status in ("FAILED", "CANCELED"):
             errors = (payment.get("card_details") or {}).get("errors") or [{}]
             error = errors[0] if isinstance(errors[0], dict) else {}
-            data = PaymentFailed(
+            data = payments.PaymentFailed(
                 **common,
                 failure_code=error.get("code"),
                 failure_message=error.get("detail"),
             )
         else:
             return None  # APPROVED, PENDING, a refund's echo: passed through unchanged
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=data.payment_id,
             subject=data.payment_id,
@@ -191,12 +173,12 @@ class SquareHandler(HmacVerified):
         )
 
     @staticmethod
-    def _refund(refund: dict[str, Any], occurred_at: datetime) -> Emitted | None:
+    def _refund(refund: dict[str, Any], occurred_at: datetime) -> base.Emitted | None:
         if refund.get("status") != "COMPLETED":
             return None  # PENDING, REJECTED, FAILED: passed through unchanged
         amount = _money(refund.get("amount_money"))
         payment_id = refund["payment_id"]
-        data = PaymentRefunded(
+        data = payments.PaymentRefunded(
             provider="square",
             payment_id=payment_id,
             amount=amount,
@@ -205,12 +187,12 @@ class SquareHandler(HmacVerified):
             refund_amount=amount,
             reason=refund.get("reason"),
         )
-        return Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
+        return base.Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
 
     @staticmethod
-    def _dispute(dispute: dict[str, Any], occurred_at: datetime) -> Emitted:
+    def _dispute(dispute: dict[str, Any], occurred_at: datetime) -> base.Emitted:
         payment_id = (dispute.get("disputed_payment") or {})["payment_id"]
-        data = PaymentDisputed(
+        data = payments.PaymentDisputed(
             provider="square",
             payment_id=payment_id,
             amount=_money(dispute.get("amount_money")),
@@ -218,17 +200,21 @@ class SquareHandler(HmacVerified):
             dispute_id=dispute.get("id") or dispute["dispute_id"],
             reason=dispute.get("reason"),
             status=dispute.get("state"),
-            evidence_due_by=iso_time(dispute.get("due_at")),
+            evidence_due_by=base.iso_time(dispute.get("due_at")),
         )
-        return Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
+        return base.Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
 
     @staticmethod
     def _subscription(
         event_type: str, subscription: dict[str, Any], occurred_at: datetime
-    ) -> Emitted:
+    ) -> base.Emitted:
         status = subscription["status"]
         # Square has no cancellation event: a cancellation is an update to status CANCELED.
-        model = SubscriptionCanceled if status == "CANCELED" else SUBSCRIPTION_EVENTS[event_type]
+        model = (
+            payments.SubscriptionCanceled
+            if status == "CANCELED"
+            else SUBSCRIPTION_EVENTS[event_type]
+        )
         price = subscription.get("price_override_money")
         data = model(
             provider="square",
@@ -241,7 +227,7 @@ class SquareHandler(HmacVerified):
             current_period_end=_period_end(subscription),
             occurred_at=occurred_at,
         )
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,

@@ -33,23 +33,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from standardwebhooks import Webhook
 
 from ingest.errors import ConfigError
+from ingest.handlers import base
 from ingest.handlers._extraction import wire_bytes
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    WireError,
-    check_tolerance,
-    parse_unix_timestamp,
-    passthrough,
-)
 from ingest.sources import RawOptions, SourceConfig
 
 MAX_SIGNATURES = 16
@@ -136,7 +121,7 @@ def _signed_content(msg_id: str, timestamp: str, body: bytes) -> bytes:
     return wire_bytes(msg_id) + b"." + wire_bytes(timestamp) + b"." + body
 
 
-class StandardWebhooksHandler(VendorHandler):
+class StandardWebhooksHandler(base.VendorHandler):
     vendor: ClassVar[str] = "standard-webhooks"
     summary: ClassVar[str] = (
         "webhook-signature: v1,base64 HMAC-SHA256 (secrets) or v1a,base64 ed25519 (public_keys) "
@@ -195,27 +180,29 @@ class StandardWebhooksHandler(VendorHandler):
                 return ()
         return options.public_keys if isinstance(options, StandardWebhooksOptions) else ()
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         headers, body = request.headers, request.body
         signature_header = _header(headers, "signature")
         if not signature_header:
-            raise MissingSignatureError("webhook-signature header is missing")
+            raise base.MissingSignatureError("webhook-signature header is missing")
         msg_id = _header(headers, "id")
         if not msg_id:
-            raise MalformedRequestError("webhook-id header is missing")
+            raise base.MalformedRequestError("webhook-id header is missing")
         if len(signature_header) > MAX_HEADER_LENGTH or len(msg_id) > 255:
-            raise InvalidSignatureError("webhook signature headers are too long")
+            raise base.InvalidSignatureError("webhook signature headers are too long")
         if not _utf8_encodable(msg_id):
             # Never off the wire (Starlette hands over latin-1), but the library would raise
             # UnicodeEncodeError signing it.
-            raise InvalidSignatureError("webhook-id is not a valid header value")
+            raise base.InvalidSignatureError("webhook-id is not a valid header value")
         raw_timestamp = _header(headers, "timestamp") or ""
-        signed_at = parse_unix_timestamp(raw_timestamp)
-        check_tolerance(signed_at, now, self.tolerance(source))
+        signed_at = base.parse_unix_timestamp(raw_timestamp)
+        base.check_tolerance(signed_at, now, self.tolerance(source))
         symmetric, asymmetric = _parse_signatures(signature_header)
         if not symmetric and not asymmetric:
-            raise InvalidSignatureError("webhook-signature has no well-formed v1 or v1a signature")
+            raise base.InvalidSignatureError(
+                "webhook-signature has no well-formed v1 or v1a signature"
+            )
         if symmetric:
             for index, secret in enumerate(source.secrets):
                 expected = self.v1_signature(secret, msg_id, signed_at, body)
@@ -224,14 +211,16 @@ class StandardWebhooksHandler(VendorHandler):
                 # Every offered signature is compared, matching or not: no early exit to time.
                 matches = [hmac.compare_digest(expected, candidate) for candidate in symmetric]
                 if any(matches):
-                    return Verdict(secret_index=index, signed_at=signed_at)
+                    return base.Verdict(secret_index=index, signed_at=signed_at)
         if asymmetric:
             content = _signed_content(msg_id, raw_timestamp, body)
             for offset, encoded_key in enumerate(self._public_keys(source)):
                 key = _public_key(encoded_key)
                 if key is not None and any(_ed25519_valid(key, s, content) for s in asymmetric):
-                    return Verdict(secret_index=len(source.secrets) + offset, signed_at=signed_at)
-        raise InvalidSignatureError("no webhook signature matches a configured secret or key")
+                    return base.Verdict(
+                        secret_index=len(source.secrets) + offset, signed_at=signed_at
+                    )
+        raise base.InvalidSignatureError("no webhook signature matches a configured secret or key")
 
     def v1_signature(self, secret: str, msg_id: str, signed_at: int, body: bytes) -> bytes | None:
         """The v1 HMAC-SHA256 of `{id}.{timestamp}.{body}` under `secret`, as the
@@ -241,12 +230,12 @@ class StandardWebhooksHandler(VendorHandler):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:  # the library signs text: such a body it could not sign
-            raise MalformedRequestError("body is not UTF-8") from None
+            raise base.MalformedRequestError("body is not UTF-8") from None
         timestamp = datetime.fromtimestamp(signed_at, tz=UTC)
         signed = _webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=text)
         return base64.b64decode(signed.partition(",")[2])
 
-    def delivery_id(self, request: InboundRequest) -> str | None:
+    def delivery_id(self, request: base.InboundRequest) -> str | None:
         """`webhook-id` is signed and kept on retries: the id even when the payload has no
         `type` (the spec does not constrain the payload)."""
         return _header(request.headers, "id") or None
@@ -254,18 +243,18 @@ class StandardWebhooksHandler(VendorHandler):
     type_field: ClassVar[str] = "type"
     """The payload's field naming the event type (R2: `action`)."""
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         """`webhook-id` (signed, the same on every retry) and the payload's `type_field`."""
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
-            raise WireError("webhook-id header is missing")
+            raise base.WireError("webhook-id header is missing")
         event_type = request.json_object().get(self.type_field)
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise MalformedRequestError(f"payload has no string {self.type_field!r}")
-        return Identity(event_id=msg_id, event_type=event_type)
+            raise base.MalformedRequestError(f"payload has no string {self.type_field!r}")
+        return base.Identity(event_id=msg_id, event_type=event_type)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
-        return [passthrough(delivery, delivery.json_object())]
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
+        return [base.passthrough(delivery, delivery.json_object())]
 
 
 def _utf8_encodable(value: str) -> bool:

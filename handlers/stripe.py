@@ -16,32 +16,9 @@ from typing import Any, ClassVar
 
 import stripe
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-    check_tolerance,
-    from_unix,
-    passthrough,
-)
+from ingest.handlers import base
+from ingest.schemas import payments
 from ingest.schemas.base import Money, currency_exponent
-from ingest.schemas.payments import (
-    PaymentDisputed,
-    PaymentFailed,
-    PaymentRefunded,
-    PaymentSucceeded,
-    SubscriptionCanceled,
-    SubscriptionCreated,
-    SubscriptionEvent,
-    SubscriptionUpdated,
-)
 from ingest.sources import SourceConfig
 
 SIGNATURE_HEADER = "stripe-signature"
@@ -59,8 +36,8 @@ def _signed_at(header: str) -> int:
             try:
                 return int(parts[1]) if len(parts) > 1 else int("")
             except ValueError:
-                raise InvalidSignatureError("Stripe-Signature t= is not a Unix time") from None
-    raise InvalidSignatureError("Stripe-Signature has no t= timestamp")
+                raise base.InvalidSignatureError("Stripe-Signature t= is not a Unix time") from None
+    raise base.InvalidSignatureError("Stripe-Signature has no t= timestamp")
 
 
 # Stripe's own decimals per currency (https://docs.stripe.com/currencies): amounts are integers
@@ -107,17 +84,17 @@ def _object(raw: Any) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-SUBSCRIPTION_EVENTS: dict[str, type[SubscriptionEvent]] = {
-    "customer.subscription.created": SubscriptionCreated,
-    "customer.subscription.updated": SubscriptionUpdated,
+SUBSCRIPTION_EVENTS: dict[str, type[payments.SubscriptionEvent]] = {
+    "customer.subscription.created": payments.SubscriptionCreated,
+    "customer.subscription.updated": payments.SubscriptionUpdated,
     # Stripe "deletes" a subscription when it is canceled (at once or at the period's end).
-    "customer.subscription.deleted": SubscriptionCanceled,
+    "customer.subscription.deleted": payments.SubscriptionCanceled,
 }
 
 
 def _subscription(
-    model: type[SubscriptionEvent], sub: dict[str, Any], occurred_at: datetime
-) -> SubscriptionEvent:
+    model: type[payments.SubscriptionEvent], sub: dict[str, Any], occurred_at: datetime
+) -> payments.SubscriptionEvent:
     """Price, interval and period from the subscription's items.
 
     The price and amount are only filled for a single-item subscription: with several items there
@@ -148,15 +125,15 @@ def _subscription(
         amount=amount,
         interval=recurring.get("interval") or price.get("interval"),
         interval_count=recurring.get("interval_count") or price.get("interval_count"),
-        current_period_end=from_unix(period_end) if isinstance(period_end, int) else None,
+        current_period_end=base.from_unix(period_end) if isinstance(period_end, int) else None,
         cancel_at_period_end=sub.get("cancel_at_period_end"),
-        canceled_at=from_unix(sub.get("canceled_at")),
+        canceled_at=base.from_unix(sub.get("canceled_at")),
         occurred_at=occurred_at,
         metadata=_string_metadata(sub.get("metadata")),
     )
 
 
-class StripeHandler(VendorHandler):
+class StripeHandler(base.VendorHandler):
     vendor: ClassVar[str] = "stripe"
     summary: ClassVar[str] = "Stripe-Signature t=…,v1=HMAC-SHA256 hex of '{t}.{body}' (stripe SDK)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Stripe-Signature",)
@@ -171,55 +148,60 @@ class StripeHandler(VendorHandler):
         "customer.subscription.deleted": "subscription.canceled",
     }
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
-            raise MissingSignatureError("Stripe-Signature header is missing")
+            raise base.MissingSignatureError("Stripe-Signature header is missing")
         # The SDK compares with hmac.compare_digest, which raises TypeError on non-ASCII str.
         if len(header) > MAX_HEADER_LENGTH or not header.isascii():
-            raise InvalidSignatureError("Stripe-Signature header is malformed")
+            raise base.InvalidSignatureError("Stripe-Signature header is malformed")
         try:
             payload = request.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise MalformedRequestError("body is not UTF-8") from None
+            raise base.MalformedRequestError("body is not UTF-8") from None
         for index, secret in enumerate(source.secrets):
             try:
                 stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=None)
             except stripe.SignatureVerificationError:
                 continue
             signed_at = _signed_at(header)
-            check_tolerance(signed_at, now, self.tolerance(source))
-            return Verdict(secret_index=index, signed_at=signed_at)
-        raise InvalidSignatureError("no Stripe signature matches a configured secret")
+            base.check_tolerance(signed_at, now, self.tolerance(source))
+            return base.Verdict(secret_index=index, signed_at=signed_at)
+        raise base.InvalidSignatureError("no Stripe signature matches a configured secret")
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
         event_id, event_type = event.get("id"), event.get("type")
         if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-            raise MalformedRequestError("Stripe event has no id")
+            raise base.MalformedRequestError("Stripe event has no id")
         if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise MalformedRequestError("Stripe event has no type")
-        return Identity(event_id=event_id, event_type=event_type)
+            raise base.MalformedRequestError("Stripe event has no type")
+        return base.Identity(event_id=event_id, event_type=event_type)
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         obj = event.get("data", {}).get("object", {})
-        occurred_at = from_unix(event.get("created")) or delivery.received_at
+        occurred_at = base.from_unix(event.get("created")) or delivery.received_at
         if (model := SUBSCRIPTION_EVENTS.get(delivery.event_type)) is not None:
             subscription = _subscription(model, obj, occurred_at)
             return [
-                Emitted(
+                base.Emitted(
                     data=subscription,
                     key=subscription.subscription_id,
                     subject=subscription.subscription_id,
                     time=occurred_at,
                 )
             ]
-        data: PaymentSucceeded | PaymentFailed | PaymentRefunded | PaymentDisputed
+        data: (
+            payments.PaymentSucceeded
+            | payments.PaymentFailed
+            | payments.PaymentRefunded
+            | payments.PaymentDisputed
+        )
         match delivery.event_type:
             case "payment_intent.succeeded":
-                data = PaymentSucceeded(
+                data = payments.PaymentSucceeded(
                     provider="stripe",
                     payment_id=obj["id"],
                     amount=_money(
@@ -233,7 +215,7 @@ class StripeHandler(VendorHandler):
                 payment_id = obj["id"]
             case "payment_intent.payment_failed":
                 error = obj.get("last_payment_error") or {}
-                data = PaymentFailed(
+                data = payments.PaymentFailed(
                     provider="stripe",
                     payment_id=obj["id"],
                     amount=_money(obj.get("amount"), obj.get("currency")),
@@ -249,7 +231,7 @@ class StripeHandler(VendorHandler):
                 # Keyed by the PaymentIntent when there is one, so it follows that payment's
                 # `payment.succeeded` on the same partition.
                 payment_id = obj.get("payment_intent") or obj["id"]
-                data = PaymentRefunded(
+                data = payments.PaymentRefunded(
                     provider="stripe",
                     payment_id=payment_id,
                     amount=_money(obj.get("amount_refunded"), obj.get("currency")),
@@ -266,7 +248,7 @@ class StripeHandler(VendorHandler):
                 # Keyed like the refund: by the PaymentIntent the disputed charge belongs to.
                 payment_id = obj.get("payment_intent") or obj["charge"]
                 due_by = _object(obj.get("evidence_details")).get("due_by")
-                data = PaymentDisputed(
+                data = payments.PaymentDisputed(
                     provider="stripe",
                     payment_id=payment_id,
                     amount=_money(obj.get("amount"), obj.get("currency")),
@@ -276,12 +258,12 @@ class StripeHandler(VendorHandler):
                     reason=obj.get("reason"),
                     status=obj.get("status"),
                     charge_id=obj.get("charge"),
-                    evidence_due_by=from_unix(due_by) if isinstance(due_by, int) else None,
+                    evidence_due_by=base.from_unix(due_by) if isinstance(due_by, int) else None,
                 )
             case _:
-                return [passthrough(delivery, event)]
+                return [base.passthrough(delivery, event)]
         return [
-            Emitted(
+            base.Emitted(
                 data=data,
                 key=payment_id,
                 subject=payment_id,

@@ -30,33 +30,9 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ingest.handlers.base import (
-    Delivery,
-    Emitted,
-    Identity,
-    InboundRequest,
-    InvalidSignatureError,
-    MalformedRequestError,
-    Reply,
-    VendorHandler,
-    Verdict,
-    Verification,
-    bounded_id,
-    parse_json,
-    passthrough,
-)
+from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
-from ingest.schemas.messaging import (
-    CallStatus,
-    MessageDelivered,
-    MessageEvent,
-    MessageFailed,
-    MessageQueued,
-    MessageRead,
-    MessageReceived,
-    MessageSent,
-    MessageUndelivered,
-)
+from ingest.schemas import messaging
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -74,14 +50,14 @@ SIGNATURES: Mapping[str, HmacSignature] = {
 }
 """By the algorithm X-Twilio-Webhooks-Signature-Settings names; the auth token's is HMAC_SHA1."""
 
-MESSAGE_MODELS: Mapping[str, type[MessageEvent]] = {
-    "queued": MessageQueued,
-    "sent": MessageSent,
-    "delivered": MessageDelivered,
-    "undelivered": MessageUndelivered,
-    "failed": MessageFailed,
-    "received": MessageReceived,
-    "read": MessageRead,
+MESSAGE_MODELS: Mapping[str, type[messaging.MessageEvent]] = {
+    "queued": messaging.MessageQueued,
+    "sent": messaging.MessageSent,
+    "delivered": messaging.MessageDelivered,
+    "undelivered": messaging.MessageUndelivered,
+    "failed": messaging.MessageFailed,
+    "received": messaging.MessageReceived,
+    "read": messaging.MessageRead,
 }
 
 
@@ -120,7 +96,7 @@ def _with_default_port_variants(url: str) -> list[str]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise MalformedRequestError("request URL is not valid") from None
+        raise base.MalformedRequestError("request URL is not valid") from None
     default = DEFAULT_PORTS.get(parts.scheme)
     if default is None or not parts.netloc:
         return [url]
@@ -137,11 +113,11 @@ def _form_params(body: bytes) -> list[tuple[str, str]]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise MalformedRequestError("form body is not UTF-8") from None
+        raise base.MalformedRequestError("form body is not UTF-8") from None
     try:
         return parse_qsl(text, keep_blank_values=True, max_num_fields=1000)
     except ValueError:
-        raise MalformedRequestError("form body has too many fields") from None
+        raise base.MalformedRequestError("form body has too many fields") from None
 
 
 def _signed_string(url: str, params: list[tuple[str, str]]) -> bytes:
@@ -164,7 +140,7 @@ def _signature(settings: str | None) -> HmacSignature:
         if separator and name.strip() == "algorithm" and value.strip():
             signature = SIGNATURES.get(value.strip().upper())
             if signature is None:
-                raise InvalidSignatureError("unsupported Twilio signature algorithm")
+                raise base.InvalidSignatureError("unsupported Twilio signature algorithm")
             return signature
     return SIGNATURES["HMAC_SHA1"]
 
@@ -173,7 +149,7 @@ def _query_values(url: str, name: str) -> list[str]:
     try:
         return parse_qs(urlsplit(url).query, keep_blank_values=True).get(name, [])
     except ValueError:
-        raise MalformedRequestError("request URL is not valid") from None
+        raise base.MalformedRequestError("request URL is not valid") from None
 
 
 def _canonical_hash(params: list[tuple[str, str]]) -> str:
@@ -194,7 +170,7 @@ def _parties(params: dict[str, str]) -> dict[str, str | None]:
     }
 
 
-class TwilioHandler(VendorHandler):
+class TwilioHandler(base.VendorHandler):
     vendor: ClassVar[str] = "twilio"
     summary: ClassVar[str] = (
         "X-Twilio-Signature: base64 HMAC-SHA1 of URL + sorted POST params (JSON: URL with "
@@ -207,12 +183,12 @@ class TwilioHandler(VendorHandler):
     options_model: ClassVar[type[BaseModel]] = TwilioOptions
     mapped_types: ClassVar[Mapping[str, str]] = {
         **{f"message.{status}": model.event_type for status, model in MESSAGE_MODELS.items()},
-        "call.<status>": CallStatus.event_type,
+        "call.<status>": messaging.CallStatus.event_type,
     }
 
     # -- verification ------------------------------------------------------------------
 
-    def signed_url(self, request: InboundRequest, source: SourceConfig) -> str:
+    def signed_url(self, request: base.InboundRequest, source: SourceConfig) -> str:
         """The URL Twilio signed: `public_url` with the request's query, or the request URL."""
         public_url = self.options(source, TwilioOptions).public_url
         if public_url is None:
@@ -220,11 +196,11 @@ class TwilioHandler(VendorHandler):
         try:
             query = urlsplit(request.url).query
         except ValueError:
-            raise MalformedRequestError("request URL is not valid") from None
+            raise base.MalformedRequestError("request URL is not valid") from None
         parts = urlsplit(public_url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         signature = _signature(request.headers.get(SETTINGS_HEADER))
         offered = signature.offered(request)
@@ -234,13 +210,13 @@ class TwilioHandler(VendorHandler):
         if body_hashes:
             # JSON body: the URL is signed, and the URL carries the body's hash.
             if len(body_hashes) != 1:
-                raise InvalidSignatureError("the URL carries more than one bodySHA256")
+                raise base.InvalidSignatureError("the URL carries more than one bodySHA256")
             expected_hash = hashlib.sha256(request.body).hexdigest().encode()
             if not hmac.compare_digest(expected_hash, body_hashes[0].lower().encode("utf-8")):
-                raise InvalidSignatureError("bodySHA256 does not match the body")
+                raise base.InvalidSignatureError("bodySHA256 does not match the body")
             params: list[tuple[str, str]] = []
         elif request.body and _is_json_body(request.body):
-            raise InvalidSignatureError(
+            raise base.InvalidSignatureError(
                 "JSON body without bodySHA256 in the URL: the body would not be signed"
             )
         else:
@@ -248,15 +224,17 @@ class TwilioHandler(VendorHandler):
 
         # Twilio signs the URL as it addressed it, with or without the default port.
         candidates = [_signed_string(u, params) for u in _with_default_port_variants(url)]
-        return Verdict(secret_index=signature.matching_secret(source.secrets, candidates, offered))
+        return base.Verdict(
+            secret_index=signature.matching_secret(source.secrets, candidates, offered)
+        )
 
     # -- identification ----------------------------------------------------------------
 
-    def delivery_id(self, request: InboundRequest) -> str | None:
+    def delivery_id(self, request: base.InboundRequest) -> str | None:
         """Twilio keeps `I-Twilio-Idempotency-Token` on its retries of one webhook."""
         return request.headers.get("i-twilio-idempotency-token", "").strip() or None
 
-    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         if _is_json_body(request.body):
             return self._identify_json(request.body)
         params = dict(_form_params(request.body))
@@ -265,63 +243,66 @@ class TwilioHandler(VendorHandler):
         if "EventType" in params:
             # Conversations, TaskRouter, Sync…: a named event without one id per status; identical
             # retries hash alike.
-            event_type = bounded_id(params["EventType"], "EventType")
-            return Identity(
+            event_type = base.bounded_id(params["EventType"], "EventType")
+            return base.Identity(
                 event_id=f"{event_type}:{_canonical_hash(sorted(params.items()))}",
                 event_type=event_type,
             )
         if message_sid and message_status:
-            sid = bounded_id(message_sid, "MessageSid")
-            status = bounded_id(message_status.lower(), "MessageStatus")
-            return Identity(
-                event_id=bounded_id(f"{sid}:{status}", "MessageSid and status"),
+            sid = base.bounded_id(message_sid, "MessageSid")
+            status = base.bounded_id(message_status.lower(), "MessageStatus")
+            return base.Identity(
+                event_id=base.bounded_id(f"{sid}:{status}", "MessageSid and status"),
                 event_type=f"message.{status}",
             )
         call_sid, call_status = params.get("CallSid"), params.get("CallStatus")
         if call_sid and call_status:
-            status = bounded_id(call_status.lower(), "CallStatus")
-            event_id = f"{bounded_id(call_sid, 'CallSid')}:{status}"
+            status = base.bounded_id(call_status.lower(), "CallStatus")
+            event_id = f"{base.bounded_id(call_sid, 'CallSid')}:{status}"
             if params.get("SequenceNumber", "").isdigit():
                 # Status callbacks number their reports; two reports of one status stay distinct.
                 event_id += f":{params['SequenceNumber']}"
-            return Identity(
-                event_id=bounded_id(event_id, "CallSid and status"), event_type=f"call.{status}"
+            return base.Identity(
+                event_id=base.bounded_id(event_id, "CallSid and status"),
+                event_type=f"call.{status}",
             )
         if not params:
-            raise MalformedRequestError("Twilio request has no parameters")
-        return Identity(
+            raise base.MalformedRequestError("Twilio request has no parameters")
+        return base.Identity(
             event_id=f"webhook:{_canonical_hash(sorted(params.items()))}", event_type="webhook"
         )
 
     @staticmethod
-    def _identify_json(body: bytes) -> Identity:
-        document = parse_json(body)
+    def _identify_json(body: bytes) -> base.Identity:
+        document = base.parse_json(body)
         if isinstance(document, list):
             # Event Streams delivers CloudEvents in batches; each item has its own id.
-            return Identity(event_id=hashlib.sha256(body).hexdigest(), event_type="events")
+            return base.Identity(event_id=hashlib.sha256(body).hexdigest(), event_type="events")
         if isinstance(document, dict) and isinstance(document.get("type"), str):
             event_id = document.get("id")
-            return Identity(
-                event_id=bounded_id(event_id, "event id")
+            return base.Identity(
+                event_id=base.bounded_id(event_id, "event id")
                 if event_id is not None
                 else hashlib.sha256(body).hexdigest(),
-                event_type=bounded_id(document["type"], "event type"),
+                event_type=base.bounded_id(document["type"], "event type"),
             )
-        raise MalformedRequestError("Twilio JSON body is neither an event nor a list of events")
+        raise base.MalformedRequestError(
+            "Twilio JSON body is neither an event nor a list of events"
+        )
 
     def reply(
-        self, request: InboundRequest, identity: Identity, source: SourceConfig
-    ) -> Reply | None:
+        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
+    ) -> base.Reply | None:
         """An incoming message's webhook expects TwiML back; an empty `<Response/>` means "no
         reply" (anything else shows as error 12300 in Twilio's debugger). Status callbacks ignore
         the response, so they get our usual JSON."""
         if identity.event_type == "message.received":
-            return Reply(status=200, body=EMPTY_TWIML, content_type="text/xml")
+            return base.Reply(status=200, body=EMPTY_TWIML, content_type="text/xml")
         return None
 
     # -- normalization -----------------------------------------------------------------
 
-    def normalize(self, delivery: Delivery) -> list[Emitted]:
+    def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         if _is_json_body(delivery.body):
             return self._normalize_json(delivery)
         params = dict(_form_params(delivery.body))
@@ -330,10 +311,10 @@ class TwilioHandler(VendorHandler):
             return [self._message(params, status, delivery.received_at)]
         if kind == "call" and status:
             return [self._call(params, status, delivery.received_at)]
-        return [passthrough(delivery, params)]
+        return [base.passthrough(delivery, params)]
 
     @staticmethod
-    def _message(params: dict[str, str], status: str, received_at: datetime) -> Emitted:
+    def _message(params: dict[str, str], status: str, received_at: datetime) -> base.Emitted:
         model = MESSAGE_MODELS[status]
         message_id = params.get("MessageSid") or params["SmsSid"]
         data = model(
@@ -347,7 +328,7 @@ class TwilioHandler(VendorHandler):
             error_message=params.get("ErrorMessage") or None,
             occurred_at=received_at,
         )
-        return Emitted(
+        return base.Emitted(
             data=data,
             key=message_id,
             subject=message_id,
@@ -355,11 +336,11 @@ class TwilioHandler(VendorHandler):
         )
 
     @staticmethod
-    def _call(params: dict[str, str], status: str, received_at: datetime) -> Emitted:
+    def _call(params: dict[str, str], status: str, received_at: datetime) -> base.Emitted:
         call_id = params["CallSid"]
         # Call status callbacks carry an RFC 2822 `Timestamp`; the first voice request does not.
         occurred_at = _rfc2822(params["Timestamp"]) if params.get("Timestamp") else received_at
-        data = CallStatus(
+        data = messaging.CallStatus(
             **_parties(params),
             call_id=call_id,
             status=status,
@@ -369,20 +350,20 @@ class TwilioHandler(VendorHandler):
             error_code=params.get("ErrorCode") or None,
             occurred_at=occurred_at,
         )
-        return Emitted(data=data, key=call_id, subject=call_id, time=occurred_at)
+        return base.Emitted(data=data, key=call_id, subject=call_id, time=occurred_at)
 
     @staticmethod
-    def _normalize_json(delivery: Delivery) -> list[Emitted]:
+    def _normalize_json(delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json()
         if not isinstance(document, list):
-            return [passthrough(delivery, document)]
+            return [base.passthrough(delivery, document)]
         emitted = []
         for item in document:
             if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                 raise ValueError("Event Streams item has no type")
-            item_id = bounded_id(item.get("id"), "Event Streams item id")
+            item_id = base.bounded_id(item.get("id"), "Event Streams item id")
             emitted.append(
-                Emitted(
+                base.Emitted(
                     data=VendorPassthrough(
                         vendor="twilio", vendor_event_type=item["type"], payload=item
                     ),

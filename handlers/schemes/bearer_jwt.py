@@ -22,13 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from ingest.handlers.base import (
-    InboundRequest,
-    InvalidCredentialsError,
-    InvalidSignatureError,
-    MissingSignatureError,
-    TimestampOutOfToleranceError,
-)
+from ingest.handlers import base
 
 if TYPE_CHECKING:  # PyJWT names its options' type from 2.10; any 2.x takes the dict
     from jwt.types import Options
@@ -58,22 +52,22 @@ class BearerJwt:
     algorithms: tuple[str, ...] = ("RS256",)
     """Asymmetric only: the key set holds public keys, and an HMAC keyed with one is a forgery."""
 
-    def token(self, request: InboundRequest) -> str:
+    def token(self, request: base.InboundRequest) -> str:
         """The JWT from `Authorization: Bearer <token>`."""
         header = request.headers.get("authorization")
         if not header or not header.strip():
-            raise MissingSignatureError("Authorization header is missing")
+            raise base.MissingSignatureError("Authorization header is missing")
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidSignatureError("Authorization is not a Bearer token")
+            raise base.InvalidSignatureError("Authorization is not a Bearer token")
         if not token.isascii():  # base64url and dots: anything else is no JWT
-            raise InvalidSignatureError("bearer token is not a JWT")
+            raise base.InvalidSignatureError("bearer token is not a JWT")
         return token
 
     def verified_claims(
         self,
-        request: InboundRequest,
+        request: base.InboundRequest,
         documents: Mapping[str, bytes],
         *,
         now: float,
@@ -84,21 +78,21 @@ class BearerJwt:
         token = self.token(request)
         key_set = documents.get(self.jwks_url)
         if key_set is None:
-            raise InvalidSignatureError(f"{self.vendor}'s key set was not available")
+            raise base.InvalidSignatureError(f"{self.vendor}'s key set was not available")
         key = self.signing_key(token, key_set)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key, algorithms=list(self.algorithms), options=SIGNATURE_ONLY
             )
         except (jwt.PyJWTError, ValueError, TypeError):
-            raise InvalidSignatureError("bearer token signature does not verify") from None
+            raise base.InvalidSignatureError("bearer token signature does not verify") from None
         issued_at, expires_at = _time(claims, "iat"), _time(claims, "exp")
         if now > expires_at + tolerance_seconds or now < issued_at - tolerance_seconds:
-            raise TimestampOutOfToleranceError("bearer token is expired or not yet valid")
+            raise base.TimestampOutOfToleranceError("bearer token is expired or not yet valid")
         if claims.get("iss") not in self.issuers:
-            raise InvalidCredentialsError(f"bearer token was not issued by {self.vendor}")
+            raise base.InvalidCredentialsError(f"bearer token was not issued by {self.vendor}")
         if not _for_audience(claims.get("aud"), audience):
-            raise InvalidCredentialsError("bearer token is for another audience")
+            raise base.InvalidCredentialsError("bearer token is for another audience")
         return claims
 
     def signing_key(self, token: str, key_set: bytes) -> Any:
@@ -107,19 +101,21 @@ class BearerJwt:
             header = jwt.get_unverified_header(token)
             keys = jwt.PyJWKSet.from_dict(json.loads(key_set)).keys
         except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError):
-            raise InvalidSignatureError("bearer token or key set is malformed") from None
+            raise base.InvalidSignatureError("bearer token or key set is malformed") from None
         if header.get("alg") not in self.algorithms:
-            raise InvalidSignatureError(f"bearer token is not {' or '.join(self.algorithms)}")
+            raise base.InvalidSignatureError(f"bearer token is not {' or '.join(self.algorithms)}")
         for key in keys:
             if key.key_id == header.get("kid"):
                 return key.key
-        raise InvalidSignatureError(f"bearer token was signed by no key in {self.vendor}'s key set")
+        raise base.InvalidSignatureError(
+            f"bearer token was signed by no key in {self.vendor}'s key set"
+        )
 
 
 def _time(claims: Mapping[str, Any], name: str) -> int:
     value = claims.get(name)
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidSignatureError(f"bearer token has no numeric {name!r}")
+        raise base.InvalidSignatureError(f"bearer token has no numeric {name!r}")
     return int(value)
 
 

@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ingest.handlers.base import InvalidSignatureError
+from ingest.handlers import base
 
 
 def plain_https(url: object, *, max_length: int = 2048) -> SplitResult | None:
@@ -54,21 +54,23 @@ def signing_certificate(document: bytes | None, now: float, vendor: str) -> x509
     """The certificate in `document` (the one fetched or pinned), valid at `now`."""
     certificate = leaf(document) if document is not None else None
     if certificate is None:
-        raise InvalidSignatureError(f"{vendor}'s signing certificate could not be read")
+        raise base.InvalidSignatureError(f"{vendor}'s signing certificate could not be read")
     moment = datetime.fromtimestamp(now, tz=UTC)
     if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
-        raise InvalidSignatureError(f"{vendor}'s signing certificate is expired or not yet valid")
+        raise base.InvalidSignatureError(
+            f"{vendor}'s signing certificate is expired or not yet valid"
+        )
     return certificate
 
 
 def decode_signature(encoded: object, max_length: int, what: str) -> bytes:
     """A base64 signature as sent; refused when absent, too long, or not strict base64."""
     if not isinstance(encoded, str) or not encoded or len(encoded) > max_length:
-        raise InvalidSignatureError(f"{what} is missing or malformed")
+        raise base.InvalidSignatureError(f"{what} is missing or malformed")
     try:
         return base64.b64decode(encoded.encode("ascii"), validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise InvalidSignatureError(f"{what} is not base64") from None
+        raise base.InvalidSignatureError(f"{what} is not base64") from None
 
 
 def verify_rsa(
@@ -81,8 +83,8 @@ def verify_rsa(
     """PKCS#1 v1.5 with the certificate's RSA key; InvalidSignatureError unless it verifies."""
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
-        raise InvalidSignatureError(f"{vendor}'s signing certificate does not hold an RSA key")
+        raise base.InvalidSignatureError(f"{vendor}'s signing certificate does not hold an RSA key")
     try:
         public_key.verify(signature, message, padding.PKCS1v15(), algorithm())
     except (InvalidSignature, ValueError):
-        raise InvalidSignatureError(f"{vendor} signature does not verify") from None
+        raise base.InvalidSignatureError(f"{vendor} signature does not verify") from None

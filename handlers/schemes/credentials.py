@@ -27,14 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from ingest.handlers.base import (
-    HEADER_NAME,
-    InvalidCredentialsError,
-    MissingCredentialsError,
-    VendorHandler,
-    Verdict,
-    Verification,
-)
+from ingest.handlers import base
 from ingest.sources import SourceConfig
 
 MAX_CREDENTIAL_HEADER_LENGTH = 4096
@@ -111,7 +104,7 @@ class TokenInHeader(TokenCredentials):
     @field_validator("header")
     @classmethod
     def _header_name(cls, header: str) -> str:
-        if not HEADER_NAME.match(header.strip()):
+        if not base.HEADER_NAME.match(header.strip()):
             raise ValueError("header must be an HTTP header name such as Authorization")
         # Requests reach handlers with lower-case header names.
         return header.strip().lower()
@@ -129,14 +122,14 @@ def header_bytes(value: str, what: str) -> bytes:
     try:
         return value.encode("latin-1")
     except UnicodeEncodeError:
-        raise InvalidCredentialsError(f"{what} is not a valid header value") from None
+        raise base.InvalidCredentialsError(f"{what} is not a valid header value") from None
 
 
 def _present(value: str | None, what: str) -> str:
     if value is None or not value.strip():
-        raise MissingCredentialsError(f"{what} header is missing")
+        raise base.MissingCredentialsError(f"{what} header is missing")
     if len(value) > MAX_CREDENTIAL_HEADER_LENGTH:
-        raise InvalidCredentialsError(f"{what} header is too long")
+        raise base.InvalidCredentialsError(f"{what} header is too long")
     return value.strip()
 
 
@@ -148,14 +141,14 @@ def match_basic(header: str | None, credentials: Sequence[BasicCredential]) -> i
     value = _present(header, "Authorization")
     scheme, _, encoded = value.partition(" ")
     if scheme.lower() != "basic":
-        raise InvalidCredentialsError("Authorization must use the Basic scheme")
+        raise base.InvalidCredentialsError("Authorization must use the Basic scheme")
     try:
         decoded = base64.b64decode(header_bytes(encoded.strip(), "Authorization"), validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidCredentialsError("Authorization is not valid base64") from None
+        raise base.InvalidCredentialsError("Authorization is not valid base64") from None
     username, colon, password = decoded.partition(b":")
     if not colon:
-        raise InvalidCredentialsError("Basic credentials must be 'username:password'")
+        raise base.InvalidCredentialsError("Basic credentials must be 'username:password'")
     presented_user, presented_password = _digest(username), _digest(password)
     matched: int | None = None
     for index, credential in enumerate(credentials):
@@ -164,7 +157,9 @@ def match_basic(header: str | None, credentials: Sequence[BasicCredential]) -> i
         if user_ok and password_ok and matched is None:
             matched = index
     if matched is None:
-        raise InvalidCredentialsError("Basic credentials match no configured username/password")
+        raise base.InvalidCredentialsError(
+            "Basic credentials match no configured username/password"
+        )
     return matched
 
 
@@ -190,7 +185,7 @@ def match_token(
         if hit and matched is None:
             matched = index
     if matched is None:
-        raise InvalidCredentialsError(f"{what} matches no configured token")
+        raise base.InvalidCredentialsError(f"{what} matches no configured token")
     return matched
 
 
@@ -207,7 +202,7 @@ def _checked(options: BaseModel, model: type[CredentialsT]) -> CredentialsT:
     return options
 
 
-class BasicAuthVerified(VendorHandler):
+class BasicAuthVerified(base.VendorHandler):
     """Verification by `Authorization: Basic …` against the source's `basic_auth` (its options
     model derives from `BasicCredentials`)."""
 
@@ -216,13 +211,13 @@ class BasicAuthVerified(VendorHandler):
     requires_secrets: ClassVar[bool] = False
     credentials_option: ClassVar[str | None] = "'basic_auth' (username/password pairs)"
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         options = _checked(self.options(check.source, self.options_model), BasicCredentials)
         header = check.request.headers.get(AUTHORIZATION)
-        return Verdict(secret_index=match_basic(header, options.basic_auth))
+        return base.Verdict(secret_index=match_basic(header, options.basic_auth))
 
 
-class TokenVerified(VendorHandler):
+class TokenVerified(base.VendorHandler):
     """Verification by a header equal to one of the source's `tokens`. In `Authorization`
     unless the options model is a `TokenInHeader` (then the source's `header`, which the inbox
     blanks); `accepts_bearer`: `Bearer <token>` counts as the token too (Auth0 sends what the
@@ -243,8 +238,8 @@ class TokenVerified(VendorHandler):
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.token_header(source)})
 
-    def verify(self, check: Verification) -> Verdict:
-        return Verdict(secret_index=self.authenticate(check.request.headers, check.source))
+    def verify(self, check: base.Verification) -> base.Verdict:
+        return base.Verdict(secret_index=self.authenticate(check.request.headers, check.source))
 
     def authenticate(self, headers: Mapping[str, str], source: SourceConfig) -> int:
         """The index of the token presented; for a GET handshake (Okta) as for a delivery."""

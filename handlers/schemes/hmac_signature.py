@@ -22,14 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from ingest.handlers.base import (
-    InboundRequest,
-    InvalidSignatureError,
-    MissingSignatureError,
-    VendorHandler,
-    Verdict,
-    Verification,
-)
+from ingest.handlers import base
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
 Encoding = Literal["hex", "base64"]
@@ -72,7 +65,7 @@ class HmacSignature:
 
     # -- verifying -----------------------------------------------------------------------
 
-    def offered(self, request: InboundRequest) -> list[bytes]:
+    def offered(self, request: base.InboundRequest) -> list[bytes]:
         """The decoded MACs the header offers, of the digest's length, read from the bytes
         received (a MAC is ASCII: any other byte makes an element malformed, never a crash).
 
@@ -80,9 +73,9 @@ class HmacSignature:
         is too long or offers nothing well formed."""
         value = request.header_bytes(self.header.lower())
         if value is None or not value.strip(WHITESPACE):
-            raise MissingSignatureError(f"{self.header} header is missing")
+            raise base.MissingSignatureError(f"{self.header} header is missing")
         if len(value) > MAX_HEADER_LENGTH:
-            raise InvalidSignatureError(f"{self.header} header is malformed")
+            raise base.InvalidSignatureError(f"{self.header} header is malformed")
         separator = None if self.separator is None else self.separator.encode()
         elements = [value] if separator is None else value.split(separator)
         prefix = self.prefix.encode()
@@ -95,7 +88,9 @@ class HmacSignature:
                 macs.append(mac)
         if not macs:
             expected = f"{self.prefix}<{self.encoding} {self.algorithm}>"
-            raise InvalidSignatureError(f"{self.header} has no signature of the form {expected}")
+            raise base.InvalidSignatureError(
+                f"{self.header} has no signature of the form {expected}"
+            )
         return macs
 
     def matching_secret(
@@ -110,9 +105,9 @@ class HmacSignature:
                 matches = [hmac.compare_digest(expected, mac) for mac in offered]
                 if any(matches):
                     return index
-        raise InvalidSignatureError(f"no {self.vendor} signature matches a configured secret")
+        raise base.InvalidSignatureError(f"no {self.vendor} signature matches a configured secret")
 
-    def verify(self, request: InboundRequest, secrets: Sequence[str], content: bytes) -> int:
+    def verify(self, request: base.InboundRequest, secrets: Sequence[str], content: bytes) -> int:
         """`offered` then `matching_secret` for a vendor that signs one content."""
         return self.matching_secret(secrets, [content], self.offered(request))
 
@@ -142,7 +137,7 @@ class HmacSignature:
         return self.prefix + self.encode(self.compute(secret, content))
 
 
-class HmacVerified(VendorHandler):
+class HmacVerified(base.VendorHandler):
     """The verification role of a vendor that signs with one `HmacSignature`: it declares
     `signature` (its header becomes `signature_headers`) and, if it signs more than the body,
     `signed_content`; every configured secret is tried, the index of the one that matched kept."""
@@ -154,9 +149,9 @@ class HmacVerified(VendorHandler):
         if "signature" in cls.__dict__ and "signature_headers" not in cls.__dict__:
             cls.signature_headers = (cls.signature.header,)
 
-    def signed_content(self, check: Verification) -> bytes:
+    def signed_content(self, check: base.Verification) -> bytes:
         return check.request.body
 
-    def verify(self, check: Verification) -> Verdict:
+    def verify(self, check: base.Verification) -> base.Verdict:
         secrets, content = check.source.secrets, self.signed_content(check)
-        return Verdict(secret_index=self.signature.verify(check.request, secrets, content))
+        return base.Verdict(secret_index=self.signature.verify(check.request, secrets, content))
