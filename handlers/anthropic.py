@@ -94,6 +94,5 @@ class AnthropicHandler(StandardWebhooksHandler):
                 data=event,
                 key=session_id,
                 subject=session_id,
-                time=occurred_at,
             )
         ]

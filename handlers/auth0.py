@@ -139,7 +139,7 @@ class Auth0Handler(TokenVerified):
             name=base.text_or_none(user.get("name")),
             occurred_at=occurred_at,
         )
-        return base.Emitted(data=emitted, key=user_id, subject=user_id, time=occurred_at)
+        return base.Emitted(data=emitted, key=user_id, subject=user_id)
 
     @staticmethod
     def _log(record: Any) -> base.Emitted:
@@ -212,7 +212,6 @@ class Auth0Handler(TokenVerified):
             data=data,
             key=key,
             subject=data.user_id,
-            time=occurred_at,
             item_id=log_id,
         )
 

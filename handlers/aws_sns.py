@@ -398,7 +398,6 @@ def _ses_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.
             data=event,
             key=event.recipient.lower(),
             subject=event.message_id,
-            time=event.occurred_at,
         )
         for event in events
     ]
@@ -455,7 +454,6 @@ def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.E
                 data=data,
                 key=f"s3:{bucket}/{key}",
                 subject=key,
-                time=occurred_at,
                 item_id=identifier,
             )
         )

@@ -178,6 +178,9 @@ class Emitted:
     """Kafka partition key: the entity whose events must stay in order (a payment, a repository)."""
     subject: str | None = None
     time: datetime | None = None
+    """When it happened. Left out, it is the data's `occurred_at` where the data has one (and must
+    agree with it if given); data without one (a passthrough) takes it from here, else the
+    CloudEvent's time is when the delivery was received."""
     item_id: str | None = None
     """For a batch (SendGrid, Okta…): the vendor's id of this item. It makes the CloudEvent id, and
     an item already seen from this source in an earlier delivery is not published again."""
@@ -189,6 +192,11 @@ class Emitted:
     spelled otherwise in a CloudEvent type (Shopify's `orders/create` → `shopify.orders.create`)."""
 
     def __post_init__(self) -> None:
+        occurred_at = getattr(self.data, "occurred_at", None)
+        if isinstance(occurred_at, datetime):
+            if self.time is not None and self.time != occurred_at:
+                raise ValueError(f"time {self.time} disagrees with its data's {occurred_at}")
+            object.__setattr__(self, "time", occurred_at)
         declared = getattr(type(self.data), "event_type", None)
         if not isinstance(declared, str):
             declared = None

@@ -122,6 +122,5 @@ class ClerkHandler(StandardWebhooksHandler):
                 data=mapped,
                 key=mapped.user_id or delivery.event_id,
                 subject=mapped.user_id,
-                time=mapped.occurred_at,
             )
         ]

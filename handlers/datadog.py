@@ -191,6 +191,5 @@ class DatadogHandler(base.VendorHandler):
                 # Per monitor, in order: a recovery must not overtake its trigger.
                 key=alert_id or delivery.event_id,
                 subject=alert_id,
-                time=data.occurred_at,
             )
         ]

@@ -161,7 +161,6 @@ class GcsHandler(base.VendorHandler):
                 data=data,
                 key=f"gcs:{bucket}/{key}",
                 subject=key,
-                time=occurred_at,
             )
         ]
 

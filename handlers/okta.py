@@ -177,7 +177,6 @@ class OktaHandler(TokenVerified):
             data=data,
             key=data.user_id or data.username or item_id,
             subject=data.user_id,
-            time=occurred_at,
             item_id=item_id,
         )
 

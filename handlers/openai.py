@@ -126,6 +126,5 @@ class OpenAIHandler(StandardWebhooksHandler):
                 data=data,
                 key=resource_id,
                 subject=resource_id,
-                time=occurred_at,
             )
         ]

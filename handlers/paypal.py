@@ -347,7 +347,6 @@ class PayPalHandler(base.VendorHandler):
                 data=data,
                 key=data.payment_id,
                 subject=data.payment_id,
-                time=occurred_at,
             )
         ]
 
@@ -373,5 +372,4 @@ class PayPalHandler(base.VendorHandler):
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,
-            time=occurred_at,
         )

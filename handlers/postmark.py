@@ -86,7 +86,6 @@ class PostmarkHandler(BasicAuthVerified):
                 data=data,
                 key=data.recipient.lower(),
                 subject=data.message_id,
-                time=data.occurred_at,
             )
         ]
 

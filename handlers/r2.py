@@ -69,6 +69,5 @@ class R2Handler(StandardWebhooksHandler):
                 data=data,
                 key=f"r2:{bucket}/{key}",
                 subject=key,
-                time=occurred_at,
             )
         ]

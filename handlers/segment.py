@@ -137,6 +137,5 @@ class SegmentHandler(HmacVerified):
             data=data,
             key=key,
             subject=user_id or anonymous_id,
-            time=data.occurred_at if isinstance(data, analytics.AnalyticsCall) else None,
             item_id=message_id if batch else None,
         )

@@ -265,7 +265,6 @@ class SendGridHandler(base.VendorHandler):
             data=data,
             key=recipient.lower(),
             subject=data.message_id,
-            time=occurred_at,
             item_id=identifier,
         )
 

@@ -115,7 +115,7 @@ class ShopifyHandler(HmacVerified):
         if model is commerce.OrderCancelled:
             fields["cancel_reason"] = order.get("cancel_reason")
         data = model(**fields)
-        return base.Emitted(data=data, key=order_id, subject=order_id, time=occurred_at)
+        return base.Emitted(data=data, key=order_id, subject=order_id)
 
     @staticmethod
     def _refund(
@@ -159,5 +159,4 @@ class ShopifyHandler(HmacVerified):
             data=data,
             key=order_id,
             subject=order_id,
-            time=occurred_at,
         )

@@ -229,7 +229,6 @@ class SlackHandler(base.VendorHandler):
                 data=data,
                 key=f"{team}:{channel}",
                 subject=channel,
-                time=occurred_at,
             )
         ]
 

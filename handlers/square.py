@@ -169,7 +169,6 @@ class SquareHandler(HmacVerified):
             data=data,
             key=data.payment_id,
             subject=data.payment_id,
-            time=occurred_at,
         )
 
     @staticmethod
@@ -187,7 +186,7 @@ class SquareHandler(HmacVerified):
             refund_amount=amount,
             reason=refund.get("reason"),
         )
-        return base.Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
+        return base.Emitted(data=data, key=payment_id, subject=payment_id)
 
     @staticmethod
     def _dispute(dispute: dict[str, Any], occurred_at: datetime) -> base.Emitted:
@@ -202,7 +201,7 @@ class SquareHandler(HmacVerified):
             status=dispute.get("state"),
             evidence_due_by=base.iso_time(dispute.get("due_at")),
         )
-        return base.Emitted(data=data, key=payment_id, subject=payment_id, time=occurred_at)
+        return base.Emitted(data=data, key=payment_id, subject=payment_id)
 
     @staticmethod
     def _subscription(
@@ -231,5 +230,4 @@ class SquareHandler(HmacVerified):
             data=data,
             key=data.subscription_id,
             subject=data.subscription_id,
-            time=occurred_at,
         )

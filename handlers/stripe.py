@@ -190,7 +190,6 @@ class StripeHandler(base.VendorHandler):
                     data=subscription,
                     key=subscription.subscription_id,
                     subject=subscription.subscription_id,
-                    time=occurred_at,
                 )
             ]
         data: (
@@ -267,6 +266,5 @@ class StripeHandler(base.VendorHandler):
                 data=data,
                 key=payment_id,
                 subject=payment_id,
-                time=occurred_at,
             )
         ]

@@ -332,7 +332,6 @@ class TwilioHandler(base.VendorHandler):
             data=data,
             key=message_id,
             subject=message_id,
-            time=received_at,
         )
 
     @staticmethod
@@ -350,7 +349,7 @@ class TwilioHandler(base.VendorHandler):
             error_code=params.get("ErrorCode") or None,
             occurred_at=occurred_at,
         )
-        return base.Emitted(data=data, key=call_id, subject=call_id, time=occurred_at)
+        return base.Emitted(data=data, key=call_id, subject=call_id)
 
     @staticmethod
     def _normalize_json(delivery: base.Delivery) -> list[base.Emitted]:

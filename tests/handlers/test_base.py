@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,6 +112,28 @@ def test_data_without_a_type_of_its_own_must_be_given_one() -> None:
         Emitted(data=data, key="o/r#1")
     assert Emitted(type="vcs.pull_request.opened", data=data, key="o/r#1").type.endswith("opened")
 
+
+
+# -- Emitted: the CloudEvent time is when the data says it occurred --------------------------
+
+
+def test_an_emitted_event_takes_its_time_from_its_data() -> None:
+    data = UserCreated(provider="clerk", user_id="user_1", occurred_at=WHEN)
+    assert Emitted(data=data, key="user_1").time == WHEN
+
+
+def test_a_time_that_disagrees_with_the_data_is_refused() -> None:
+    """`time=x.occurred_at` stood beside `data=x` in 27 calls: one more field free to drift."""
+    data = UserCreated(provider="clerk", user_id="user_1", occurred_at=WHEN)
+    with pytest.raises(ValueError, match="disagrees"):
+        Emitted(data=data, key="user_1", time=WHEN + timedelta(seconds=1))
+    assert Emitted(data=data, key="user_1", time=WHEN).time == WHEN
+
+
+def test_data_without_an_occurrence_time_keeps_the_time_given() -> None:
+    data = VendorPassthrough(vendor="stripe", vendor_event_type="customer.created", payload={})
+    assert Emitted(data=data, key="k").time is None
+    assert Emitted(data=data, key="k", time=WHEN).time == WHEN
 
 # -- configuration every vendor shares --------------------------------------------------------
 
