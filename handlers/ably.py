@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas import realtime
@@ -98,15 +97,13 @@ class AblyHandler(base.VendorHandler):
         "channel.presence: leave": realtime.PresenceLeft.event_type,
     }
 
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        checked = super().check_config(source)
-        for index, api_key in enumerate(checked.secrets):
-            if _split_key(api_key) is None:
-                raise ConfigError(
-                    f"source {source.name!r}: secrets[{index}] must be a whole Ably API key, "
-                    "'appId.keyId:keySecret', as the dashboard's API Keys tab shows it"
-                )
-        return checked
+    def secret_problem(self, secret: str) -> str | None:
+        if _split_key(secret) is None:
+            return (
+                "must be a whole Ably API key, 'appId.keyId:keySecret', as the dashboard's "
+                "API Keys tab shows it"
+            )
+        return None
 
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source

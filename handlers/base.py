@@ -258,7 +258,17 @@ class Configured(ABC):
                 for err in exc.errors(include_input=False, include_url=False)
             )
             raise ConfigError(f"source {source.name!r}: {problems}") from None
+        for index, secret in enumerate(source.secrets):
+            if (problem := self.secret_problem(secret)) is not None:
+                raise ConfigError(f"source {source.name!r}: secrets[{index}] {problem}")
         return source.with_options(options)
+
+    def secret_problem(self, secret: str) -> str | None:
+        """Why `secret` cannot be one this vendor issues (truncated, mistyped, the wrong key), or
+        None. Checked for each secret at start-up: otherwise it would fail every delivery as
+        `invalid_signature`, which looks like the vendor's fault. The answer is shown after
+        `secrets[<index>]` and must never quote the secret."""
+        return None
 
     def options(self, source: SourceConfig, model: type[OptionsT]) -> OptionsT:
         """The source's options as `model`: the parsed ones once `check_config` ran (at

@@ -18,7 +18,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import match_token
 from ingest.schemas import ai
@@ -60,13 +59,9 @@ class HuggingFaceHandler(base.VendorHandler):
         "repo.content.create": ai.RepoUpdated.event_type,
     }
 
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
-        for index, secret in enumerate(source.secrets):
-            if not secret.isascii():
-                # The Hub only sends ASCII secrets; a non-ASCII one could never match.
-                raise ConfigError(f"source {source.name!r}: secrets[{index}] must be ASCII")
-        return source
+    def secret_problem(self, secret: str) -> str | None:
+        # The Hub only sends ASCII secrets; a non-ASCII one could never match.
+        return None if secret.isascii() else "must be ASCII"
 
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source

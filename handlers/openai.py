@@ -24,7 +24,6 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.schemas import ai
@@ -85,14 +84,13 @@ class OpenAIHandler(StandardWebhooksHandler):
     secrets_usage: ClassVar[str | None] = None
 
     def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = base.VendorHandler.check_config(self, source)
-        for index, secret in enumerate(source.secrets):
-            if signing_key(secret) is None:
-                raise ConfigError(
-                    f"source {source.name!r}: secrets[{index}] starts with whsec_ but the rest "
-                    "is not base64"
-                )
-        return source
+        # OpenAI signs with secrets only: Standard Webhooks' public keys are not its to check.
+        return base.VendorHandler.check_config(self, source)
+
+    def secret_problem(self, secret: str) -> str | None:
+        if signing_key(secret) is None:
+            return "starts with whsec_ but the rest is not base64"
+        return None
 
     def v1_signature(self, secret: str, msg_id: str, signed_at: int, body: bytes) -> bytes | None:
         """OpenAI's key derivation (`signing_key`); the rest is Standard Webhooks'. The id and

@@ -138,15 +138,15 @@ class StandardWebhooksHandler(base.VendorHandler):
     secrets_usage: ClassVar[str | None] = "secrets (v1) and/or public_keys (v1a)"
     default_tolerance_seconds: ClassVar[int | None] = 300
 
+    def secret_problem(self, secret: str) -> str | None:
+        # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
+        # quietly become a different key, so decode strictly here.
+        if not _strict_b64(secret.removeprefix("whsec_")):
+            return "is not a base64 (whsec_…) secret"
+        return None
+
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
-        for index, secret in enumerate(source.secrets):
-            # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
-            # quietly become a different key, so decode strictly here.
-            if not _strict_b64(secret.removeprefix("whsec_")):
-                raise ConfigError(
-                    f"source {source.name!r}: secrets[{index}] is not a base64 (whsec_…) secret"
-                )
         public_keys = self._public_keys(source)
         for index, encoded in enumerate(public_keys):
             if encoded.startswith(PRIVATE_KEY_PREFIX):

@@ -171,6 +171,37 @@ def test_secrets_are_refused_where_credentials_go_elsewhere(vendor: str, tmp_pat
         handler.check_config(_document(vendor, tmp_path, secrets=["a-long-enough-secret"]))
 
 
+
+# A secret no vendor's format allows: wrong prefix/shape for the key-based vendors, not base64
+# after `whsec_`, not ASCII.
+UNUSABLE_SECRET = "whsec_ clé"
+SECRET_CHECKED = sorted(
+    vendor for vendor, handler in HANDLERS.items() if handler.secret_problem(UNUSABLE_SECRET)
+)
+
+
+@pytest.mark.parametrize("vendor", SECRET_CHECKED)
+def test_a_secret_in_a_form_the_vendor_never_issues_stops_start_up(
+    vendor: str, tmp_path: Path
+) -> None:
+    """Checked once, at start-up, for each secret: a typo'd or truncated secret would otherwise
+    fail every delivery as `invalid_signature`, the vendor's fault to an operator's eye. The
+    message names the secret by index and never quotes it."""
+    handler = HANDLERS[vendor]
+    good = _document(vendor, tmp_path)
+    handler.check_config(good)
+    bad = _document(vendor, tmp_path, secrets=[*good.secrets, UNUSABLE_SECRET])
+    with pytest.raises(ConfigError, match=rf"secrets\[{len(good.secrets)}\]") as refused:
+        handler.check_config(bad)
+    assert UNUSABLE_SECRET not in str(refused.value)
+    assert "clé" not in str(refused.value)
+
+
+def test_the_vendors_that_check_their_secrets_form_are_the_expected_ones() -> None:
+    assert {"ably", "huggingface", "openai", "standard-webhooks", "anthropic", "clerk"} <= set(
+        SECRET_CHECKED
+    )
+
 def test_the_untimed_and_credential_vendors_are_the_expected_ones() -> None:
     """The lists above come from declarations; this pins them so a vendor cannot drop out of
     the checks by declaring something else by mistake."""
