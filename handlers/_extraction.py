@@ -12,6 +12,7 @@ import unicodedata
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.sources import SourceConfig
@@ -162,8 +163,10 @@ class ExtractingHandler(base.VendorHandler):
     """Base of the configurable vendors (generic-hmac, basic-auth, header-token): ids and types
     come from the source's extraction options, events pass through unchanged."""
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         return identify(request, self.options(source, ExtractionOptions))
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         return normalize(delivery)

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
@@ -97,6 +98,7 @@ class AblyHandler(base.VendorHandler):
         "channel.presence: leave": realtime.PresenceLeft.event_type,
     }
 
+    @override
     def secret_problem(self, secret: str) -> str | None:
         if _split_key(secret) is None:
             return (
@@ -105,6 +107,7 @@ class AblyHandler(base.VendorHandler):
             )
         return None
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         key = request.headers.get(KEY_HEADER)
@@ -128,6 +131,7 @@ class AblyHandler(base.VendorHandler):
         matched = SIGNATURE.matching_secret([s for _, s in named], [request.body], offered)
         return base.Verdict(secret_index=named[matched][0])
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         sources = {item.get("source") for item in _items(request.body)}
         single = next(iter(sources)) if len(sources) == 1 else None
@@ -136,6 +140,7 @@ class AblyHandler(base.VendorHandler):
             event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         emitted: list[base.Emitted] = []
         for item in _items(delivery.body):

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
 from ingest.schemas import ai
@@ -56,6 +58,7 @@ class AnthropicHandler(StandardWebhooksHandler):
         vendor_type: model.event_type for vendor_type, model in SESSION_OUTCOMES.items()
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json_object()
         event_type = _data(document).get("type")
@@ -69,6 +72,7 @@ class AnthropicHandler(StandardWebhooksHandler):
             event_id = base.bounded_id(header_id, "webhook-id")
         return base.Identity(event_id=event_id, event_type=event_type)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         data = _data(document)

@@ -23,6 +23,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import TokenVerified
 from ingest.schemas import identity
@@ -90,6 +92,7 @@ class Auth0Handler(TokenVerified):
         **{name: model.event_type for name, model in CLOUDEVENT_MAP.items()},
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         kind, document = _records(request.body)
         if kind == "cloudevent":
@@ -105,6 +108,7 @@ class Auth0Handler(TokenVerified):
 
     # -- normalization ---------------------------------------------------------------
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         kind, document = _records(delivery.body)
         if kind == "cloudevent":

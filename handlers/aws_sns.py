@@ -34,6 +34,7 @@ from urllib.parse import unquote_plus
 
 from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -154,12 +155,15 @@ class AwsSnsHandler(base.VendorHandler):
         "Notification": "aws-sns.Notification (any other message, passthrough)",
     }
 
+    @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         return self.options(source, SnsOptions).certificates
 
+    @override
     def confirms_automatically(self, source: SourceConfig) -> bool:
         return self.options(source, SnsOptions).auto_confirm
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         options = self.options(source, SnsOptions)
@@ -175,6 +179,7 @@ class AwsSnsHandler(base.VendorHandler):
                 )
         return source
 
+    @override
     def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         # Only a URL we would trust is ever fetched (or looked up among the pinned files);
         # anything else is left to `verify`, which refuses it without any I/O.
@@ -185,6 +190,7 @@ class AwsSnsHandler(base.VendorHandler):
         url = message.get("SigningCertURL") if isinstance(message, dict) else None
         return [url] if isinstance(url, str) and allowed_sns_url(url, pem=True) else []
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now, documents = check.request, check.source, check.now, check.documents
         message = request.json_object()
@@ -212,6 +218,7 @@ class AwsSnsHandler(base.VendorHandler):
             raise base.InvalidCredentialsError("the message's TopicArn is not in topic_arns")
         return base.Verdict(secret_index=0, signed_at=signed_at)
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         message = request.json_object()
         message_id = base.bounded_id(message.get("MessageId"), "SNS MessageId")
@@ -233,6 +240,7 @@ class AwsSnsHandler(base.VendorHandler):
             )
         return base.Identity(event_id=message_id, event_type=_notification_type(message))
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         message = delivery.json_object()
         if message.get("Type") in HANDSHAKES:

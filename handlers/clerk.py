@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
@@ -75,6 +76,7 @@ class ClerkHandler(StandardWebhooksHandler):
         **dict.fromkeys(sorted(SESSION_ENDED), identity.SessionEnded.event_type),
     }
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         data = _object(event.get("data"))

@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import (
@@ -143,9 +144,11 @@ class DatadogHandler(base.VendorHandler):
         "recovered": monitoring.AlertResolved.event_type,
     }
 
+    @override
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.options(source, DatadogOptions).header})
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         options = self.options(source, DatadogOptions)
@@ -161,11 +164,13 @@ class DatadogHandler(base.VendorHandler):
             )
         raise base.MissingCredentialsError(f"neither {options.header} nor Authorization was sent")
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json_object()
         event_id = base.bounded_id(_text(document.get("id")), "id ($ID in the payload template)")
         return base.Identity(event_id=event_id, event_type=_transition(document))
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         model = TRANSITIONS.get(delivery.event_type)

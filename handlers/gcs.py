@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -68,6 +69,7 @@ class GcsHandler(base.VendorHandler):
         "OBJECT_METADATA_UPDATE": "gcs.OBJECT_METADATA_UPDATE (passthrough)",
     }
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         options = self.options(source, GcsOptions)
@@ -75,14 +77,17 @@ class GcsHandler(base.VendorHandler):
             raise ConfigError(f"source {source.name!r}: jwks: no file at {options.jwks}")
         return source
 
+    @override
     def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         return [GOOGLE_JWKS_URL]
 
+    @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         """Google's JWKS answered from the local copy, when the source names one."""
         jwks = self.options(source, GcsOptions).jwks
         return {GOOGLE_JWKS_URL: jwks} if jwks else {}
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         options = self.options(check.source, GcsOptions)
         claims = TOKEN.verified_claims(
@@ -98,6 +103,7 @@ class GcsHandler(base.VendorHandler):
             raise base.InvalidCredentialsError("bearer token's email is not verified")
         return base.Verdict(secret_index=0, signed_at=int(claims["iat"]))
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         message = request.json_object().get("message")
         if not isinstance(message, dict):
@@ -111,6 +117,7 @@ class GcsHandler(base.VendorHandler):
             event_type = "message"
         return base.Identity(event_id=message_id, event_type=event_type)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         envelope = delivery.json_object()
         message = envelope["message"]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, field_validator, model_validator
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction, base
@@ -147,6 +148,7 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
     # Applies only to sources that configure a timestamp.
     default_tolerance_seconds: ClassVar[int | None] = 300
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         options = self.options(source, GenericHmacOptions)
@@ -157,6 +159,7 @@ class GenericHmacHandler(_extraction.ExtractingHandler):
             )
         return source
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         options = self.options(source, GenericHmacOptions)

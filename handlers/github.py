@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas import vcs
@@ -55,9 +57,11 @@ class GitHubHandler(HmacVerified):
         "ping": "(handshake, not published)",
     }
 
+    @override
     def delivery_id(self, request: base.InboundRequest) -> str | None:
         return request.headers.get("x-github-delivery", "").strip() or None
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         delivery = request.headers.get("x-github-delivery", "").strip()
         event = request.headers.get("x-github-event", "").strip()
@@ -69,6 +73,7 @@ class GitHubHandler(HmacVerified):
             raise base.WireError("X-GitHub-Event header is missing")
         return base.Identity(event_id=delivery, event_type=event, handshake=event == "ping")
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         payload = _payload(delivery.body)
         if not isinstance(payload, dict):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import _extraction
@@ -36,6 +37,7 @@ class HeaderTokenHandler(TokenVerified, _extraction.ExtractingHandler):
     options_model: ClassVar[type[BaseModel]] = HeaderTokenOptions
     accepts_bearer: ClassVar[bool] = True
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         header = self.token_header(source)

@@ -18,6 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import match_token
 from ingest.schemas import ai
@@ -59,21 +61,25 @@ class HuggingFaceHandler(base.VendorHandler):
         "repo.content.create": ai.RepoUpdated.event_type,
     }
 
+    @override
     def secret_problem(self, secret: str) -> str | None:
         # The Hub only sends ASCII secrets; a non-ASCII one could never match.
         return None if secret.isascii() else "must be ASCII"
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         presented = request.headers.get(SECRET_HEADER)
         return base.Verdict(secret_index=match_token(presented, source.secrets, "X-Webhook-Secret"))
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event_type = _event_type(request.json_object())
         return base.Identity(
             event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json_object()
         repo = document.get("repo")

@@ -22,6 +22,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import BasicAuthVerified
 from ingest.schemas import analytics
@@ -78,6 +80,7 @@ class MixpanelHandler(BasicAuthVerified):
         "remove_members": f"{analytics.CohortMemberRemoved.event_type}, one per member",
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         action, parameters = _parameters(request.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")
@@ -85,12 +88,14 @@ class MixpanelHandler(BasicAuthVerified):
         event_id = _compact(f"{cohort}:{session}:{action}:{_page(parameters)}")
         return base.Identity(event_id=event_id, event_type=action)
 
+    @override
     def reply(
         self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
     ) -> base.Reply | None:
         body = json.dumps({"action": identity.event_type, "status": "success"}).encode()
         return base.Reply(status=200, body=body)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         action, parameters = _parameters(delivery.json_object())
         cohort = _id_text(parameters.get("mixpanel_cohort_id"), "mixpanel_cohort_id")

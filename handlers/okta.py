@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import TokenInHeader, TokenVerified
@@ -73,6 +74,7 @@ class OktaHandler(TokenVerified):
         SESSION_END: identity.SessionEnded.event_type,
     }
 
+    @override
     def handle_get(
         self, request: base.InboundRequest, source: SourceConfig, now: float
     ) -> base.Reply:
@@ -84,6 +86,7 @@ class OktaHandler(TokenVerified):
             raise base.MalformedRequestError("X-Okta-Verification-Challenge is too long")
         return base.Reply(status=200, body=json.dumps({"verification": challenge}).encode())
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         body = request.json_object()
         event_type = body.get("eventType")
@@ -99,6 +102,7 @@ class OktaHandler(TokenVerified):
 
     # -- normalization ---------------------------------------------------------------
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         body = delivery.json_object()
         events = _object(body.get("data")).get("events")

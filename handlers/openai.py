@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
@@ -83,15 +84,18 @@ class OpenAIHandler(StandardWebhooksHandler):
     requires_secrets: ClassVar[bool] = True
     secrets_usage: ClassVar[str | None] = None
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         # OpenAI signs with secrets only: Standard Webhooks' public keys are not its to check.
         return base.VendorHandler.check_config(self, source)
 
+    @override
     def secret_problem(self, secret: str) -> str | None:
         if signing_key(secret) is None:
             return "starts with whsec_ but the rest is not base64"
         return None
 
+    @override
     def v1_signature(self, secret: str, msg_id: str, signed_at: int, body: bytes) -> bytes | None:
         """OpenAI's key derivation (`signing_key`); the rest is Standard Webhooks'. The id and
         timestamp are signed as sent: ASCII, which `verify` checked before asking."""
@@ -101,6 +105,7 @@ class OpenAIHandler(StandardWebhooksHandler):
         content = f"{msg_id}.{signed_at}.".encode("utf-8", "surrogatepass") + body
         return hmac.new(key, content, hashlib.sha256).digest()
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         model = MAPPED.get(delivery.event_type)

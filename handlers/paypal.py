@@ -42,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -220,6 +221,7 @@ class PayPalHandler(base.VendorHandler):
         "BILLING.SUBSCRIPTION.CANCELLED": "subscription.canceled",
     }
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         if source.secrets:
             # A webhook id or a key pasted into `secrets` would otherwise be silently ignored.
@@ -240,14 +242,17 @@ class PayPalHandler(base.VendorHandler):
                 )
         return source
 
+    @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         return self.options(source, PayPalOptions).certificates
 
+    @override
     def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
         url = request.headers.get(CERT_URL, "").strip()
         # Anything else is refused in `verify` without ever being handed to the fetcher.
         return [url] if acceptable_cert_url(url) else []
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now, documents = check.request, check.source, check.now, check.documents
         headers = request.headers
@@ -283,6 +288,7 @@ class PayPalHandler(base.VendorHandler):
         certificate.verify_rsa(signing, signature, message.encode(), hashes.SHA256, "PayPal")
         return base.Verdict(secret_index=0, signed_at=signed_at)
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
         return base.Identity(
@@ -290,6 +296,7 @@ class PayPalHandler(base.VendorHandler):
             event_type=base.bounded_id(event.get("event_type"), "PayPal event_type"),
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         resource = event.get("resource")

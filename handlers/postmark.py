@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.credentials import BasicAuthVerified
 from ingest.schemas import email
@@ -68,6 +70,7 @@ class PostmarkHandler(BasicAuthVerified):
         "SubscriptionChange": "email.unsubscribed (ManualSuppression only)",
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         record = request.json_object()
         record_type = record.get("RecordType")
@@ -75,6 +78,7 @@ class PostmarkHandler(BasicAuthVerified):
             raise base.MalformedRequestError("Postmark record has no RecordType")
         return base.Identity(event_id=dedup_key(record_type, record), event_type=record_type)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         record = delivery.json_object()
         recipient = record.get("Recipient") or record.get("Email")

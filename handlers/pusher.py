@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -93,6 +94,7 @@ class PusherHandler(base.VendorHandler):
         "member_removed": realtime.PresenceLeft.event_type,
     }
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         checked = super().check_config(source)
         keys = self.options(checked, PusherOptions).app_key
@@ -103,6 +105,7 @@ class PusherHandler(base.VendorHandler):
             )
         return checked
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         key = request.headers.get(KEY_HEADER)
@@ -122,6 +125,7 @@ class PusherHandler(base.VendorHandler):
         base.check_tolerance(time_ms // 1000, now, self.tolerance(source))
         return base.Verdict(secret_index=index, signed_at=time_ms // 1000)
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         _, events = _events(request.body)
         names = {event.get("name") for event in events}
@@ -131,6 +135,7 @@ class PusherHandler(base.VendorHandler):
             event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         time_ms, events = _events(delivery.body)
         occurred_at = base.from_unix(time_ms / 1000) or delivery.received_at

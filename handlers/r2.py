@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.schemas import storage
@@ -38,6 +40,7 @@ class R2Handler(StandardWebhooksHandler):
 
     type_field: ClassVar[str] = "action"
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         message = delivery.json_object()
         action = delivery.event_type

@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas import analytics
@@ -59,6 +61,7 @@ class SegmentHandler(HmacVerified):
         BATCH: "(a JSON array: one CloudEvent per message, as above)",
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json()
         if isinstance(document, list):
@@ -79,6 +82,7 @@ class SegmentHandler(HmacVerified):
             event_id = base.bounded_id(message_id, "messageId")
         return base.Identity(event_id=event_id, event_type=kind)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json()
         if isinstance(document, list):

@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -166,6 +167,7 @@ class SendGridHandler(base.VendorHandler):
         "processed": "sendgrid.processed (passthrough: accepted for sending, nothing happened yet)",
     }
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         options = self.options(source, SendGridOptions)
@@ -178,6 +180,7 @@ class SendGridHandler(base.VendorHandler):
                 ) from None
         return source
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         signature_header = request.headers.get(SIGNATURE_HEADER)
@@ -209,6 +212,7 @@ class SendGridHandler(base.VendorHandler):
             return base.Verdict(secret_index=index, signed_at=signed_at)
         raise base.InvalidSignatureError("no SendGrid signature matches a configured public key")
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         events = request.json()
         if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
@@ -222,6 +226,7 @@ class SendGridHandler(base.VendorHandler):
             event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         events = delivery.json()
         if not isinstance(events, list):

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas import commerce
@@ -50,6 +52,7 @@ class ShopifyHandler(HmacVerified):
         "refunds/create": commerce.OrderRefunded.event_type,
     }
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         topic = request.headers.get(TOPIC_HEADER, "").strip()
         if not topic or len(topic) > 100:
@@ -64,6 +67,7 @@ class ShopifyHandler(HmacVerified):
             "neither X-Shopify-Event-Id nor X-Shopify-Webhook-Id is set"
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         payload = delivery.json_object()
         triggered_at = base.iso_time(delivery.headers.get(TRIGGERED_AT_HEADER))

@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
+from typing_extensions import override
+
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
 from ingest.schemas import chat
@@ -108,6 +110,7 @@ class SlackHandler(base.VendorHandler):
         "interactivity (form, payload=)": "slack.<type> (answered with an empty 200)",
     }
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         offered = SIGNATURE.offered(request)
@@ -121,6 +124,7 @@ class SlackHandler(base.VendorHandler):
         base.check_tolerance(signed_at, now, self.tolerance(source))
         return base.Verdict(secret_index=index, signed_at=signed_at)
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         form = _form(request.body)
         if form is not None:
@@ -165,6 +169,7 @@ class SlackHandler(base.VendorHandler):
             event_type=event_type,
         )
 
+    @override
     def reply(
         self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
     ) -> base.Reply | None:
@@ -177,6 +182,7 @@ class SlackHandler(base.VendorHandler):
         challenge = _body(request.body)["challenge"]
         return base.Reply(status=200, body=json.dumps({"challenge": challenge}).encode())
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         form = _form(delivery.body)
         if form is not None:

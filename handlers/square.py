@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
@@ -106,10 +107,12 @@ class SquareHandler(HmacVerified):
         "subscription.updated": "subscription.updated (subscription.canceled when CANCELED)",
     }
 
+    @override
     def signed_content(self, check: base.Verification) -> bytes:
         url = self.options(check.source, SquareOptions).notification_url.encode()
         return url + check.request.body
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
         return base.Identity(
@@ -117,6 +120,7 @@ class SquareHandler(HmacVerified):
             event_type=base.bounded_id(event.get("type"), "Square event type"),
         )
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         data = event.get("data")

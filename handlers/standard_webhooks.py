@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 from standardwebhooks import Webhook
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers import base
@@ -138,6 +139,7 @@ class StandardWebhooksHandler(base.VendorHandler):
     secrets_usage: ClassVar[str | None] = "secrets (v1) and/or public_keys (v1a)"
     default_tolerance_seconds: ClassVar[int | None] = 300
 
+    @override
     def secret_problem(self, secret: str) -> str | None:
         # The library decodes leniently (junk → fewer or no bytes); a typo'd secret must not
         # quietly become a different key, so decode strictly here.
@@ -145,6 +147,7 @@ class StandardWebhooksHandler(base.VendorHandler):
             return "is not a base64 (whsec_…) secret"
         return None
 
+    @override
     def check_config(self, source: SourceConfig) -> SourceConfig:
         source = super().check_config(source)
         public_keys = self._public_keys(source)
@@ -180,6 +183,7 @@ class StandardWebhooksHandler(base.VendorHandler):
                 return ()
         return options.public_keys if isinstance(options, StandardWebhooksOptions) else ()
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         headers, body = request.headers, request.body
@@ -235,6 +239,7 @@ class StandardWebhooksHandler(base.VendorHandler):
         signed = _webhook(secret).sign(msg_id=msg_id, timestamp=timestamp, data=text)
         return base64.b64decode(signed.partition(",")[2])
 
+    @override
     def delivery_id(self, request: base.InboundRequest) -> str | None:
         """`webhook-id` is signed and kept on retries: the id even when the payload has no
         `type` (the spec does not constrain the payload)."""
@@ -243,6 +248,7 @@ class StandardWebhooksHandler(base.VendorHandler):
     type_field: ClassVar[str] = "type"
     """The payload's field naming the event type (R2: `action`)."""
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         """`webhook-id` (signed, the same on every retry) and the payload's `type_field`."""
         msg_id = _header(request.headers, "id")
@@ -253,6 +259,7 @@ class StandardWebhooksHandler(base.VendorHandler):
             raise base.MalformedRequestError(f"payload has no string {self.type_field!r}")
         return base.Identity(event_id=msg_id, event_type=event_type)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         return [base.passthrough(delivery, delivery.json_object())]
 

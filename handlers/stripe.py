@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import stripe
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.schemas import payments
@@ -148,6 +149,7 @@ class StripeHandler(base.VendorHandler):
         "customer.subscription.deleted": "subscription.canceled",
     }
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
         header = request.headers.get(SIGNATURE_HEADER)
@@ -170,6 +172,7 @@ class StripeHandler(base.VendorHandler):
             return base.Verdict(secret_index=index, signed_at=signed_at)
         raise base.InvalidSignatureError("no Stripe signature matches a configured secret")
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
         event_id, event_type = event.get("id"), event.get("type")
@@ -179,6 +182,7 @@ class StripeHandler(base.VendorHandler):
             raise base.MalformedRequestError("Stripe event has no type")
         return base.Identity(event_id=event_id, event_type=event_type)
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
         obj = event.get("data", {}).get("object", {})

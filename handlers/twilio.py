@@ -29,6 +29,7 @@ from typing import ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature
@@ -200,6 +201,7 @@ class TwilioHandler(base.VendorHandler):
         parts = urlsplit(public_url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
         signature = _signature(request.headers.get(SETTINGS_HEADER))
@@ -230,10 +232,12 @@ class TwilioHandler(base.VendorHandler):
 
     # -- identification ----------------------------------------------------------------
 
+    @override
     def delivery_id(self, request: base.InboundRequest) -> str | None:
         """Twilio keeps `I-Twilio-Idempotency-Token` on its retries of one webhook."""
         return request.headers.get("i-twilio-idempotency-token", "").strip() or None
 
+    @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         if _is_json_body(request.body):
             return self._identify_json(request.body)
@@ -290,6 +294,7 @@ class TwilioHandler(base.VendorHandler):
             "Twilio JSON body is neither an event nor a list of events"
         )
 
+    @override
     def reply(
         self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
     ) -> base.Reply | None:
@@ -302,6 +307,7 @@ class TwilioHandler(base.VendorHandler):
 
     # -- normalization -----------------------------------------------------------------
 
+    @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         if _is_json_body(delivery.body):
             return self._normalize_json(delivery)

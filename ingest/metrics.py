@@ -24,6 +24,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from typing_extensions import override
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -122,6 +123,7 @@ class SnapshotCollector(Collector):
     def __init__(self, snapshot: StoreSnapshot) -> None:
         self.snapshot = snapshot
 
+    @override
     def collect(self) -> Iterable[Metric]:
         snap = self.snapshot
         yield GaugeMetricFamily(
@@ -183,6 +185,7 @@ class _Families(Collector):
     def __init__(self, families: Iterator[Metric]) -> None:
         self.families = list(families)
 
+    @override
     def collect(self) -> Iterable[Metric]:
         return self.families
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 from typing import Any
 
+from typing_extensions import override
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from ingest.settings import Settings
@@ -64,26 +65,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.write(TOO_SLOW)
             self.transport.close()
 
+    @override
+    @override
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()  # a connection that never sends a byte is held no longer than this
 
+    @override
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    @override
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_count = 0
         self._header_bytes = 0
         self._arm()
 
+    @override
     def on_url(self, url: bytes) -> None:
         self._header_bytes += len(url)
         if self._header_bytes > self.max_header_bytes:
             raise _HeadersTooLargeError
         super().on_url(url)
 
+    @override
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         self._header_bytes += len(name) + len(value) + 4
@@ -91,10 +98,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadersTooLargeError
         super().on_header(name, value)
 
+    @override
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
 
+    @override
     def data_received(self, data: bytes) -> None:
         if self._header_timer is None and self.cycle is not None and self.cycle.response_complete:
             self._arm()  # bytes of the next request on a kept-alive connection
@@ -103,6 +112,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         except _HeadersTooLargeError:
             self._refuse_headers()
 
+    @override
     def send_400_response(self, msg: str) -> None:
         # httptools wraps an exception raised in a callback as a parser error.
         if self._header_count > self.max_headers or self._header_bytes > self.max_header_bytes:

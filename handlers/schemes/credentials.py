@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from typing_extensions import override
 
 from ingest.handlers import base
 from ingest.sources import SourceConfig
@@ -98,6 +99,7 @@ class TokenInHeader(TokenCredentials):
     header: str = AUTHORIZATION
 
     @property
+    @override
     def token_header(self) -> str:
         return self.header
 
@@ -211,6 +213,7 @@ class BasicAuthVerified(base.VendorHandler):
     requires_secrets: ClassVar[bool] = False
     credentials_option: ClassVar[str | None] = "'basic_auth' (username/password pairs)"
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         options = _checked(self.options(check.source, self.options_model), BasicCredentials)
         header = check.request.headers.get(AUTHORIZATION)
@@ -235,9 +238,11 @@ class TokenVerified(base.VendorHandler):
     def token_header(self, source: SourceConfig) -> str:
         return self.tokens(source).token_header
 
+    @override
     def credential_headers(self, source: SourceConfig) -> frozenset[str]:
         return frozenset({self.token_header(source)})
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         return base.Verdict(secret_index=self.authenticate(check.request.headers, check.source))
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from typing_extensions import override
+
 from ingest.handlers import base
 
 Algorithm = Literal["sha1", "sha256", "sha512"]
@@ -144,6 +146,7 @@ class HmacVerified(base.VendorHandler):
 
     signature: ClassVar[HmacSignature]
 
+    @override
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         if "signature" in cls.__dict__ and "signature_headers" not in cls.__dict__:
@@ -152,6 +155,7 @@ class HmacVerified(base.VendorHandler):
     def signed_content(self, check: base.Verification) -> bytes:
         return check.request.body
 
+    @override
     def verify(self, check: base.Verification) -> base.Verdict:
         secrets, content = check.source.secrets, self.signed_content(check)
         return base.Verdict(secret_index=self.signature.verify(check.request, secrets, content))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from typing_extensions import override
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,17 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy)
 
+    @override
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
+    @override
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.lazy:
             return load(self.lazy[cmd_name])
         return super().get_command(ctx, cmd_name)
 
+    @override
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, self.lazy[name].summary) for name in sorted(self.lazy)]
         if rows:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.ably import SAMPLE_KEY_NAME, SIGNATURE, AblyHandler, _split_key
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -12,6 +14,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class AblySimulator(Simulator[AblyHandler]):
     vendor: ClassVar[str] = AblyHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

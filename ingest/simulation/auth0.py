@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.auth0 import (
     Auth0Handler,
     _records,
@@ -18,6 +20,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class Auth0Simulator(Simulator[Auth0Handler]):
     vendor: ClassVar[str] = Auth0Handler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers.aws_sns import (
@@ -38,6 +39,7 @@ def make_certificate(
 class AwsSnsSimulator(Simulator[AwsSnsHandler]):
     vendor: ClassVar[str] = AwsSnsHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
@@ -57,6 +59,7 @@ class AwsSnsSimulator(Simulator[AwsSnsHandler]):
             "    auto_confirm: false   # the sample SubscribeURL points at AWS\n"
         )
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
+from typing_extensions import override
+
 from ingest.errors import ConfigError
 from ingest.handlers.base import VendorHandler
 from ingest.simulation import templates
@@ -55,6 +57,7 @@ class Simulator(ABC, Generic[HandlerT]):
     samples_file: ClassVar[str | None] = None
     """The data file's name when it is not the vendor's (vendors that share their samples)."""
 
+    @override
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "vendor" in cls.__dict__ and "sample_types" not in cls.__dict__:

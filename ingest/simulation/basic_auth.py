@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.basic_auth import BasicAuthHandler, BasicAuthOptions
 from ingest.simulation import _extraction
 from ingest.simulation._extraction import ExtractingSimulator
@@ -15,6 +17,7 @@ from ingest.simulation.credentials import basic_authorization
 class BasicAuthSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = BasicAuthHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

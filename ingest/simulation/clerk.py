@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.errors import ConfigError
 from ingest.handlers.clerk import ClerkHandler
 from ingest.simulation.base import SignedRequest, SigningContext
@@ -16,9 +18,11 @@ from ingest.simulation.standard_webhooks import StandardWebhooksSimulator
 class ClerkSimulator(StandardWebhooksSimulator):
     vendor: ClassVar[str] = ClerkHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         raise ConfigError("vendor clerk signs with a shared secret (whsec_…); there are no keys")
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

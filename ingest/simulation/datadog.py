@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.datadog import DatadogHandler, DatadogOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 from ingest.simulation.credentials import basic_authorization, first_basic_credential
@@ -14,6 +16,7 @@ from ingest.simulation.credentials import basic_authorization, first_basic_crede
 class DatadogSimulator(Simulator[DatadogHandler]):
     vendor: ClassVar[str] = DatadogHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers.gcs import JWKS_FILE, KEY_FILE, LOCAL_KID, GcsHandler, GcsOptions
@@ -26,6 +27,7 @@ def local_jwks(public_key: rsa.RSAPublicKey, kid: str = LOCAL_KID) -> dict[str, 
 class GcsSimulator(Simulator[GcsHandler]):
     vendor: ClassVar[str] = GcsHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
@@ -42,6 +44,7 @@ class GcsSimulator(Simulator[GcsHandler]):
             f"    jwks: {jwks_path.resolve()}\n"
         )
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.errors import ConfigError
 from ingest.handlers.generic_hmac import GenericHmacHandler, GenericHmacOptions, _content
 from ingest.simulation import _extraction
@@ -16,6 +18,7 @@ from ingest.simulation.base import SignedRequest, SigningContext
 class GenericHmacSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = GenericHmacHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

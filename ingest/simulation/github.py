@@ -8,6 +8,8 @@ import json
 import uuid
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.github import LEGACY_SIGNATURE, SIGNATURE, GitHubHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -28,6 +30,7 @@ def _guess_event(body: bytes) -> str:
 class GitHubSimulator(Simulator[GitHubHandler]):
     vendor: ClassVar[str] = GitHubHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

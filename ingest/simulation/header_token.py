@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.header_token import AUTHORIZATION, HeaderTokenHandler, HeaderTokenOptions
 from ingest.simulation import _extraction
 from ingest.simulation._extraction import ExtractingSimulator
@@ -15,6 +17,7 @@ from ingest.simulation.base import SignedRequest, SigningContext
 class HeaderTokenSimulator(ExtractingSimulator):
     vendor: ClassVar[str] = HeaderTokenHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

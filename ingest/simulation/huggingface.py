@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.huggingface import HuggingFaceHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -13,6 +15,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class HuggingFaceSimulator(Simulator[HuggingFaceHandler]):
     vendor: ClassVar[str] = HuggingFaceHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.okta import OktaHandler
 from ingest.handlers.schemes.credentials import TokenInHeader
 from ingest.simulation import templates
@@ -38,6 +40,7 @@ def sample_event(
 class OktaSimulator(Simulator[OktaHandler]):
     vendor: ClassVar[str] = OktaHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -10,6 +10,8 @@ import hmac
 import uuid
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.openai import OpenAIHandler, signing_key
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -17,6 +19,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class OpenAISimulator(Simulator[OpenAIHandler]):
     vendor: ClassVar[str] = OpenAIHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

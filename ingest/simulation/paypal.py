@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from typing_extensions import override
 
 from ingest.handlers.paypal import (
     AUTH_ALGORITHM,
@@ -29,6 +30,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class PayPalSimulator(Simulator[PayPalHandler]):
     vendor: ClassVar[str] = PayPalHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         """A self-signed certificate standing in for PayPal's, pinned to `LOCAL_CERT_URL`."""
         directory = key_dir / self.vendor
@@ -52,6 +54,7 @@ class PayPalSimulator(Simulator[PayPalHandler]):
             f'      "{LOCAL_CERT_URL}": "{cert_path.resolve()}"\n'
         )
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.postmark import PostmarkHandler
 from ingest.handlers.schemes.credentials import BasicCredentials
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
@@ -15,6 +17,7 @@ from ingest.simulation.credentials import basic_authorization
 class PostmarkSimulator(Simulator[PostmarkHandler]):
     vendor: ClassVar[str] = PostmarkHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

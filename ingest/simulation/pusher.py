@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import ValidationError
+from typing_extensions import override
 
 from ingest.handlers.pusher import SAMPLE_KEY, SIGNATURE, PusherHandler, PusherOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
@@ -28,6 +29,7 @@ def _key_for(handler: PusherHandler, source: SourceConfig, secret: str) -> str:
 class PusherSimulator(Simulator[PusherHandler]):
     vendor: ClassVar[str] = PusherHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.segment import SIGNATURE, SegmentHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -13,6 +15,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class SegmentSimulator(Simulator[SegmentHandler]):
     vendor: ClassVar[str] = SegmentHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from typing_extensions import override
 
 from ingest.handlers.sendgrid import KEY_FILE, SendGridHandler
 from ingest.simulation import keys
@@ -27,6 +28,7 @@ def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
 class SendGridSimulator(Simulator[SendGridHandler]):
     vendor: ClassVar[str] = SendGridHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         directory = key_dir / self.vendor
         directory.mkdir(parents=True, exist_ok=True)
@@ -41,6 +43,7 @@ class SendGridSimulator(Simulator[SendGridHandler]):
             f'      - "{public}"\n'
         )
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -9,6 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.shopify import SIGNATURE, ShopifyHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -27,6 +29,7 @@ def _guess_topic(body: bytes) -> str:
 class ShopifySimulator(Simulator[ShopifyHandler]):
     vendor: ClassVar[str] = ShopifyHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.slack import SIGNATURE, SlackHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -13,6 +15,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class SlackSimulator(Simulator[SlackHandler]):
     vendor: ClassVar[str] = SlackHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

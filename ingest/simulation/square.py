@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from typing_extensions import override
+
 from ingest.handlers.square import SIGNATURE, SquareHandler, SquareOptions
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 
@@ -19,6 +21,7 @@ def signature(key: str, notification_url: str, body: bytes) -> str:
 class SquareSimulator(Simulator[SquareHandler]):
     vendor: ClassVar[str] = SquareHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

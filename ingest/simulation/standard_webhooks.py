@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers.standard_webhooks import (
@@ -58,6 +59,7 @@ def _read_private_key(path: Path) -> Ed25519PrivateKey:
 class StandardWebhooksSimulator(Simulator[StandardWebhooksHandler]):
     vendor: ClassVar[str] = StandardWebhooksHandler.vendor
 
+    @override
     def generate_keys(self, key_dir: Path) -> str:
         """An ed25519 pair under `key_dir/<vendor>/`: `private.whsk` (mode 0600, what `ingest send`
         signs v1a with) and `public.whpk`. An existing pair is kept: replacing it would silently
@@ -89,6 +91,7 @@ class StandardWebhooksSimulator(Simulator[StandardWebhooksHandler]):
             ]
         )
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

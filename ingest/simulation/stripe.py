@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import stripe
+from typing_extensions import override
 
 from ingest.handlers.stripe import StripeHandler
 from ingest.simulation.base import SignedRequest, SigningContext, Simulator
@@ -15,6 +16,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class StripeSimulator(Simulator[StripeHandler]):
     vendor: ClassVar[str] = StripeHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -9,6 +9,8 @@ import secrets
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from typing_extensions import override
+
 from ingest.handlers.base import (
     InboundRequest,
 )
@@ -26,6 +28,7 @@ from ingest.simulation.base import SignedRequest, SigningContext, Simulator
 class TwilioSimulator(Simulator[TwilioHandler]):
     vendor: ClassVar[str] = TwilioHandler.vendor
 
+    @override
     def sign(
         self, body: bytes, context: SigningContext, now: float, event_type: str | None = None
     ) -> SignedRequest:

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from typing_extensions import override
 
 from ingest.cloudevents import KAFKA_HEADERS, kafka_record_size
 from ingest.logs import get_logger
@@ -305,6 +306,7 @@ class TransactionalPublisher(_KafkaPublisher):
         self.marker_key = f"{instance}:{shard}".encode()
         self._marker_partition = 0
 
+    @override
     def _producer_options(self) -> dict[str, Any]:
         return {
             **super()._producer_options(),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from typing_extensions import override
 
 from ingest.errors import ConfigError, IngestError
 from ingest.handlers import HANDLERS
@@ -39,6 +40,7 @@ def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> Non
     class Forgetful(VendorHandler):
         vendor: ClassVar[str] = "forgetful"
 
+        @override
         def normalize(self, delivery: Delivery) -> list[Emitted]:
             return []
 
@@ -113,7 +115,6 @@ def test_data_without_a_type_of_its_own_must_be_given_one() -> None:
     assert Emitted(type="vcs.pull_request.opened", data=data, key="o/r#1").type.endswith("opened")
 
 
-
 # -- Emitted: the CloudEvent time is when the data says it occurred --------------------------
 
 
@@ -134,6 +135,7 @@ def test_data_without_an_occurrence_time_keeps_the_time_given() -> None:
     data = VendorPassthrough(vendor="stripe", vendor_event_type="customer.created", payload={})
     assert Emitted(data=data, key="k").time is None
     assert Emitted(data=data, key="k", time=WHEN).time == WHEN
+
 
 # -- configuration every vendor shares --------------------------------------------------------
 
@@ -171,7 +173,6 @@ def test_secrets_are_refused_where_credentials_go_elsewhere(vendor: str, tmp_pat
         handler.check_config(_document(vendor, tmp_path, secrets=["a-long-enough-secret"]))
 
 
-
 # A secret no vendor's format allows: wrong prefix/shape for the key-based vendors, not base64
 # after `whsec_`, not ASCII.
 UNUSABLE_SECRET = "whsec_ clé"
@@ -201,6 +202,7 @@ def test_the_vendors_that_check_their_secrets_form_are_the_expected_ones() -> No
     assert {"ably", "huggingface", "openai", "standard-webhooks", "anthropic", "clerk"} <= set(
         SECRET_CHECKED
     )
+
 
 def test_the_untimed_and_credential_vendors_are_the_expected_ones() -> None:
     """The lists above come from declarations; this pins them so a vendor cannot drop out of
@@ -238,6 +240,7 @@ def test_a_stage_can_be_given_one_role_alone() -> None:
     class Passing(Mapper):
         vendor: ClassVar[str] = "passing"
 
+        @override
         def normalize(self, delivery: Delivery) -> list[Emitted]:
             return []
 

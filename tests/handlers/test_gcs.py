@@ -15,6 +15,7 @@ from google.auth import transport
 from google.oauth2 import id_token
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typing_extensions import override
 
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
@@ -293,14 +294,17 @@ def test_identify_needs_a_message_id() -> None:
 
 class _JwksResponse(transport.Response):
     @property
+    @override
     def status(self) -> int:
         return 200
 
     @property
+    @override
     def headers(self) -> dict[str, str]:
         return {"content-type": "application/json"}
 
     @property
+    @override
     def data(self) -> bytes:
         return JWKS
 
@@ -308,6 +312,7 @@ class _JwksResponse(transport.Response):
 class _JwksTransport(transport.Request):
     """google-auth fetches the certificates through a transport; this one serves our JWKS."""
 
+    @override
     def __call__(
         self,
         url: str,

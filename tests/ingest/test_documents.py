@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import httpx
 import pytest
+from typing_extensions import override
 
 from ingest.documents import DocumentResolver, DocumentsUnavailableError
 from ingest.handlers.base import (
@@ -36,12 +37,15 @@ class Fetching(Verifier):
     def __init__(self, pinned: Mapping[str, str] | None = None) -> None:
         self.pinned = dict(pinned or {})
 
+    @override
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return [CERT_URL, KEYS_URL]
 
+    @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         return self.pinned
 
+    @override
     def verify(self, check: Verification) -> Verdict:
         return Verdict(secret_index=0)
 

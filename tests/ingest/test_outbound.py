@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import override
 
 from ingest import outbound
 from ingest.documents import DocumentResolver, DocumentsUnavailableError
@@ -361,19 +362,24 @@ class CertificateVendor(VendorHandler):
 
     options_model: ClassVar[type[BaseModel]] = PinnedOptions
 
+    @override
     def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
         return [request.body.decode()]
 
+    @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:
         return self.options(source, PinnedOptions).certificates
 
     # Only documents are asked of this stand-in.
+    @override
     def verify(self, check: Verification) -> Verdict:
         raise NotImplementedError
 
+    @override
     def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
         raise NotImplementedError
 
+    @override
     def normalize(self, delivery: Delivery) -> list[Emitted]:
         raise NotImplementedError
 

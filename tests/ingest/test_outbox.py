@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import override
 
 from ingest.outbox import OutboxStore
 from ingest.sharding import shard_of
@@ -29,6 +30,7 @@ async def test_each_record_belongs_to_exactly_one_shard_by_its_key(
 class ShrinkingList(list[int]):
     """A carried list whose marking finishes while the read is under way."""
 
+    @override
     def __iter__(self) -> Iterator[int]:
         items = list(super().__iter__())
         self.clear()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import override
 
 from ingest.outbox import OutboxStore, PendingRecord
 from ingest.sinks import FileSink
@@ -27,6 +28,7 @@ class TransactionalLikeSink(FileSink):
         super().__init__(path)
         self.calls: list[list[int]] = []
 
+    @override
     def publisher(self, shard: int) -> ScriptedPublisher:
         return ScriptedPublisher(self)
 

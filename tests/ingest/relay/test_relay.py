@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import override
 
 from ingest.outbox import OutboxStore, PendingRecord
 from ingest.relay import RelayState
@@ -160,6 +161,7 @@ class FlakySink(FileSink):
         self.failures = failures
         self.calls = 0
 
+    @override
     def publisher(self, shard: int) -> FlakyPublisher:
         return FlakyPublisher(self)
 
@@ -231,6 +233,7 @@ class CountingSink(FileSink):
         super().__init__(path)
         self.appends = 0
 
+    @override
     async def append(self, records: Sequence[PendingRecord]) -> None:
         self.appends += 1
         await super().append(records)
