@@ -61,9 +61,7 @@ class AnthropicHandler(StandardWebhooksHandler):
     @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         document = request.json_object()
-        event_type = _data(document).get("type")
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise base.MalformedRequestError("payload has no string 'data.type'")
+        event_type = base.vendor_type(_data(document).get("type"), "data.type")
         body_id = document.get("id")
         if body_id is not None:
             event_id = base.bounded_id(body_id, "id")

@@ -96,9 +96,7 @@ class Auth0Handler(TokenVerified):
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         kind, document = _records(request.body)
         if kind == "cloudevent":
-            event_type = document.get("type")
-            if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-                raise base.MalformedRequestError("CloudEvent has no type")
+            event_type = base.vendor_type(document.get("type"), "CloudEvent type")
             return base.Identity(
                 event_id=base.bounded_id(document.get("id"), "CloudEvent id"), event_type=event_type
             )

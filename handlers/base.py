@@ -430,6 +430,14 @@ def bounded_id(value: Any, what: str) -> str:
     return value
 
 
+def vendor_type(value: Any, what: str, *, max_length: int = 255) -> str:
+    """The vendor's name for what happened, as sent: a non-empty string of bounded length. What a
+    column cannot hold (a NUL) is cleaned by the service, which keeps the rest of the type."""
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise MalformedRequestError(f"{what} is missing or not a short string")
+    return value
+
+
 def passthrough(delivery: Delivery, payload: Any, *, key: str | None = None) -> Emitted:
     return Emitted(
         data=VendorPassthrough(

@@ -89,9 +89,7 @@ class OktaHandler(TokenVerified):
     @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         body = request.json_object()
-        event_type = body.get("eventType")
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise base.MalformedRequestError("Okta event hook body has no eventType")
+        event_type = base.vendor_type(body.get("eventType"), "Okta eventType")
         raw_id = body.get("eventId", body.get("eventID"))
         event_id = (
             base.bounded_id(raw_id, "eventId")

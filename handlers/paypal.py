@@ -293,7 +293,7 @@ class PayPalHandler(base.VendorHandler):
         event = request.json_object()
         return base.Identity(
             event_id=base.bounded_id(event.get("id"), "PayPal event id"),
-            event_type=base.bounded_id(event.get("event_type"), "PayPal event_type"),
+            event_type=base.vendor_type(event.get("event_type"), "PayPal event_type"),
         )
 
     @override

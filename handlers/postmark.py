@@ -73,9 +73,9 @@ class PostmarkHandler(BasicAuthVerified):
     @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         record = request.json_object()
-        record_type = record.get("RecordType")
-        if not isinstance(record_type, str) or not record_type or len(record_type) > 64:
-            raise base.MalformedRequestError("Postmark record has no RecordType")
+        record_type = base.vendor_type(
+            record.get("RecordType"), "Postmark RecordType", max_length=64
+        )
         return base.Identity(event_id=dedup_key(record_type, record), event_type=record_type)
 
     @override

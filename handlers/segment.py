@@ -28,10 +28,7 @@ BATCH = "batch"
 def _message_type(message: Any) -> str:
     if not isinstance(message, dict):
         raise base.MalformedRequestError("each Segment message must be a JSON object")
-    kind = message.get("type")
-    if not isinstance(kind, str) or not kind or len(kind) > 64:
-        raise base.MalformedRequestError("Segment message has no string 'type'")
-    return kind
+    return base.vendor_type(message.get("type"), "Segment message type", max_length=64)
 
 
 def _optional_id(raw: Any) -> str | None:

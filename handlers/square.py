@@ -117,7 +117,7 @@ class SquareHandler(HmacVerified):
         event = request.json_object()
         return base.Identity(
             event_id=base.bounded_id(event.get("event_id"), "Square event_id"),
-            event_type=base.bounded_id(event.get("type"), "Square event type"),
+            event_type=base.vendor_type(event.get("type"), "Square event type"),
         )
 
     @override

@@ -254,9 +254,7 @@ class StandardWebhooksHandler(base.VendorHandler):
         msg_id = _header(request.headers, "id")
         if not msg_id or len(msg_id) > 255:
             raise base.WireError("webhook-id header is missing")
-        event_type = request.json_object().get(self.type_field)
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise base.MalformedRequestError(f"payload has no string {self.type_field!r}")
+        event_type = base.vendor_type(request.json_object().get(self.type_field), self.type_field)
         return base.Identity(event_id=msg_id, event_type=event_type)
 
     @override

@@ -175,12 +175,10 @@ class StripeHandler(base.VendorHandler):
     @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event = request.json_object()
-        event_id, event_type = event.get("id"), event.get("type")
-        if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
-            raise base.MalformedRequestError("Stripe event has no id")
-        if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
-            raise base.MalformedRequestError("Stripe event has no type")
-        return base.Identity(event_id=event_id, event_type=event_type)
+        return base.Identity(
+            event_id=base.bounded_id(event.get("id"), "Stripe event id"),
+            event_type=base.vendor_type(event.get("type"), "Stripe event type"),
+        )
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

@@ -13,7 +13,7 @@ import pytest
 from typing_extensions import override
 
 from ingest.errors import ConfigError, IngestError
-from ingest.handlers import HANDLERS
+from ingest.handlers import HANDLERS, base
 from ingest.handlers.base import (
     Configured,
     Delivery,
@@ -247,3 +247,22 @@ def test_a_stage_can_be_given_one_role_alone() -> None:
     # Instantiable: nothing of the other roles is asked of it.
     assert Passing().normalize(None) == []  # type: ignore[arg-type]
     assert VendorHandler.__abstractmethods__ == frozenset({"verify", "identify", "normalize"})
+
+
+# -- the helpers vendors read payloads with ---------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [None, "", 42, ["a"], "x" * 256])
+def test_a_vendor_type_must_be_a_short_non_empty_string(value: object) -> None:
+    with pytest.raises(MalformedRequestError, match="Acme type is missing or not a short string"):
+        base.vendor_type(value, "Acme type")
+
+
+def test_a_vendor_type_is_returned_as_sent_within_its_bound() -> None:
+    assert base.vendor_type("payment.completed", "type") == "payment.completed"
+    assert base.vendor_type("x" * 64, "type", max_length=64) == "x" * 64
+    with pytest.raises(MalformedRequestError):
+        base.vendor_type("x" * 65, "type", max_length=64)
+    # Cleaning what a column cannot hold is the service's (`ingest.identity.clean_type`), so a
+    # type with a NUL still identifies the delivery rather than sending it to the fallback.
+    assert base.vendor_type("a\x00b", "type") == "a\x00b"
