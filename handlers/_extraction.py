@@ -6,7 +6,6 @@ A module starting with `_` is not a vendor: handler discovery skips it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from typing import Any, Self
@@ -129,7 +128,7 @@ def identify(request: base.InboundRequest, options: ExtractionOptions) -> base.I
         request, options.type_header, options.type_json_path, "event type", parsed
     )
     return base.Identity(
-        event_id=event_id or hashlib.sha256(request.body).hexdigest(),
+        event_id=event_id or request.body_digest(),
         event_type=event_type or DEFAULT_TYPE,
     )
 

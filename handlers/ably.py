@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -68,8 +67,7 @@ def _item_id(item: dict[str, Any]) -> str:
         candidate = f"{webhook_id}:{serial}"
         if len(candidate) <= 200:
             return candidate
-    content = json.dumps(item, sort_keys=True, separators=(",", ":")).encode()
-    return f"sha256:{hashlib.sha256(content).hexdigest()}"
+    return f"sha256:{base.content_digest(item)}"
 
 
 def _channel_or_none(item: dict[str, Any]) -> str | None:
@@ -136,9 +134,7 @@ class AblyHandler(base.VendorHandler):
         sources = {item.get("source") for item in _items(request.body)}
         single = next(iter(sources)) if len(sources) == 1 else None
         event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
-        return base.Identity(
-            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
-        )
+        return base.Identity(event_id=request.body_digest(), event_type=event_type)
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

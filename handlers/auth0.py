@@ -19,7 +19,6 @@ Two body shapes arrive on the same endpoint:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -100,9 +99,7 @@ class Auth0Handler(TokenVerified):
             return base.Identity(
                 event_id=base.bounded_id(document.get("id"), "CloudEvent id"), event_type=event_type
             )
-        return base.Identity(
-            event_id=hashlib.sha256(request.body).hexdigest(), event_type=LOG_STREAM
-        )
+        return base.Identity(event_id=request.body_digest(), event_type=LOG_STREAM)
 
     # -- normalization ---------------------------------------------------------------
 

@@ -13,7 +13,6 @@ branches: scope `repo.content`) maps to `ai.repo.updated`; everything else passe
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -75,9 +74,7 @@ class HuggingFaceHandler(base.VendorHandler):
     @override
     def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
         event_type = _event_type(request.json_object())
-        return base.Identity(
-            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
-        )
+        return base.Identity(event_id=request.body_digest(), event_type=event_type)
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

@@ -17,7 +17,6 @@ across deliveries.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -92,9 +91,7 @@ class OktaHandler(TokenVerified):
         event_type = base.vendor_type(body.get("eventType"), "Okta eventType")
         raw_id = body.get("eventId", body.get("eventID"))
         event_id = (
-            base.bounded_id(raw_id, "eventId")
-            if raw_id is not None
-            else hashlib.sha256(request.body).hexdigest()
+            base.bounded_id(raw_id, "eventId") if raw_id is not None else request.body_digest()
         )
         return base.Identity(event_id=event_id, event_type=event_type)
 

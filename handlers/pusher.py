@@ -10,9 +10,7 @@ events (`channel_occupied`, `channel_vacated`, `member_added`, `member_removed`,
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -75,8 +73,7 @@ def _item_id(time_ms: int, index: int, event: dict[str, Any]) -> str:
     """Pusher gives events no id. Time, position and content identify one within its webhook
     (the position keeps two identical events in one batch apart, e.g. a channel occupied twice);
     a redelivered webhook is byte-identical, so its items get the same ids."""
-    content = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
-    return f"{time_ms}:{index}:{hashlib.sha256(content).hexdigest()[:32]}"
+    return f"{time_ms}:{index}:{base.content_digest(event)[:32]}"
 
 
 class PusherHandler(base.VendorHandler):
@@ -131,9 +128,7 @@ class PusherHandler(base.VendorHandler):
         names = {event.get("name") for event in events}
         single = next(iter(names)) if len(names) == 1 else None
         event_type = single if isinstance(single, str) and 0 < len(single) <= 255 else "batch"
-        return base.Identity(
-            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
-        )
+        return base.Identity(event_id=request.body_digest(), event_type=event_type)
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

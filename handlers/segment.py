@@ -9,7 +9,6 @@ its `messageId` across deliveries.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -67,14 +66,12 @@ class SegmentHandler(HmacVerified):
             for message in document:
                 _message_type(message)
             # A batch has no id of its own; its messages are deduplicated one by one.
-            return base.Identity(
-                event_id=hashlib.sha256(request.body).hexdigest(), event_type=BATCH
-            )
+            return base.Identity(event_id=request.body_digest(), event_type=BATCH)
         kind = _message_type(document)
         message_id = document.get("messageId")
         if message_id is None:
             # Segment's libraries always set messageId; a hand-written Actions mapping may not.
-            event_id = hashlib.sha256(request.body).hexdigest()
+            event_id = request.body_digest()
         else:
             event_id = base.bounded_id(message_id, "messageId")
         return base.Identity(event_id=event_id, event_type=kind)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -138,8 +136,7 @@ def item_id(event: Mapping[str, Any]) -> str:
     event_id = event.get("sg_event_id")
     if isinstance(event_id, str) and event_id.strip() and len(event_id) <= 200:
         return f"sg:{event_id}"
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
-    return f"sg-sha256:{hashlib.sha256(canonical).hexdigest()}"
+    return f"sg-sha256:{base.content_digest(event)}"
 
 
 class SendGridHandler(base.VendorHandler):
@@ -222,9 +219,7 @@ class SendGridHandler(base.VendorHandler):
         event_type = only if isinstance(only, str) and 0 < len(only) <= 255 else "batch"
         # No delivery id in a SendGrid request: the body's hash is one (a byte-identical retry
         # is a duplicate); items are deduplicated across re-batched retries by `sg_event_id`.
-        return base.Identity(
-            event_id=hashlib.sha256(request.body).hexdigest(), event_type=event_type
-        )
+        return base.Identity(event_id=request.body_digest(), event_type=event_type)
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

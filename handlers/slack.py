@@ -132,7 +132,7 @@ class SlackHandler(base.VendorHandler):
             return base.Identity(
                 event_id=base.bounded_id(trigger, "trigger_id")
                 if trigger
-                else hashlib.sha256(request.body).hexdigest(),
+                else request.body_digest(),
                 event_type=base.bounded_id(form.get("type"), "type"),
             )
         body = _body(request.body)
@@ -165,7 +165,7 @@ class SlackHandler(base.VendorHandler):
         return base.Identity(
             event_id=base.bounded_id(event_id, "event_id")
             if event_id is not None
-            else hashlib.sha256(request.body).hexdigest(),
+            else request.body_digest(),
             event_type=event_type,
         )
 
