@@ -66,7 +66,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     @override
-    @override
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()  # a connection that never sends a byte is held no longer than this
