@@ -10,8 +10,9 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-"""Anything else (long, binary, with spaces) could forge log lines; it is replaced."""
+ACCEPTABLE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+"""Anything else (long, binary, with spaces) could forge log lines; it is replaced. Matched with
+`fullmatch`: `$` would also match before a trailing newline, letting `"id\n"` through."""
 
 
 class RequestIdMiddleware:
@@ -23,7 +24,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get("x-request-id", "")
-        request_id = given if ACCEPTABLE.match(given) else uuid.uuid4().hex
+        request_id = given if ACCEPTABLE.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
