@@ -17,7 +17,7 @@ from ingest.handlers import base
 from ingest.sources import SourceConfig
 
 # Dotted segments, none empty: `id`, `data.id`, `events.0.uuid`.
-JSON_PATH = re.compile(r"^[^.\s]{1,100}(\.[^.\s]{1,100}){0,15}$")
+JSON_PATH = re.compile(r"[^.\s]{1,100}(\.[^.\s]{1,100}){0,15}")
 DEFAULT_TYPE = "webhook"
 _MISSING = object()
 
@@ -37,13 +37,13 @@ def header_name(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if not base.HEADER_NAME.match(value):
+    if not base.HEADER_NAME.fullmatch(value):
         raise ValueError("must be an HTTP header name, e.g. x-event-id")
     return value.lower()
 
 
 def json_path(value: str | None) -> str | None:
-    if value is not None and not JSON_PATH.match(value):
+    if value is not None and not JSON_PATH.fullmatch(value):
         raise ValueError("must be a dotted path into the JSON body, e.g. data.id")
     return value
 

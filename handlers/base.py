@@ -378,9 +378,10 @@ def _as_mapping(options: BaseModel) -> dict[str, object]:
 
 
 MAX_INT_DIGITS = 4300
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
-"""An HTTP field name (an RFC 9110 token), as a source may name one in its options."""
 """CPython refuses longer integers (CVE-2020-10735: converting them is quadratic)."""
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}")
+"""An HTTP field name (an RFC 9110 token), as a source may name one in its options. Matched
+whole (`fullmatch`): `match` with `$` would let a name ending in a newline through."""
 
 
 def _integer(text: str) -> int | str:

@@ -76,7 +76,7 @@ class DatadogOptions(BaseModel):
     @classmethod
     def _redacted_header(cls, value: str) -> str:
         name = value.strip().lower()
-        if not base.HEADER_NAME.match(name):
+        if not base.HEADER_NAME.fullmatch(name):
             raise ValueError("header must be an HTTP header name")
         if not is_redacted_name(name):
             raise ValueError(

@@ -25,7 +25,7 @@ from ingest.schemas import ai
 from ingest.sources import SourceConfig
 
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name, not a secret
-WORD = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+WORD = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 REPO_UPDATES = frozenset({"repo.content.update", "repo.content.create"})
 
 
@@ -34,9 +34,9 @@ def _event_type(document: Mapping[str, Any]) -> str:
     if not isinstance(event, dict):
         raise base.MalformedRequestError("payload has no 'event' object")
     scope, action = event.get("scope"), event.get("action")
-    if not isinstance(scope, str) or not WORD.match(scope):
+    if not isinstance(scope, str) or not WORD.fullmatch(scope):
         raise base.MalformedRequestError("event.scope is not a short word")
-    if not isinstance(action, str) or not WORD.match(action):
+    if not isinstance(action, str) or not WORD.fullmatch(action):
         raise base.MalformedRequestError("event.action is not a short word")
     return f"{scope}.{action}"
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest.errors import ConfigError
 
-SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+"""Both matched whole (`fullmatch`): with `match` and `$`, a name ending in a newline passed."""
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_TOPIC = "ingest.events"
 
@@ -177,7 +178,7 @@ def _parse_window(raw: Any, where: str) -> int | None:
 
 def _parse_source(name: str, raw: Any, known_vendors: frozenset[str]) -> SourceConfig:
     where = f"source {name!r}"
-    if not SOURCE_NAME.match(name):
+    if not SOURCE_NAME.fullmatch(name):
         raise ConfigError(f"{where}: names are lowercase letters, digits, '-' and '_'")
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
@@ -227,7 +228,7 @@ def _parse_route(index: int, raw: Any, source_names: frozenset[str]) -> Route:
     match, topic, source = raw.get("match"), raw.get("topic"), raw.get("source")
     if not isinstance(match, str) or not match:
         raise ConfigError(f"{where}: 'match' must be a glob such as 'payment.*'")
-    if not isinstance(topic, str) or not KAFKA_TOPIC.match(topic):
+    if not isinstance(topic, str) or not KAFKA_TOPIC.fullmatch(topic):
         raise ConfigError(f"{where}: 'topic' must be a Kafka topic name ([A-Za-z0-9._-])")
     if source is not None and source not in source_names:
         raise ConfigError(f"{where}: 'source' names no configured source: {source!r}")
@@ -247,7 +248,7 @@ def parse_sources(document: Any, known_vendors: frozenset[str]) -> SourcesConfig
     names = frozenset(sources)
     routes = tuple(_parse_route(i, raw, names) for i, raw in enumerate(raw_routes))
     default_topic = document.get("default_topic", DEFAULT_TOPIC)
-    if not isinstance(default_topic, str) or not KAFKA_TOPIC.match(default_topic):
+    if not isinstance(default_topic, str) or not KAFKA_TOPIC.fullmatch(default_topic):
         raise ConfigError("sources file: 'default_topic' must be a Kafka topic name")
     return SourcesConfig(sources=sources, routes=routes, default_topic=default_topic)
 

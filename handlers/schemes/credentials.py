@@ -106,7 +106,7 @@ class TokenInHeader(TokenCredentials):
     @field_validator("header")
     @classmethod
     def _header_name(cls, header: str) -> str:
-        if not base.HEADER_NAME.match(header.strip()):
+        if not base.HEADER_NAME.fullmatch(header.strip()):
             raise ValueError("header must be an HTTP header name such as Authorization")
         # Requests reach handlers with lower-case header names.
         return header.strip().lower()

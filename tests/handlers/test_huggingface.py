@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ingest.errors import ConfigError
 from ingest.handlers.base import (
     Delivery,
+    InboundRequest,
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
@@ -180,3 +181,11 @@ def test_random_headers_and_bodies_only_ever_reject(secret: str | None, body: by
         handler.verify(Verification(inbound, source, NOW, {}))
     with contextlib.suppress(MalformedRequestError):
         handler.identify(inbound, source)
+
+
+def test_a_scope_or_action_ending_in_a_newline_is_not_a_word() -> None:
+    """`$` alone matches before a final newline; the type must be matched whole."""
+    for event in ({"scope": "repo\n", "action": "update"}, {"scope": "repo", "action": "update\n"}):
+        body = json.dumps({"event": event}).encode()
+        with pytest.raises(MalformedRequestError, match="is not a short word"):
+            handler.identify(InboundRequest("POST", "https://x/", {}, body), source)

@@ -58,6 +58,10 @@ def test_an_empty_secret_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
         (source(ip_allowlist=["not-an-address"]), "ip_allowlist"),
         ({"sources": {"x": {"vendor": "stripe", "secrets": []}}}, "non-empty list"),
         ({"sources": {"Bad Name": {"vendor": "stripe", "secrets": ["a"]}}}, "lowercase"),
+        # `$` alone also matches before a final newline: names and topics are matched whole.
+        ({"sources": {"shop\n": {"vendor": "stripe", "secrets": ["a"]}}}, "lowercase"),
+        ({**source(), "routes": [{"match": "*", "topic": "payments\n"}]}, "topic"),
+        ({**source(), "default_topic": "events\n"}, "default_topic"),
         (source(tolerance_seconds=0), "tolerance_seconds"),
         (source(tolerance_seconds="300"), "tolerance_seconds"),
         ({**source(), "routes": [{"match": "*"}]}, "topic"),
