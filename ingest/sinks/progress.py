@@ -38,10 +38,6 @@ def from_ranges(ranges: Iterable[Sequence[int]]) -> list[int]:
     return ids
 
 
-def marker_key(shard: int) -> bytes:
-    return f"shard-{shard}".encode()
-
-
 @dataclass(frozen=True)
 class Marker:
     shard: int
@@ -61,7 +57,7 @@ class Marker:
 
     @classmethod
     def build(cls, shard: int, ids: Iterable[int], holder: str) -> Marker:
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         return cls(shard=shard, ids=tuple(sorted(set(ids))), holder=holder, written_at=now)
 
     @classmethod

@@ -1,20 +1,166 @@
-"""One bad record never blocks the others: the relay parks exactly what the sink refuses for good,
-holds back a topic that does not exist and parks it if it stays missing."""
+"""`ShardWorker` (ingest/relay/worker.py), driven through a relay on the embedded SQLite store
+and the file sink: the loop that moves one shard's outbox records into the sink.
+
+Covered: records published in outbox order and marked published, a commit's wake-up ending an
+idle wait; a sink that really cannot write (a file where its directory should be) keeping the
+records until it can; an unexpected exception from the sink survived (the supervisor restarts
+the worker); wake-ups never shortening a backoff sleep; and poison isolation: exactly the record
+the sink refuses for good is parked while the rest flow, and a missing topic is held back, then
+parked if it stays missing."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 from typing_extensions import override
 
 from ingest.outbox import OutboxStore, PendingRecord
+from ingest.relay import RelayState
 from ingest.sinks import FileSink
 from ingest.sinks.base import PublishResult, Rejection, RejectionKind
 from ingest.store import Store
-from tests.ingest.relay.kit import add_records, lines, relay_on, wait_for
+from tests.ingest.relay.kit import add_records, lines, record_stripe, relay_on, wait_for
+
+
+async def test_publishes_in_outbox_order_and_marks_published(
+    engine: AsyncEngine, store: Store, tmp_path: Path
+) -> None:
+    sink_path = tmp_path / "events.jsonl"
+    payments = await record_stripe(store, 25)
+    relay = relay_on(engine, FileSink(sink_path), batch_size=10, idle_poll_seconds=5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await wait_for(lambda: len(lines(sink_path)) == 25)
+    assert [line["subject"] for line in lines(sink_path)] == payments
+    # Woken by a commit, not by the next poll (5 s here): a new event appears promptly.
+    await wait_for(lambda: relay.state is RelayState.IDLE)
+    [late] = await record_stripe(store, 1)
+    relay.wake()
+    await wait_for(lambda: len(lines(sink_path)) == 26, timeout=2)
+    assert lines(sink_path)[-1]["subject"] == late
+    stop.set()
+    await task
+    assert await OutboxStore(engine).count_pending() == 0
+
+
+async def test_a_sink_that_cannot_write_keeps_records_until_it_can(
+    engine: AsyncEngine, store: Store, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the sink needs a directory")
+    sink_path = blocker / "events.jsonl"
+    relay = relay_on(engine, FileSink(sink_path))
+    await record_stripe(store, 5)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await wait_for(lambda: relay.state is RelayState.SINK_DOWN)
+    await asyncio.sleep(0.5)  # several retries while it stays broken
+    assert await OutboxStore(engine).count_pending() == 5
+    blocker.unlink()  # the operator fixes the disk
+    await wait_for(lambda: len(lines(sink_path)) == 5)
+    await wait_for(lambda: relay.state in {RelayState.HEALTHY, RelayState.IDLE})
+    stop.set()
+    await task
+    assert await OutboxStore(engine).count_pending() == 0
+
+
+class FlakySink(FileSink):
+    """A sink with a bug: it raises something nobody expected, a few times, then works."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+        self.calls = 0
+
+    @override
+    def publisher(self, shard: int) -> FlakyPublisher:
+        return FlakyPublisher(self)
+
+
+class FlakyPublisher:
+    exactly_once = False
+
+    def __init__(self, sink: FlakySink) -> None:
+        self.sink = sink
+
+    async def open(self) -> list[int]:
+        return []
+
+    async def publish(
+        self, records: Sequence[PendingRecord], carried: Sequence[int]
+    ) -> PublishResult:
+        self.sink.calls += 1
+        if self.sink.calls <= self.sink.failures:
+            raise RuntimeError("a bug in the sink")
+        await self.sink.append(records)
+        return PublishResult(delivered=[r.id for r in records])
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_the_relay_survives_an_unexpected_exception_and_says_so_once(
+    engine: AsyncEngine, store: Store, tmp_path: Path
+) -> None:
+    sink = FlakySink(tmp_path / "events.jsonl", failures=5)
+    relay = relay_on(engine, sink)
+    await record_stripe(store, 3)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(relay.run(stop))
+        await wait_for(lambda: len(lines(sink.path)) == 3)
+        assert not task.done()
+        assert sink.calls == 6
+        stop.set()
+        await task
+    # Five identical crashes: one error line, not five.
+    crashed = [entry for entry in logs if entry["event"] == "task.crashed"]
+    assert len(crashed) == 1, [entry["event"] for entry in logs]
+    assert crashed[0]["log_level"] == "error"
+
+
+async def test_a_wakeup_never_cuts_a_backoff_sleep_short(
+    engine: AsyncEngine, store: Store, tmp_path: Path
+) -> None:
+    """During an outage commits keep waking the relay; it must still back off."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("blocks the sink")
+    relay = relay_on(engine, CountingSink(blocker / "events.jsonl"))
+    sink = relay.sink
+    assert isinstance(sink, CountingSink)
+    await record_stripe(store, 1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    await wait_for(lambda: relay.state is RelayState.SINK_DOWN)
+    started, attempts_before = time.monotonic(), sink.appends
+    while time.monotonic() - started < 1.5:
+        relay.wake()
+        await asyncio.sleep(0.005)
+    attempts = sink.appends - attempts_before
+    # FAST backoff: 0.05 s doubling to a 0.2 s ceiling (at least 0.1 s with jitter): at most
+    # ~15 attempts in 1.5 s, against hundreds if each wake-up ended the sleep.
+    assert attempts <= 16, attempts
+    stop.set()
+    await task
+
+
+class CountingSink(FileSink):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.appends = 0
+
+    @override
+    async def append(self, records: Sequence[PendingRecord]) -> None:
+        self.appends += 1
+        await super().append(records)
+
+
+# -- poison isolation -----------------------------------------------------------------------
 
 POISON = b"POISON"
 

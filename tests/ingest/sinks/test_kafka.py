@@ -1,5 +1,7 @@
-"""The transactional publisher against the real broker: fencing, recovery of the last committed
-marker, aborted work invisible to read_committed consumers, and refused records."""
+"""`KafkaSink` and its publishers (ingest/sinks/kafka.py) against the real broker: the
+transactional publisher's fencing, recovery of the last committed marker (however far back it
+is), aborted work invisible to read_committed consumers, records refused before sending or by the
+broker (suspect), and compressed batches read back intact."""
 
 from __future__ import annotations
 
