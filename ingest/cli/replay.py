@@ -28,7 +28,7 @@ PROGRESS_THRESHOLD = 10
 
 
 def _topic(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not KAFKA_TOPIC.match(value):
+    if value is not None and not KAFKA_TOPIC.fullmatch(value):
         raise click.BadParameter("a Kafka topic name: letters, digits, '.', '_' and '-'")
     return value
 

@@ -19,8 +19,9 @@ def schemas_command() -> None:
 def export() -> None:
     """Regenerate schemas/json/ from the pydantic models."""
     changed = schema_export.write()
-    for relative in changed:
-        click.echo(f"wrote {relative}")
+    for relative in changed:  # written, or removed when no model makes that file any more
+        done = "wrote" if (schema_export.OUTPUT / relative).exists() else "removed"
+        click.echo(f"{done} {relative}")
     click.echo(f"{len(changed)} files changed in {schema_export.OUTPUT}")
 
 

@@ -80,13 +80,15 @@ def send(
     if payload_file is not None:
         body = payload_file.read_bytes()
     else:
+        sample_type = event_type
         if event_type is not None and event_type not in simulation.sample_types:
             click.echo(
                 f"note: no built-in sample for {event_type!r}; using the generic shape "
                 f"(samples: {', '.join(simulation.sample_types)})",
                 err=True,
             )
-        body = simulation.sample(event_type)
+            sample_type = None  # the vendor's default sample; --type still goes to sign()
+        body = simulation.sample(sample_type)
     endpoint = f"{url.rstrip('/')}/webhooks/{source}"
     context = SigningContext(
         source=configured,

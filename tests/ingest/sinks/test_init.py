@@ -15,16 +15,16 @@ from ingest.settings import Settings
 from ingest.sinks import FileSink, sink_from_settings
 
 
-def _settings(tmp_path: Path, **environment: object) -> Settings:
+def _settings(tmp_path: Path, bootstrap_servers: str) -> Settings:
     return Settings(
         INGEST_SOURCES_FILE=tmp_path / "sources.yaml",
         INGEST_SINK_FILE=tmp_path / "events.jsonl",
-        **environment,
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap_servers,
     )
 
 
 def test_without_kafka_the_relay_writes_to_the_configured_file(tmp_path: Path) -> None:
-    sink = sink_from_settings(_settings(tmp_path, KAFKA_BOOTSTRAP_SERVERS="  "))
+    sink = sink_from_settings(_settings(tmp_path, "  "))
     assert isinstance(sink, FileSink)
     assert sink.path == tmp_path / "events.jsonl"
 
@@ -32,7 +32,7 @@ def test_without_kafka_the_relay_writes_to_the_configured_file(tmp_path: Path) -
 def test_with_bootstrap_servers_the_relay_publishes_to_kafka(tmp_path: Path) -> None:
     from ingest.sinks.kafka import KafkaSink  # noqa: PLC0415 - the import under test is lazy
 
-    sink = sink_from_settings(_settings(tmp_path, KAFKA_BOOTSTRAP_SERVERS="broker-1:9092"))
+    sink = sink_from_settings(_settings(tmp_path, "broker-1:9092"))
     assert isinstance(sink, KafkaSink)
     assert sink.config.bootstrap_servers == "broker-1:9092"
 
