@@ -5,22 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import override
 
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import Verdict
 from ingest.handlers.stripe import StripeHandler
-from ingest.outbox import OutboxStore
+from ingest.outbox import OutboxStore, PendingRecord
 from ingest.processing import OutboxRecord, Outcome, normalize
 from ingest.relay import Backoff, Relay, RelayConfig
 from ingest.relay.coordination import Coordination
 from ingest.simulation import simulator
-from ingest.sinks.base import Sink
+from ingest.sinks import FileSink
+from ingest.sinks.base import PublishResult, Sink
 from ingest.sources import SourcesConfig, parse_sources
 from ingest.store import NewDelivery, Store
 
@@ -86,3 +88,40 @@ async def add_records(store: Store, items: list[tuple[str, bytes]], key: str = "
         for seq, (topic, value) in enumerate(items)
     )
     await store.record(delivery, Outcome(status="processed", records=records))
+
+
+class ScriptedSink(FileSink):
+    """A file sink whose publishing a test scripts (a bug that raises, the way Kafka refuses a
+    record): `script` decides each batch's result; every batch's ids are kept in `calls`."""
+
+    def __init__(
+        self,
+        path: Path,
+        script: Callable[[ScriptedSink, Sequence[PendingRecord]], Awaitable[PublishResult]],
+    ) -> None:
+        super().__init__(path)
+        self.script = script
+        self.calls: list[list[int]] = []
+
+    @override
+    def publisher(self, shard: int) -> ScriptedPublisher:
+        return ScriptedPublisher(self)
+
+
+class ScriptedPublisher:
+    exactly_once = False
+
+    def __init__(self, sink: ScriptedSink) -> None:
+        self.sink = sink
+
+    async def open(self) -> list[int]:
+        return []
+
+    async def publish(
+        self, records: Sequence[PendingRecord], carried: Sequence[int]
+    ) -> PublishResult:
+        self.sink.calls.append([r.id for r in records])
+        return await self.sink.script(self.sink, records)
+
+    async def close(self) -> None:
+        return None

@@ -24,7 +24,14 @@ from ingest.relay import RelayState
 from ingest.sinks import FileSink
 from ingest.sinks.base import PublishResult, Rejection, RejectionKind
 from ingest.store import Store
-from tests.ingest.relay.kit import add_records, lines, record_stripe, relay_on, wait_for
+from tests.ingest.relay.kit import (
+    ScriptedSink,
+    add_records,
+    lines,
+    record_stripe,
+    relay_on,
+    wait_for,
+)
 
 
 async def test_publishes_in_outbox_order_and_marks_published(
@@ -69,45 +76,22 @@ async def test_a_sink_that_cannot_write_keeps_records_until_it_can(
     assert await OutboxStore(engine).count_pending() == 0
 
 
-class FlakySink(FileSink):
-    """A sink with a bug: it raises something nobody expected, a few times, then works."""
+def flaky_sink(path: Path, failures: int) -> ScriptedSink:
+    """A sink with a bug: it raises something nobody expected `failures` times, then works."""
 
-    def __init__(self, path: Path, failures: int) -> None:
-        super().__init__(path)
-        self.failures = failures
-        self.calls = 0
-
-    @override
-    def publisher(self, shard: int) -> FlakyPublisher:
-        return FlakyPublisher(self)
-
-
-class FlakyPublisher:
-    exactly_once = False
-
-    def __init__(self, sink: FlakySink) -> None:
-        self.sink = sink
-
-    async def open(self) -> list[int]:
-        return []
-
-    async def publish(
-        self, records: Sequence[PendingRecord], carried: Sequence[int]
-    ) -> PublishResult:
-        self.sink.calls += 1
-        if self.sink.calls <= self.sink.failures:
+    async def publish(sink: ScriptedSink, records: Sequence[PendingRecord]) -> PublishResult:
+        if len(sink.calls) <= failures:
             raise RuntimeError("a bug in the sink")
-        await self.sink.append(records)
+        await sink.append(records)
         return PublishResult(delivered=[r.id for r in records])
 
-    async def close(self) -> None:
-        return None
+    return ScriptedSink(path, publish)
 
 
 async def test_the_relay_survives_an_unexpected_exception_and_says_so_once(
     engine: AsyncEngine, store: Store, tmp_path: Path
 ) -> None:
-    sink = FlakySink(tmp_path / "events.jsonl", failures=5)
+    sink = flaky_sink(tmp_path / "events.jsonl", failures=5)
     relay = relay_on(engine, sink)
     await record_stripe(store, 3)
     stop = asyncio.Event()
@@ -115,7 +99,7 @@ async def test_the_relay_survives_an_unexpected_exception_and_says_so_once(
         task = asyncio.create_task(relay.run(stop))
         await wait_for(lambda: len(lines(sink.path)) == 3)
         assert not task.done()
-        assert sink.calls == 6
+        assert len(sink.calls) == 6
         stop.set()
         await task
     # Five identical crashes: one error line, not five.
@@ -165,33 +149,12 @@ class CountingSink(FileSink):
 POISON = b"POISON"
 
 
-class TransactionalLikeSink(FileSink):
+def transactional_like_sink(path: Path) -> ScriptedSink:
     """Behaves as the Kafka transactional publisher does with a record the broker refuses: the
     whole group is aborted and the refused record is only *suspect*; a topic named `missing-*`
     does not exist on the cluster."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.calls: list[list[int]] = []
-
-    @override
-    def publisher(self, shard: int) -> ScriptedPublisher:
-        return ScriptedPublisher(self)
-
-
-class ScriptedPublisher:
-    exactly_once = False
-
-    def __init__(self, sink: TransactionalLikeSink) -> None:
-        self.sink = sink
-
-    async def open(self) -> list[int]:
-        return []
-
-    async def publish(
-        self, records: Sequence[PendingRecord], carried: Sequence[int]
-    ) -> PublishResult:
-        self.sink.calls.append([r.id for r in records])
+    async def publish(sink: ScriptedSink, records: Sequence[PendingRecord]) -> PublishResult:
         rejected = {
             r.id: Rejection(RejectionKind.TOPIC_MISSING, "topic_missing", f"no {r.topic}")
             for r in records
@@ -205,17 +168,16 @@ class ScriptedPublisher:
         }
         if poisoned:
             return PublishResult(delivered=[], rejected={**rejected, **poisoned})
-        await self.sink.append(sendable)
+        await sink.append(sendable)
         return PublishResult(delivered=[r.id for r in sendable], rejected=rejected)
 
-    async def close(self) -> None:
-        return None
+    return ScriptedSink(path, publish)
 
 
 async def test_a_refused_record_is_parked_and_the_rest_flow(
     engine: AsyncEngine, store: Store, tmp_path: Path
 ) -> None:
-    sink = TransactionalLikeSink(tmp_path / "events.jsonl")
+    sink = transactional_like_sink(tmp_path / "events.jsonl")
     await add_records(store, [("t", b'{"n":1}'), ("t", b'{"n":2}')])
     await add_records(store, [("t", POISON)])
     await add_records(store, [("t", b'{"n":3}')])
@@ -242,7 +204,7 @@ async def test_a_refused_record_is_parked_and_the_rest_flow(
 async def test_a_missing_topic_is_held_back_then_parked(
     engine: AsyncEngine, store: Store, tmp_path: Path
 ) -> None:
-    sink = TransactionalLikeSink(tmp_path / "events.jsonl")
+    sink = transactional_like_sink(tmp_path / "events.jsonl")
     await add_records(store, [("missing-orders", b'{"n":0}')], key="a")
     await add_records(store, [("t", b'{"n":1}')], key="b")
     relay = relay_on(engine, sink, missing_topic_seconds=1.0)
