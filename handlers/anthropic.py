@@ -25,12 +25,7 @@ from ingest.handlers.standard_webhooks import StandardWebhooksHandler, _header
 from ingest.schemas import ai
 from ingest.sources import SourceConfig
 
-SESSION_OUTCOMES: Mapping[
-    str,
-    type[ai.AgentSessionIdled]
-    | type[ai.AgentSessionTerminated]
-    | type[ai.AgentSessionOutcomeEvaluated],
-] = {
+SESSION_OUTCOMES: Mapping[str, type[ai.AgentSessionEvent]] = {
     "session.status_idled": ai.AgentSessionIdled,
     "session.status_terminated": ai.AgentSessionTerminated,
     "session.outcome_evaluation_ended": ai.AgentSessionOutcomeEvaluated,

@@ -46,9 +46,7 @@ USER_UPDATED_CODES = frozenset({"sce", "scu", "scpn"})  # email, username, phone
 USER_DELETED_CODES = frozenset({"sdu", "du"})
 SESSION_ENDED_CODES = frozenset({"slo"})
 
-CLOUDEVENT_MAP: Mapping[
-    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
-] = {
+CLOUDEVENT_MAP: Mapping[str, type[identity.UserEvent]] = {
     "user.created": identity.UserCreated,
     "user.updated": identity.UserUpdated,
     "user.deleted": identity.UserDeleted,

@@ -22,9 +22,7 @@ from ingest.handlers import base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
 from ingest.schemas import identity
 
-USER_EVENTS: Mapping[
-    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
-] = {
+USER_EVENTS: Mapping[str, type[identity.UserEvent]] = {
     "user.created": identity.UserCreated,
     "user.updated": identity.UserUpdated,
     "user.deleted": identity.UserDeleted,

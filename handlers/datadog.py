@@ -48,12 +48,7 @@ from ingest.sources import SourceConfig
 DEFAULT_TOKEN_HEADER = "x-datadog-webhook-token"  # noqa: S105 - a header name, not a secret
 MILLISECONDS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds ($DATE is)
 
-TRANSITIONS: Mapping[
-    str,
-    type[monitoring.AlertTriggered]
-    | type[monitoring.AlertWarning]
-    | type[monitoring.AlertResolved],
-] = {
+TRANSITIONS: Mapping[str, type[monitoring.MonitoringAlert]] = {
     "triggered": monitoring.AlertTriggered,
     "re-triggered": monitoring.AlertTriggered,
     "warn": monitoring.AlertWarning,

@@ -33,9 +33,7 @@ from ingest.sources import SourceConfig
 CHALLENGE_HEADER = "x-okta-verification-challenge"
 MAX_CHALLENGE_LENGTH = 1024
 
-USER_EVENTS: Mapping[
-    str, type[identity.UserCreated | identity.UserUpdated | identity.UserDeleted]
-] = {
+USER_EVENTS: Mapping[str, type[identity.UserEvent]] = {
     "user.lifecycle.create": identity.UserCreated,
     "user.account.update_profile": identity.UserUpdated,
     # Okta reports a deletion twice, when it starts and when it completes; consumers of an

@@ -50,19 +50,22 @@ class IdentityEvent(DomainModel):
     user_agent: str | None = None
 
 
-class UserCreated(IdentityEvent):
+class UserEvent(IdentityEvent):
+    """A user account was created, updated or deleted: the user is always named."""
+
+    user_id: str
+
+
+class UserCreated(UserEvent):
     event_type: ClassVar[str] = "identity.user.created"
-    user_id: str
 
 
-class UserUpdated(IdentityEvent):
+class UserUpdated(UserEvent):
     event_type: ClassVar[str] = "identity.user.updated"
-    user_id: str
 
 
-class UserDeleted(IdentityEvent):
+class UserDeleted(UserEvent):
     event_type: ClassVar[str] = "identity.user.deleted"
-    user_id: str
 
 
 class LoginSucceeded(IdentityEvent):
