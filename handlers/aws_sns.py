@@ -33,10 +33,9 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote_plus
 
 from cryptography.hazmat.primitives import hashes
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import override
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.handlers.schemes import certificate
 from ingest.schemas import email, storage
@@ -90,6 +89,18 @@ class SnsOptions(BaseModel):
     """Pinned signing certificates (air-gapped installs): SigningCertURL → local PEM file."""
     auto_confirm: bool = True
     """GET the SubscribeURL of a SubscriptionConfirmation at once; false: `ingest sns confirm`."""
+
+    @field_validator("certificates")
+    @classmethod
+    def _pinned_sns_files(cls, value: dict[str, str]) -> dict[str, str]:
+        for url, path in value.items():
+            if not allowed_sns_url(url, pem=True):
+                raise ValueError(
+                    f"{url!r} is not an https SNS SigningCertURL (sns.<region>.amazonaws.com/….pem)"
+                )
+            if not Path(path).is_file():
+                raise ValueError(f"no file at {path} for {url}")
+        return value
 
 
 def allowed_sns_url(url: Any, *, pem: bool = False) -> bool:
@@ -162,22 +173,6 @@ class AwsSnsHandler(base.VendorHandler):
     @override
     def confirms_automatically(self, source: SourceConfig) -> bool:
         return self.options(source, SnsOptions).auto_confirm
-
-    @override
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
-        options = self.options(source, SnsOptions)
-        for url, path in options.certificates.items():
-            if not allowed_sns_url(url, pem=True):
-                raise ConfigError(
-                    f"source {source.name!r}: certificates: {url!r} is not an https SNS "
-                    "SigningCertURL (sns.<region>.amazonaws.com/….pem)"
-                )
-            if not Path(path).is_file():
-                raise ConfigError(
-                    f"source {source.name!r}: certificates: no file at {path} for {url}"
-                )
-        return source
 
     @override
     def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:

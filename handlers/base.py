@@ -260,7 +260,7 @@ class Configured(ABC):
             options = self.options_model.model_validate(_as_mapping(source.options))
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'options'}: {err['msg']}"
+                f"{_place(err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
                 for err in exc.errors(include_input=False, include_url=False)
             )
             raise ConfigError(f"source {source.name!r}: {problems}") from None
@@ -367,6 +367,22 @@ class VendorHandler(Verifier, Identifier, Mapper, Responder):
     module that forgets one cannot be instantiated, so the catalog fails at import, not on the
     first request; the rest have the defaults most vendors need. How a vendor's requests are
     simulated (`ingest send`, the tests) is not here: `ingest.simulation`."""
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    """Where in a source's options a problem is, as the sources file spells it:
+    `public_keys[1]`, `certificates['https://…']`, `signature.header`."""
+    if not loc:
+        return "options"
+    place = str(loc[0])
+    for part in loc[1:]:
+        if isinstance(part, int):
+            place += f"[{part}]"
+        elif part.isidentifier():
+            place += f".{part}"
+        else:
+            place += f"[{part!r}]"
+    return place
 
 
 def _as_mapping(options: BaseModel) -> dict[str, object]:

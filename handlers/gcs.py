@@ -22,10 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import override
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.handlers.schemes.bearer_jwt import BearerJwt
 from ingest.schemas import storage
@@ -49,6 +48,13 @@ class GcsOptions(BaseModel):
     jwks: str | None = None
     """A local copy of Google's JWKS (air-gapped installs); otherwise it is fetched and cached."""
 
+    @field_validator("jwks")
+    @classmethod
+    def _jwks_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no file at {value}")
+        return value
+
 
 class GcsHandler(base.VendorHandler):
     vendor: ClassVar[str] = "gcs"
@@ -68,14 +74,6 @@ class GcsHandler(base.VendorHandler):
         "OBJECT_ARCHIVE": "gcs.OBJECT_ARCHIVE (passthrough)",
         "OBJECT_METADATA_UPDATE": "gcs.OBJECT_METADATA_UPDATE (passthrough)",
     }
-
-    @override
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
-        options = self.options(source, GcsOptions)
-        if options.jwks is not None and not Path(options.jwks).is_file():
-            raise ConfigError(f"source {source.name!r}: jwks: no file at {options.jwks}")
-        return source
 
     @override
     def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:

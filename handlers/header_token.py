@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import BaseModel
-from typing_extensions import override
+from pydantic import BaseModel, field_validator
 
-from ingest.errors import ConfigError
 from ingest.handlers import _extraction
 from ingest.handlers._extraction import ExtractionOptions
 from ingest.handlers.schemes.credentials import AUTHORIZATION, TokenInHeader, TokenVerified
 from ingest.redaction import is_redacted_name
-from ingest.sources import SourceConfig
 
 __all__ = ["AUTHORIZATION", "HeaderTokenHandler", "HeaderTokenOptions"]
 
@@ -27,6 +24,17 @@ __all__ = ["AUTHORIZATION", "HeaderTokenHandler", "HeaderTokenOptions"]
 class HeaderTokenOptions(ExtractionOptions, TokenInHeader):
     """`tokens` (several while the sender's settings are changed), the `header` carrying them
     (e.g. `x-gitlab-token`), and where ids and types are read."""
+
+    @field_validator("header")
+    @classmethod
+    def _stored_redacted(cls, header: str) -> str:
+        if not is_redacted_name(header):
+            raise ValueError(
+                f"header {header!r} would be stored unredacted in the inbox with the token in "
+                "it; use a header whose name contains 'token' or 'secret', or authorization / "
+                "x-api-key"
+            )
+        return header
 
 
 class HeaderTokenHandler(TokenVerified, _extraction.ExtractingHandler):
@@ -36,15 +44,3 @@ class HeaderTokenHandler(TokenVerified, _extraction.ExtractingHandler):
     )
     options_model: ClassVar[type[BaseModel]] = HeaderTokenOptions
     accepts_bearer: ClassVar[bool] = True
-
-    @override
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
-        header = self.token_header(source)
-        if not is_redacted_name(header):
-            raise ConfigError(
-                f"source {source.name!r}: header {header!r} would be stored unredacted in the "
-                "inbox with the token in it; use a header whose name contains 'token' or "
-                "'secret', or authorization / x-api-key"
-            )
-        return source

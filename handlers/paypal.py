@@ -103,10 +103,16 @@ class PayPalOptions(BaseModel):
 
     @field_validator("certificates")
     @classmethod
-    def _paypal_urls(cls, value: dict[str, str]) -> dict[str, str]:
-        for url in value:
+    def _pinned_paypal_files(cls, value: dict[str, str]) -> dict[str, str]:
+        for url, path in value.items():
             if not acceptable_cert_url(url):
                 raise ValueError(f"{url!r} is not a PayPal certificate URL ({CERT_PATH}…)")
+            try:
+                document = Path(path).read_bytes()
+            except OSError as exc:
+                raise ValueError(f"{url!r}: cannot read {path} ({exc.strerror})") from None
+            if certificate.leaf(document) is None:
+                raise ValueError(f"{url!r}: {path} is not a PEM certificate")
         return value
 
 
@@ -228,19 +234,7 @@ class PayPalHandler(base.VendorHandler):
             raise ConfigError(
                 f"source {source.name!r}: vendor paypal uses no 'secrets'; set 'webhook_id'"
             )
-        source = super().check_config(source)
-        for url, path in self.options(source, PayPalOptions).certificates.items():
-            try:
-                document = Path(path).read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"source {source.name!r}: certificates[{url!r}]: cannot read ({exc.strerror})"
-                ) from None
-            if certificate.leaf(document) is None:
-                raise ConfigError(
-                    f"source {source.name!r}: certificates[{url!r}] is not a PEM certificate"
-                )
-        return source
+        return super().check_config(source)
 
     @override
     def pinned_documents(self, source: SourceConfig) -> Mapping[str, str]:

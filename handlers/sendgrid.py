@@ -22,10 +22,9 @@ from typing import Annotated, Any, ClassVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from typing_extensions import override
 
-from ingest.errors import ConfigError
 from ingest.handlers import base
 from ingest.schemas import email
 from ingest.schemas.passthrough import VendorPassthrough
@@ -75,10 +74,15 @@ SENDGRID_FIELDS = frozenset(
 )
 
 
+def _loadable_key(text: str) -> str:
+    load_public_key(text)  # cached: verification loads it again for free
+    return text
+
+
 class SendGridOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    public_keys: Annotated[list[str], Field(min_length=1)]
+    public_keys: Annotated[list[Annotated[str, AfterValidator(_loadable_key)]], Field(min_length=1)]
     """Verification keys: base64 DER (as the SendGrid console shows them) or PEM. Several during a
     rotation; the index of the one that matched is recorded as `secret_index`."""
 
@@ -87,7 +91,8 @@ class SendGridOptions(BaseModel):
 def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
     """A P-256 public key from SendGrid's base64 DER SubjectPublicKeyInfo, or from PEM.
 
-    Raises ValueError for anything else: called at start-up by `check_config`."""
+    Raises ValueError for anything else: the options model calls it, so a source with a key
+    that is not one stops start-up."""
     stripped = text.strip()
     try:
         if "-----BEGIN" in stripped:
@@ -163,19 +168,6 @@ class SendGridHandler(base.VendorHandler):
         "group_unsubscribe": "email.unsubscribed (group = asm_group_id)",
         "processed": "sendgrid.processed (passthrough: accepted for sending, nothing happened yet)",
     }
-
-    @override
-    def check_config(self, source: SourceConfig) -> SourceConfig:
-        source = super().check_config(source)
-        options = self.options(source, SendGridOptions)
-        for index, text in enumerate(options.public_keys):
-            try:
-                load_public_key(text)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"source {source.name!r}: public_keys[{index}] is {exc}"
-                ) from None
-        return source
 
     @override
     def verify(self, check: base.Verification) -> base.Verdict:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from ingest.errors import ConfigError, IngestError
@@ -34,6 +35,12 @@ from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
 
 WHEN = datetime(2026, 12, 2, tzinfo=UTC)
+SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem"
+PAYPAL_CERT_URL = "https://api-m.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-35c2474e"
+SENDGRID_KEY = (  # sendgrid-python's test vector key
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+"
+    "2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+)
 
 
 def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> None:
@@ -283,3 +290,48 @@ def test_a_body_digest_is_the_sha256_of_the_exact_bytes() -> None:
     assert request.body_digest() == (
         "f9d86028c6e0d64e225186f96acb69338b2c59764df79162107f5c4bb34d1310"
     )
+
+
+# -- options models hold their own invariants ------------------------------------------------
+
+
+def test_an_options_model_refuses_what_check_config_would(tmp_path: Path) -> None:
+    """Options are the vendor's model wherever they are built (start-up, a simulator, a test),
+    so what makes them unusable is the model's to refuse, not a separate start-up pass."""
+    from ingest.handlers.aws_sns import SnsOptions  # noqa: PLC0415 - one vendor per case
+    from ingest.handlers.gcs import GcsOptions  # noqa: PLC0415
+    from ingest.handlers.header_token import HeaderTokenOptions  # noqa: PLC0415
+    from ingest.handlers.paypal import PayPalOptions  # noqa: PLC0415
+    from ingest.handlers.sendgrid import SendGridOptions  # noqa: PLC0415
+
+    missing = str(tmp_path / "missing.pem")
+    cases: list[tuple[type[BaseModel], dict[str, object], str]] = [
+        (GcsOptions, {"audience": "a", "service_account_email": "s@x", "jwks": missing}, "no file"),
+        (SendGridOptions, {"public_keys": ["not a key"]}, "public key"),
+        (
+            SnsOptions,
+            {"topic_arns": ["a"], "certificates": {"https://evil.com/x.pem": missing}},
+            "not an https SNS",
+        ),
+        (
+            SnsOptions,
+            {"topic_arns": ["a"], "certificates": {SNS_CERT_URL: missing}},
+            "no file",
+        ),
+        (PayPalOptions, {"webhook_id": "W1", "certificates": {PAYPAL_CERT_URL: missing}}, "read"),
+        (HeaderTokenOptions, {"tokens": ["t" * 16], "header": "x-hook-key"}, "unredacted"),
+    ]
+    for model, options, problem in cases:
+        with pytest.raises(ValidationError, match=problem):
+            model.model_validate(options)
+
+
+def test_a_refused_option_is_named_by_its_place_without_pydantics_prefix(tmp_path: Path) -> None:
+    source = SourceConfig(
+        name="mail",
+        vendor="sendgrid",
+        options=RawOptions.of({"public_keys": [SENDGRID_KEY, "not a key"]}),
+    )
+    with pytest.raises(ConfigError, match=r"^source 'mail': public_keys\[1\]: ") as refused:
+        HANDLERS["sendgrid"].check_config(source)
+    assert "Value error" not in str(refused.value)
