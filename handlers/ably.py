@@ -27,7 +27,6 @@ from ingest.schemas import realtime
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
-KEY_HEADER = "x-ably-key"
 SIGNATURE = HmacSignature(header="X-Ably-Signature", vendor="Ably", encoding="base64")
 MAX_HEADER_LENGTH = 512
 # Ably's PresenceMessage actions, as numbers on the wire (absent, present, enter, leave, update).
@@ -108,15 +107,13 @@ class AblyHandler(base.VendorHandler):
     @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source = check.request, check.source
-        key = request.headers.get(KEY_HEADER)
-        if not key:
-            raise base.MissingSignatureError("X-Ably-Key header is missing")
+        key = request.required_header("X-Ably-Key", max_length=MAX_HEADER_LENGTH)
         if not request.header_bytes(SIGNATURE.header.lower()):
             raise base.MissingSignatureError(
                 "X-Ably-Signature header is missing (Ably signs batched requests only)"
             )
         offered = SIGNATURE.offered(request)
-        if len(key) > MAX_HEADER_LENGTH or not key.isascii():
+        if not key.isascii():
             raise base.InvalidSignatureError("X-Ably-Key header is malformed")
         # An API key is `name:secret`; the header names the key, its secret signs.
         named: list[tuple[int, str]] = []

@@ -89,6 +89,17 @@ class InboundRequest:
     def json_object(self) -> dict[str, Any]:
         return _object(self.json())
 
+    def required_header(self, name: str, *, max_length: int = 4096) -> str:
+        """Header `name` (as the vendor spells it, for the message), stripped: the opening of a
+        verification. `MissingSignatureError` when it is absent or blank, so the vendor is told
+        what is missing; `InvalidSignatureError` when it is longer than any the vendor sends."""
+        value = self.headers.get(name.lower(), "").strip()
+        if not value:
+            raise MissingSignatureError(f"{name} header is missing")
+        if len(value) > max_length:
+            raise InvalidSignatureError(f"{name} header is malformed")
+        return value
+
     def body_digest(self) -> str:
         """SHA-256 (hex) of the body: the event id of a vendor that sends none. A redelivery is
         byte-identical, so it is recognised; ids already stored depend on it staying so."""

@@ -53,7 +53,6 @@ from ingest.sources import SourceConfig
 
 TRANSMISSION_ID = "paypal-transmission-id"
 TRANSMISSION_TIME = "paypal-transmission-time"
-TRANSMISSION_SIG = "paypal-transmission-sig"
 CERT_URL = "paypal-cert-url"
 AUTH_ALGO = "paypal-auth-algo"
 AUTH_ALGORITHM = "SHA256withRSA"
@@ -250,9 +249,7 @@ class PayPalHandler(base.VendorHandler):
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now, documents = check.request, check.source, check.now, check.documents
         headers = request.headers
-        signature_b64 = headers.get(TRANSMISSION_SIG, "").strip()
-        if not signature_b64:
-            raise base.MissingSignatureError("PAYPAL-TRANSMISSION-SIG header is missing")
+        signature_b64 = request.required_header("PAYPAL-TRANSMISSION-SIG")
         transmission_id = headers.get(TRANSMISSION_ID, "").strip()
         transmission_time = headers.get(TRANSMISSION_TIME, "").strip()
         cert_url = headers.get(CERT_URL, "").strip()

@@ -24,7 +24,6 @@ from ingest.schemas import realtime
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
-KEY_HEADER = "x-pusher-key"
 SIGNATURE = HmacSignature(header="X-Pusher-Signature", vendor="Pusher")
 MAX_HEADER_LENGTH = 512
 SAMPLE_KEY = "278d425bdf160c739803"  # the app key in Pusher's documentation examples
@@ -105,11 +104,9 @@ class PusherHandler(base.VendorHandler):
     @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
-        key = request.headers.get(KEY_HEADER)
-        if not key:
-            raise base.MissingSignatureError("X-Pusher-Key header is missing")
+        key = request.required_header("X-Pusher-Key", max_length=MAX_HEADER_LENGTH)
         offered = SIGNATURE.offered(request)
-        if len(key) > MAX_HEADER_LENGTH or not key.isascii():
+        if not key.isascii():
             raise base.InvalidSignatureError("X-Pusher-Key header is malformed")
         options = self.options(source, PusherOptions)
         # The key names the app, so only that app's secrets are tried.

@@ -30,7 +30,6 @@ from ingest.schemas import email
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "x-twilio-email-event-webhook-signature"
 TIMESTAMP_HEADER = "x-twilio-email-event-webhook-timestamp"
 MAX_SIGNATURE_LENGTH = 512  # a DER P-256 signature is at most 72 bytes: ~96 base64 characters
 KEY_FILE = "private.pem"
@@ -172,26 +171,18 @@ class SendGridHandler(base.VendorHandler):
     @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
-        signature_header = request.headers.get(SIGNATURE_HEADER)
-        if not signature_header:
-            raise base.MissingSignatureError(
-                "X-Twilio-Email-Event-Webhook-Signature header is missing"
-            )
-        timestamp_header = request.headers.get(TIMESTAMP_HEADER)
-        if not timestamp_header:
-            raise base.MissingSignatureError(
-                "X-Twilio-Email-Event-Webhook-Timestamp header is missing"
-            )
+        signature_header = request.required_header(
+            "X-Twilio-Email-Event-Webhook-Signature", max_length=MAX_SIGNATURE_LENGTH
+        )
+        timestamp_header = request.required_header("X-Twilio-Email-Event-Webhook-Timestamp")
         signed_at = base.parse_unix_timestamp(request.header_bytes(TIMESTAMP_HEADER))
         base.check_tolerance(signed_at, now, self.tolerance(source))
-        if len(signature_header) > MAX_SIGNATURE_LENGTH:
-            raise base.InvalidSignatureError("signature header is too long")
         try:
-            signature = base64.b64decode(signature_header.strip(), validate=True)
+            signature = base64.b64decode(signature_header, validate=True)
         except (binascii.Error, ValueError):
             raise base.InvalidSignatureError("signature is not base64") from None
         # SendGrid signs the timestamp exactly as sent, then the raw body bytes.
-        signed = timestamp_header.strip().encode("ascii") + request.body
+        signed = timestamp_header.encode("ascii") + request.body
         options = self.options(source, SendGridOptions)
         for index, text in enumerate(options.public_keys):
             try:

@@ -22,7 +22,6 @@ from ingest.schemas import payments
 from ingest.schemas.base import Money, currency_exponent
 from ingest.sources import SourceConfig
 
-SIGNATURE_HEADER = "stripe-signature"
 MAX_HEADER_LENGTH = 4096
 
 
@@ -152,11 +151,9 @@ class StripeHandler(base.VendorHandler):
     @override
     def verify(self, check: base.Verification) -> base.Verdict:
         request, source, now = check.request, check.source, check.now
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise base.MissingSignatureError("Stripe-Signature header is missing")
+        header = request.required_header("Stripe-Signature", max_length=MAX_HEADER_LENGTH)
         # The SDK compares with hmac.compare_digest, which raises TypeError on non-ASCII str.
-        if len(header) > MAX_HEADER_LENGTH or not header.isascii():
+        if not header.isascii():
             raise base.InvalidSignatureError("Stripe-Signature header is malformed")
         try:
             payload = request.body.decode("utf-8")

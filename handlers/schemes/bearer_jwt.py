@@ -54,10 +54,8 @@ class BearerJwt:
 
     def token(self, request: base.InboundRequest) -> str:
         """The JWT from `Authorization: Bearer <token>`."""
-        header = request.headers.get("authorization")
-        if not header or not header.strip():
-            raise base.MissingSignatureError("Authorization header is missing")
-        scheme, _, token = header.strip().partition(" ")
+        header = request.required_header("Authorization", max_length=MAX_TOKEN_LENGTH + 16)
+        scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
             raise base.InvalidSignatureError("Authorization is not a Bearer token")

@@ -335,3 +335,19 @@ def test_a_refused_option_is_named_by_its_place_without_pydantics_prefix(tmp_pat
     with pytest.raises(ConfigError, match=r"^source 'mail': public_keys\[1\]: ") as refused:
         HANDLERS["sendgrid"].check_config(source)
     assert "Value error" not in str(refused.value)
+
+
+def test_a_required_header_is_missing_when_absent_or_blank_and_invalid_when_too_long() -> None:
+    def inbound(**headers: str) -> base.InboundRequest:
+        return base.InboundRequest(method="POST", url="https://x/", headers=headers, body=b"")
+
+    assert (
+        inbound(**{"stripe-signature": " t=1,v1=ab "}).required_header("Stripe-Signature")
+        == "t=1,v1=ab"
+    )
+    for absent in (inbound(), inbound(**{"stripe-signature": "  "})):
+        with pytest.raises(base.MissingSignatureError, match="Stripe-Signature header is missing"):
+            absent.required_header("Stripe-Signature")
+    long = inbound(**{"stripe-signature": "v" * 513})
+    with pytest.raises(base.InvalidSignatureError, match="Stripe-Signature header is malformed"):
+        long.required_header("Stripe-Signature", max_length=512)
