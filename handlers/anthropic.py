@@ -72,9 +72,7 @@ class AnthropicHandler(StandardWebhooksHandler):
         model = SESSION_OUTCOMES.get(delivery.event_type)
         if model is None:
             return [base.passthrough(delivery, document, key=base.text_or_none(data.get("id")))]
-        session_id = data["id"]
-        if not isinstance(session_id, str) or not session_id:
-            raise ValueError("data.id is not a session id")
+        session_id = base.required_text(data.get("id"), "data.id")
         occurred_at = base.iso_time(document.get("created_at"))
         event = model(
             provider="anthropic",

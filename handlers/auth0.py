@@ -152,9 +152,7 @@ class Auth0Handler(TokenVerified):
         )
         if log_id is None:
             raise ValueError("Auth0 log event has no log_id")
-        code = log.get("type")
-        if not isinstance(code, str) or not code:
-            raise ValueError("Auth0 log event has no type code")
+        code = base.required_text(log.get("type"), "Auth0 log event type code")
         occurred_at = base.iso_time(log.get("date"))
         if occurred_at is None:
             raise ValueError("Auth0 log event has no date")

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import override
 
 # The errors a handler raises, re-exported (see __all__): vendor modules import their contract
 # from here.
@@ -152,6 +153,24 @@ class Identity:
     never published as a domain event."""
     confirm_url: str | None = None
     """A URL the vendor wants us to GET to confirm a subscription (AWS SNS)."""
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """Where a vendor's JSON event names its id and its type, in two top-level fields (Stripe's
+    `id` and `type`, PayPal's `id` and `event_type`)."""
+
+    vendor: str
+    """For messages: "PayPal event_type is missing or not a short string"."""
+    id: str
+    type: str
+
+    def identity(self, event: Mapping[str, Any]) -> Identity:
+        """Each field refused by name when missing or unusable as a key."""
+        return Identity(
+            event_id=bounded_id(event.get(self.id), f"{self.vendor} {self.id}"),
+            event_type=vendor_type(event.get(self.type), f"{self.vendor} {self.type}"),
+        )
 
 
 @dataclass(frozen=True)
@@ -380,6 +399,17 @@ class VendorHandler(Verifier, Identifier, Mapper, Responder):
     simulated (`ingest send`, the tests) is not here: `ingest.simulation`."""
 
 
+class FieldsIdentified(VendorHandler):
+    """The identity role of a vendor whose event is one JSON object that names its id and type
+    (`EventFields`): the vendor declares `event_fields` instead of writing `identify`."""
+
+    event_fields: ClassVar[EventFields]
+
+    @override
+    def identify(self, request: InboundRequest, source: SourceConfig) -> Identity:
+        return self.event_fields.identity(request.json_object())
+
+
 def _place(loc: tuple[int | str, ...]) -> str:
     """Where in a source's options a problem is, as the sources file spells it:
     `public_keys[1]`, `certificates['https://…']`, `signature.header`."""
@@ -514,6 +544,14 @@ def iso_time(raw: Any) -> datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def required_text(raw: Any, what: str) -> str:
+    """A value the domain event cannot be built without: a non-empty string, else a ValueError
+    naming `what` (the delivery is then `failed`: kept, shown by `ingest failed`, replayable)."""
+    if not isinstance(raw, str) or not raw:
+        raise ValueError(f"{what} is missing or not a string")
+    return raw
 
 
 def text_or_none(raw: Any) -> str | None:

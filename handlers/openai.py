@@ -69,12 +69,7 @@ class OpenAIHandler(StandardWebhooksHandler):
         "webhook-signature: v1,base64 HMAC-SHA256 of '{id}.{timestamp}.{body}' "
         "(whsec_ secret base64-decoded, else raw)"
     )
-    signature_headers: ClassVar[tuple[str, ...]] = (
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-    )
-    default_tolerance_seconds: ClassVar[int | None] = 300
+    # The headers and the 300 s window are Standard Webhooks' own, inherited.
     mapped_types: ClassVar[Mapping[str, str]] = {
         vendor_type: model.event_type for vendor_type, model in MAPPED.items()
     }
@@ -111,9 +106,7 @@ class OpenAIHandler(StandardWebhooksHandler):
         model = MAPPED.get(delivery.event_type)
         if model is None:
             return [base.passthrough(delivery, event)]
-        resource_id = event["data"]["id"]
-        if not isinstance(resource_id, str) or not resource_id:
-            raise ValueError("data.id is not a string")
+        resource_id = base.required_text(event["data"]["id"], "data.id")
         created = event.get("created_at")
         occurred_at = base.from_unix(created) if isinstance(created, int | float) else None
         provider_event_id = event.get("id")

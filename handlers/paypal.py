@@ -194,7 +194,10 @@ def _capture(resource: dict[str, Any], occurred_at: datetime) -> dict[str, Any]:
     }
 
 
-class PayPalHandler(base.VendorHandler):
+EVENT_FIELDS = base.EventFields(vendor="PayPal", id="id", type="event_type")
+
+
+class PayPalHandler(base.FieldsIdentified):
     vendor: ClassVar[str] = "paypal"
     summary: ClassVar[str] = (
         "PAYPAL-TRANSMISSION-SIG: SHA256withRSA of 'id|time|webhook_id|crc32(body)', "
@@ -215,6 +218,7 @@ class PayPalHandler(base.VendorHandler):
     )
     # PayPal serves its certificates with `Cache-Control: public,max-age=86400`.
     document_cache_seconds: ClassVar[float] = 86_400.0
+    event_fields: ClassVar[base.EventFields] = EVENT_FIELDS
     mapped_types: ClassVar[Mapping[str, str]] = {
         "PAYMENT.CAPTURE.COMPLETED": "payment.succeeded",
         "PAYMENT.CAPTURE.DENIED": "payment.failed",
@@ -278,14 +282,6 @@ class PayPalHandler(base.VendorHandler):
         message = signed_string(transmission_id, transmission_time, webhook_id, request.body)
         certificate.verify_rsa(signing, signature, message.encode(), hashes.SHA256, "PayPal")
         return base.Verdict(secret_index=0, signed_at=signed_at)
-
-    @override
-    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
-        event = request.json_object()
-        return base.Identity(
-            event_id=base.bounded_id(event.get("id"), "PayPal event id"),
-            event_type=base.vendor_type(event.get("event_type"), "PayPal event_type"),
-        )
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

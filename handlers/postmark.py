@@ -156,12 +156,9 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
                 ip=base.text_or_none(geo.get("IP")),
             )
         case "Click":
-            link = record.get("OriginalLink")
-            if not isinstance(link, str):
-                raise ValueError("Postmark Click record has no OriginalLink")
             return email.EmailClicked(
                 **common,
-                url=link,
+                url=base.required_text(record.get("OriginalLink"), "Postmark click's OriginalLink"),
                 user_agent=base.text_or_none(record.get("UserAgent")),
                 ip=base.text_or_none(geo.get("IP")),
             )

@@ -102,9 +102,7 @@ class SegmentHandler(HmacVerified):
         data: analytics.AnalyticsCall | VendorPassthrough
         match kind:
             case "track":
-                event = message.get("event")
-                if not isinstance(event, str) or not event:
-                    raise ValueError("track call has no 'event' name")
+                event = base.required_text(message.get("event"), "track call's event name")
                 data = analytics.AnalyticsTrack(
                     **common, event=event, properties=_object(message.get("properties"))
                 )

@@ -215,13 +215,9 @@ class SendGridHandler(base.VendorHandler):
     def _item(event: Any, received_at: datetime) -> base.Emitted:
         if not isinstance(event, dict):
             raise ValueError("SendGrid batch item is not an object")
-        name = event.get("event")
-        if not isinstance(name, str) or not name:
-            raise ValueError("SendGrid event has no 'event' name")
-        recipient = event.get("email")
+        name = base.required_text(event.get("event"), "SendGrid event's event name")
+        recipient = base.required_text(event.get("email"), "SendGrid event's email")
         identifier = item_id(event)
-        if not isinstance(recipient, str) or not recipient:
-            raise ValueError("SendGrid event has no 'email'")
         occurred_at = _time(event.get("timestamp"), received_at)
         sg_event_id = event.get("sg_event_id")
         common: dict[str, Any] = {
@@ -286,12 +282,9 @@ def _domain_event(  # noqa: PLR0911 - one return per SendGrid event name reads b
                 **common, user_agent=_text(event.get("useragent")), ip=_text(event.get("ip"))
             )
         case "click":
-            url = event.get("url")
-            if not isinstance(url, str):
-                raise ValueError("SendGrid click has no url")
             return email.EmailClicked(
                 **common,
-                url=url,
+                url=base.required_text(event.get("url"), "SendGrid click's url"),
                 user_agent=_text(event.get("useragent")),
                 ip=_text(event.get("ip")),
             )

@@ -30,7 +30,6 @@ from ingest.handlers import base
 from ingest.handlers.schemes.hmac_signature import HmacSignature, HmacVerified
 from ingest.schemas import payments
 from ingest.schemas.base import Money
-from ingest.sources import SourceConfig
 
 SIGNATURE = HmacSignature(
     header="x-square-hmacsha256-signature", vendor="Square", encoding="base64"
@@ -92,13 +91,17 @@ SUBSCRIPTION_EVENTS: dict[str, type[payments.SubscriptionEvent]] = {
 }
 
 
-class SquareHandler(HmacVerified):
+EVENT_FIELDS = base.EventFields(vendor="Square", id="event_id", type="type")
+
+
+class SquareHandler(HmacVerified, base.FieldsIdentified):
     vendor: ClassVar[str] = "square"
     summary: ClassVar[str] = (
         "x-square-hmacsha256-signature: base64 HMAC-SHA256 of notification_url + body"
     )
     signature: ClassVar[HmacSignature] = SIGNATURE
     options_model: ClassVar[type[BaseModel]] = SquareOptions
+    event_fields: ClassVar[base.EventFields] = EVENT_FIELDS
     mapped_types: ClassVar[Mapping[str, str]] = {
         "payment.updated": "payment.succeeded (COMPLETED) / payment.failed (FAILED, CANCELED)",
         "refund.updated": "payment.refunded (COMPLETED)",
@@ -111,14 +114,6 @@ class SquareHandler(HmacVerified):
     def signed_content(self, check: base.Verification) -> bytes:
         url = self.options(check.source, SquareOptions).notification_url.encode()
         return url + check.request.body
-
-    @override
-    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
-        event = request.json_object()
-        return base.Identity(
-            event_id=base.bounded_id(event.get("event_id"), "Square event_id"),
-            event_type=base.vendor_type(event.get("type"), "Square event type"),
-        )
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

@@ -20,7 +20,6 @@ from typing_extensions import override
 from ingest.handlers import base
 from ingest.schemas import payments
 from ingest.schemas.base import Money, currency_exponent
-from ingest.sources import SourceConfig
 
 MAX_HEADER_LENGTH = 4096
 
@@ -133,11 +132,15 @@ def _subscription(
     )
 
 
-class StripeHandler(base.VendorHandler):
+EVENT_FIELDS = base.EventFields(vendor="Stripe", id="id", type="type")
+
+
+class StripeHandler(base.FieldsIdentified):
     vendor: ClassVar[str] = "stripe"
     summary: ClassVar[str] = "Stripe-Signature t=…,v1=HMAC-SHA256 hex of '{t}.{body}' (stripe SDK)"
     signature_headers: ClassVar[tuple[str, ...]] = ("Stripe-Signature",)
     default_tolerance_seconds: ClassVar[int | None] = 300
+    event_fields: ClassVar[base.EventFields] = EVENT_FIELDS
     mapped_types: ClassVar[Mapping[str, str]] = {
         "payment_intent.succeeded": "payment.succeeded",
         "payment_intent.payment_failed": "payment.failed",
@@ -168,14 +171,6 @@ class StripeHandler(base.VendorHandler):
             base.check_tolerance(signed_at, now, self.tolerance(source))
             return base.Verdict(secret_index=index, signed_at=signed_at)
         raise base.InvalidSignatureError("no Stripe signature matches a configured secret")
-
-    @override
-    def identify(self, request: base.InboundRequest, source: SourceConfig) -> base.Identity:
-        event = request.json_object()
-        return base.Identity(
-            event_id=base.bounded_id(event.get("id"), "Stripe event id"),
-            event_type=base.vendor_type(event.get("type"), "Stripe event type"),
-        )
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:

@@ -42,6 +42,8 @@ SENDGRID_KEY = (  # sendgrid-python's test vector key
     "2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
 )
 
+ACME_FIELDS = base.EventFields(vendor="Acme", id="event_id", type="kind")
+
 
 def test_a_vendor_that_forgets_a_required_member_cannot_be_instantiated() -> None:
     class Forgetful(VendorHandler):
@@ -256,6 +258,28 @@ def test_a_stage_can_be_given_one_role_alone() -> None:
     assert VendorHandler.__abstractmethods__ == frozenset({"verify", "identify", "normalize"})
 
 
+def test_a_vendor_that_declares_its_event_fields_writes_no_identify() -> None:
+    class Acme(base.FieldsIdentified):
+        vendor: ClassVar[str] = "acme"
+        event_fields: ClassVar[base.EventFields] = ACME_FIELDS
+
+        @override
+        def verify(self, check: base.Verification) -> base.Verdict:
+            return base.Verdict(secret_index=0)
+
+        @override
+        def normalize(self, delivery: Delivery) -> list[Emitted]:
+            return []
+
+    body = b'{"event_id": "evt_9", "kind": "order.paid"}'
+    request = base.InboundRequest(method="POST", url="https://x/", headers={}, body=body)
+    source = SourceConfig(name="acme", vendor="acme", secrets=("s",))
+    assert Acme().identify(request, source) == base.Identity("evt_9", "order.paid")
+    not_an_object = base.InboundRequest(method="POST", url="https://x/", headers={}, body=b"[]")
+    with pytest.raises(MalformedRequestError):
+        Acme().identify(not_an_object, source)
+
+
 # -- the helpers vendors read payloads with ---------------------------------------------------
 
 
@@ -273,6 +297,36 @@ def test_a_vendor_type_is_returned_as_sent_within_its_bound() -> None:
     # Cleaning what a column cannot hold is the service's (`ingest.identity.clean_type`), so a
     # type with a NUL still identifies the delivery rather than sending it to the fallback.
     assert base.vendor_type("a\x00b", "type") == "a\x00b"
+
+
+def test_event_fields_read_the_two_named_fields() -> None:
+    event = {"event_id": "evt_1", "kind": "order.paid", "id": "not this one"}
+    assert ACME_FIELDS.identity(event) == base.Identity(event_id="evt_1", event_type="order.paid")
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"kind": "order.paid"}, "Acme event_id is missing"),
+        ({"event_id": "evt\n1", "kind": "order.paid"}, "Acme event_id contains control"),
+        ({"event_id": "evt_1"}, "Acme kind is missing"),
+        ({"event_id": "evt_1", "kind": ["order.paid"]}, "Acme kind is missing"),
+    ],
+)
+def test_event_fields_name_the_field_it_refuses(event: dict[str, object], message: str) -> None:
+    with pytest.raises(MalformedRequestError, match=message):
+        ACME_FIELDS.identity(event)
+
+
+@pytest.mark.parametrize("value", [None, "", 7, ["https://example.com"]])
+def test_required_text_refuses_what_a_domain_event_cannot_be_built_from(value: object) -> None:
+    # A ValueError, not a 4xx: the delivery is verified and stored, then kept as `failed`.
+    with pytest.raises(ValueError, match="Acme click's url is missing or not a string"):
+        base.required_text(value, "Acme click's url")
+
+
+def test_required_text_returns_the_text_as_sent() -> None:
+    assert base.required_text(" https://example.com ", "url") == " https://example.com "
 
 
 def test_a_content_digest_is_stable_across_releases() -> None:

@@ -132,6 +132,11 @@ def test_timestamp_tolerance_both_ways(skew: int) -> None:
     assert verify(handler, SDK_PAYLOAD, sdk_headers(), source, edge).secret_index == 0
 
 
+def test_it_names_the_headers_openai_signs_with() -> None:
+    """Inherited from Standard Webhooks: `ingest vendors` and credential redaction read them."""
+    assert handler.signature_headers == ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 def test_missing_headers() -> None:
     headers = sdk_headers()
     del headers["webhook-signature"]
