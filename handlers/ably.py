@@ -207,10 +207,4 @@ def _millis(raw: Any) -> datetime | None:
 def _emit(data: BaseModel, channel: str, occurred_at: datetime, item_id: str) -> base.Emitted:
     if len(item_id) > 255:  # the inbox keeps item ids of at most 255 characters
         item_id = f"sha256:{hashlib.sha256(item_id.encode()).hexdigest()}"
-    return base.Emitted(
-        data=data,
-        key=channel,
-        subject=channel,
-        time=occurred_at,
-        item_id=item_id,
-    )
+    return base.Emitted(data=data, key=channel, subject=channel, time=occurred_at, item_id=item_id)

@@ -84,10 +84,4 @@ class AnthropicHandler(StandardWebhooksHandler):
             occurred_at=occurred_at,
         )
         # Per session, in order (Anthropic does not order deliveries; created_at is the truth).
-        return [
-            base.Emitted(
-                data=event,
-                key=session_id,
-                subject=session_id,
-            )
-        ]
+        return [base.Emitted(data=event, key=session_id, subject=session_id)]

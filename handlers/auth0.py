@@ -203,11 +203,6 @@ class Auth0Handler(TokenVerified):
         # A failed login for an unknown account is keyed by what was typed, so repeated attempts
         # against one username stay in order.
         key = data.user_id or data.username or log_id
-        return base.Emitted(
-            data=data,
-            key=key,
-            subject=data.user_id,
-            item_id=log_id,
-        )
+        return base.Emitted(data=data, key=key, subject=data.user_id, item_id=log_id)
 
     # -- sending ---------------------------------------------------------------------

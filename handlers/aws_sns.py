@@ -36,9 +36,9 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import override
 
-from ingest.handlers import base
+from ingest.handlers import _storage, base
 from ingest.handlers.schemes import certificate
-from ingest.schemas import email, storage
+from ingest.schemas import email
 from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourceConfig
 
@@ -397,11 +397,7 @@ def _ses_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.
         case _:
             return None
     return [
-        base.Emitted(
-            data=event,
-            key=event.recipient.lower(),
-            subject=event.message_id,
-        )
+        base.Emitted(data=event, key=event.recipient.lower(), subject=event.message_id)
         for event in events
     ]
 
@@ -425,22 +421,7 @@ def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.E
         name = str(record.get("eventName"))
         occurred_at = base.iso_time(record.get("eventTime")) or delivery.received_at
         identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
-        common: dict[str, Any] = {
-            "provider": "s3",
-            "bucket": bucket,
-            "key": key,
-            "occurred_at": occurred_at,
-            "action": name,
-            "size": obj.get("size") if isinstance(obj.get("size"), int) else None,
-            "etag": base.text_or_none(obj.get("eTag")),
-            "version": base.text_or_none(obj.get("versionId")),
-        }
-        data: storage.StorageObjectEvent
-        if name.startswith(S3_CREATED):
-            data = storage.StorageObjectCreated(**common)
-        elif name.startswith(S3_DELETED):
-            data = storage.StorageObjectDeleted(**common)
-        else:
+        if not name.startswith((S3_CREATED, *S3_DELETED)):
             emitted.append(
                 base.Emitted(
                     data=VendorPassthrough(
@@ -453,10 +434,16 @@ def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.E
             )
             continue
         emitted.append(
-            base.Emitted(
-                data=data,
-                key=f"s3:{bucket}/{key}",
-                subject=key,
+            _storage.object_event(
+                "s3",
+                created=name.startswith(S3_CREATED),
+                bucket=bucket,
+                key=key,
+                action=name,
+                occurred_at=occurred_at,
+                size=obj.get("size"),
+                etag=obj.get("eTag"),
+                version=base.text_or_none(obj.get("versionId")),
                 item_id=identifier,
             )
         )

@@ -119,8 +119,6 @@ class ClerkHandler(StandardWebhooksHandler):
             return [base.passthrough(delivery, event, key=base.text_or_none(data.get("user_id")))]
         return [
             base.Emitted(
-                data=mapped,
-                key=mapped.user_id or delivery.event_id,
-                subject=mapped.user_id,
+                data=mapped, key=mapped.user_id or delivery.event_id, subject=mapped.user_id
             )
         ]

@@ -25,9 +25,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import override
 
-from ingest.handlers import base
+from ingest.handlers import _storage, base
 from ingest.handlers.schemes.bearer_jwt import BearerJwt
-from ingest.schemas import storage
 from ingest.sources import SourceConfig
 
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -137,35 +136,20 @@ class GcsHandler(base.VendorHandler):
             or base.iso_time(message.get("publishTime"))
             or delivery.received_at
         )
-        size = resource.get("size")
-        metadata = resource.get("metadata")
-        common: dict[str, Any] = {
-            "provider": "gcs",
-            "bucket": bucket,
-            "key": key,
-            "occurred_at": occurred_at,
-            "action": event_type,
-            "size": int(size) if isinstance(size, str | int) and str(size).isdigit() else None,
-            "etag": resource.get("etag") if isinstance(resource.get("etag"), str) else None,
-            "version": str(attributes.get("objectGeneration") or resource.get("generation") or "")
-            or None,
-            "content_type": resource.get("contentType")
-            if isinstance(resource.get("contentType"), str)
-            else None,
-            "metadata": {str(k): str(v) for k, v in metadata.items()}
-            if isinstance(metadata, dict)
-            else {},
-        }
-        data: storage.StorageObjectEvent = (
-            storage.StorageObjectCreated(**common)
-            if event_type == "OBJECT_FINALIZE"
-            else storage.StorageObjectDeleted(**common)
-        )
+        generation = attributes.get("objectGeneration") or resource.get("generation")
         return [
-            base.Emitted(
-                data=data,
-                key=f"gcs:{bucket}/{key}",
-                subject=key,
+            _storage.object_event(
+                "gcs",
+                created=event_type == "OBJECT_FINALIZE",
+                bucket=bucket,
+                key=key,
+                action=event_type,
+                occurred_at=occurred_at,
+                size=resource.get("size"),
+                etag=resource.get("etag"),
+                version=str(generation) if generation else None,
+                content_type=resource.get("contentType"),
+                metadata=resource.get("metadata"),
             )
         ]
 

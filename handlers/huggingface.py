@@ -104,10 +104,4 @@ class HuggingFaceHandler(base.VendorHandler):
             updated_refs=[_ref(ref) for ref in refs],
         )
         # Per repository, in order; "model/owner/name" so a model and a dataset never share a key.
-        return [
-            base.Emitted(
-                data=data,
-                key=f"{repo_type}/{repo_name}",
-                subject=repo_name,
-            )
-        ]
+        return [base.Emitted(data=data, key=f"{repo_type}/{repo_name}", subject=repo_name)]

@@ -117,10 +117,4 @@ class OpenAIHandler(StandardWebhooksHandler):
             provider_event_id=provider_event_id if isinstance(provider_event_id, str) else None,
             occurred_at=occurred_at,
         )
-        return [
-            base.Emitted(
-                data=data,
-                key=resource_id,
-                subject=resource_id,
-            )
-        ]
+        return [base.Emitted(data=data, key=resource_id, subject=resource_id)]

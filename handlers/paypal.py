@@ -336,13 +336,7 @@ class PayPalHandler(base.FieldsIdentified):
                 )
             case _:
                 return [base.passthrough(delivery, event)]
-        return [
-            base.Emitted(
-                data=data,
-                key=data.payment_id,
-                subject=data.payment_id,
-            )
-        ]
+        return [base.Emitted(data=data, key=data.payment_id, subject=data.payment_id)]
 
     @staticmethod
     def _subscription(
@@ -362,8 +356,4 @@ class PayPalHandler(base.FieldsIdentified):
             occurred_at=occurred_at,
             metadata=_metadata(resource),
         )
-        return base.Emitted(
-            data=data,
-            key=data.subscription_id,
-            subject=data.subscription_id,
-        )
+        return base.Emitted(data=data, key=data.subscription_id, subject=data.subscription_id)

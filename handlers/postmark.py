@@ -85,13 +85,7 @@ class PostmarkHandler(BasicAuthVerified):
         data = _domain_event(delivery.event_type, record, delivery.received_at)
         if data is None:
             return [base.passthrough(delivery, record, key=base.text_or_none(recipient))]
-        return [
-            base.Emitted(
-                data=data,
-                key=data.recipient.lower(),
-                subject=data.message_id,
-            )
-        ]
+        return [base.Emitted(data=data, key=data.recipient.lower(), subject=data.message_id)]
 
 
 def dedup_key(record_type: str, record: Mapping[str, Any]) -> str:

@@ -161,11 +161,7 @@ class PusherHandler(base.VendorHandler):
                     data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
             emitted.append(
                 base.Emitted(
-                    data=data,
-                    key=channel,
-                    subject=channel,
-                    time=occurred_at,
-                    item_id=item_id,
+                    data=data, key=channel, subject=channel, time=occurred_at, item_id=item_id
                 )
             )
         return emitted

@@ -13,13 +13,12 @@ The message body is R2's documented notification:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from typing_extensions import override
 
-from ingest.handlers import base
+from ingest.handlers import _storage, base
 from ingest.handlers.standard_webhooks import StandardWebhooksHandler
-from ingest.schemas import storage
 
 CREATE_ACTIONS = frozenset({"PutObject", "CopyObject", "CompleteMultipartUpload"})
 DELETE_ACTIONS = frozenset({"DeleteObject", "LifecycleDeletion"})
@@ -51,26 +50,15 @@ class R2Handler(StandardWebhooksHandler):
         if not isinstance(bucket, str) or not isinstance(key, str):
             raise ValueError("R2 notification has no bucket and object key")
         occurred_at = base.iso_time(message.get("eventTime")) or delivery.received_at
-        size = obj.get("size")
-        etag = obj.get("eTag")
-        common: dict[str, Any] = {
-            "provider": "r2",
-            "bucket": bucket,
-            "key": key,
-            "occurred_at": occurred_at,
-            "action": action,
-            "size": size if isinstance(size, int) and not isinstance(size, bool) else None,
-            "etag": etag if isinstance(etag, str) else None,
-        }
-        data: storage.StorageObjectEvent = (
-            storage.StorageObjectCreated(**common)
-            if action in CREATE_ACTIONS
-            else storage.StorageObjectDeleted(**common)
-        )
         return [
-            base.Emitted(
-                data=data,
-                key=f"r2:{bucket}/{key}",
-                subject=key,
+            _storage.object_event(
+                "r2",
+                created=action in CREATE_ACTIONS,
+                bucket=bucket,
+                key=key,
+                action=action,
+                occurred_at=occurred_at,
+                size=obj.get("size"),
+                etag=obj.get("eTag"),
             )
         ]

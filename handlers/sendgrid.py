@@ -241,10 +241,7 @@ class SendGridHandler(base.VendorHandler):
         # Keyed by recipient: a suppression list needs one address's bounce, complaint and
         # unsubscribe in order, whichever messages they came from.
         return base.Emitted(
-            data=data,
-            key=recipient.lower(),
-            subject=data.message_id,
-            item_id=identifier,
+            data=data, key=recipient.lower(), subject=data.message_id, item_id=identifier
         )
 
 

@@ -159,8 +159,4 @@ class ShopifyHandler(HmacVerified):
             note=refund.get("note") or None,
             occurred_at=occurred_at,
         )
-        return base.Emitted(
-            data=data,
-            key=order_id,
-            subject=order_id,
-        )
+        return base.Emitted(data=data, key=order_id, subject=order_id)

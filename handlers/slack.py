@@ -230,13 +230,7 @@ class SlackHandler(base.VendorHandler):
             case _:
                 return [base.passthrough(delivery, body)]
         channel = data.channel or "-"
-        return [
-            base.Emitted(
-                data=data,
-                key=f"{team}:{channel}",
-                subject=channel,
-            )
-        ]
+        return [base.Emitted(data=data, key=f"{team}:{channel}", subject=channel)]
 
 
 def _message(event: dict[str, Any], team: Any, occurred_at: datetime) -> dict[str, Any]:

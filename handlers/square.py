@@ -164,11 +164,7 @@ class SquareHandler(HmacVerified, base.FieldsIdentified):
             )
         else:
             return None  # APPROVED, PENDING, a refund's echo: passed through unchanged
-        return base.Emitted(
-            data=data,
-            key=data.payment_id,
-            subject=data.payment_id,
-        )
+        return base.Emitted(data=data, key=data.payment_id, subject=data.payment_id)
 
     @staticmethod
     def _refund(refund: dict[str, Any], occurred_at: datetime) -> base.Emitted | None:
@@ -225,8 +221,4 @@ class SquareHandler(HmacVerified, base.FieldsIdentified):
             current_period_end=_period_end(subscription),
             occurred_at=occurred_at,
         )
-        return base.Emitted(
-            data=data,
-            key=data.subscription_id,
-            subject=data.subscription_id,
-        )
+        return base.Emitted(data=data, key=data.subscription_id, subject=data.subscription_id)

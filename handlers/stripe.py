@@ -255,10 +255,4 @@ class StripeHandler(base.FieldsIdentified):
                 )
             case _:
                 return [base.passthrough(delivery, event)]
-        return [
-            base.Emitted(
-                data=data,
-                key=payment_id,
-                subject=payment_id,
-            )
-        ]
+        return [base.Emitted(data=data, key=payment_id, subject=payment_id)]

@@ -334,11 +334,7 @@ class TwilioHandler(base.VendorHandler):
             error_message=params.get("ErrorMessage") or None,
             occurred_at=received_at,
         )
-        return base.Emitted(
-            data=data,
-            key=message_id,
-            subject=message_id,
-        )
+        return base.Emitted(data=data, key=message_id, subject=message_id)
 
     @staticmethod
     def _call(params: dict[str, str], status: str, received_at: datetime) -> base.Emitted:
