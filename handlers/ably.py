@@ -135,33 +135,28 @@ class AblyHandler(base.VendorHandler):
 
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
-        emitted: list[base.Emitted] = []
-        for item in _items(delivery.body):
-            item_id = _item_id(item)
-            occurred_at = _millis(item.get("timestamp")) or delivery.received_at
-            source, name = item.get("source"), item.get("name")
-            if source == "channel.lifecycle" and name in ("channel.opened", "channel.closed"):
-                channel = _channel(item)
-                model = (
-                    realtime.ChannelOccupied
-                    if name == "channel.opened"
-                    else realtime.ChannelVacated
-                )
-                data = model(provider="ably", channel=channel, occurred_at=occurred_at)
-                emitted.append(_emit(data, channel, occurred_at, item_id))
-            elif source == "channel.presence":
-                emitted.extend(self._presence(item, item_id, occurred_at))
-            else:
-                kind = source if isinstance(source, str) else str(name)
-                emitted.append(
-                    _emit(
-                        VendorPassthrough(vendor="ably", vendor_event_type=kind, payload=item),
-                        _channel_or_none(item) or item_id,
-                        occurred_at,
-                        item_id,
-                    )
-                )
-        return emitted
+        return base.map_items(
+            _items(delivery.body), lambda item: self._item(item, delivery.received_at)
+        )
+
+    def _item(
+        self, item: dict[str, Any], received_at: datetime
+    ) -> base.Emitted | list[base.Emitted]:
+        item_id = _item_id(item)
+        occurred_at = _millis(item.get("timestamp")) or received_at
+        source, name = item.get("source"), item.get("name")
+        if source == "channel.lifecycle" and name in ("channel.opened", "channel.closed"):
+            channel = _channel(item)
+            model = (
+                realtime.ChannelOccupied if name == "channel.opened" else realtime.ChannelVacated
+            )
+            data = model(provider="ably", channel=channel, occurred_at=occurred_at)
+            return _emit(data, channel, occurred_at, item_id)
+        if source == "channel.presence":
+            return self._presence(item, item_id, occurred_at)
+        kind = source if isinstance(source, str) else str(name)
+        passthrough = VendorPassthrough(vendor="ably", vendor_event_type=kind, payload=item)
+        return _emit(passthrough, _channel_or_none(item) or item_id, occurred_at, item_id)
 
     @staticmethod
     def _presence(item: dict[str, Any], item_id: str, item_time: datetime) -> list[base.Emitted]:

@@ -411,40 +411,36 @@ def _s3_item_id(bucket: str, raw_key: str, sequencer: str) -> str:
 
 def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.Emitted]:
     """One event per S3 record; each a batch item, since S3 may notify one change twice."""
-    emitted: list[base.Emitted] = []
-    for record in inner["Records"]:
-        s3 = record["s3"]
-        bucket, obj = s3["bucket"]["name"], s3["object"]
-        raw_key = obj["key"]
-        # S3 sends keys URL-encoded with '+' for spaces (form encoding).
-        key = unquote_plus(raw_key)
-        name = str(record.get("eventName"))
-        occurred_at = base.iso_time(record.get("eventTime")) or delivery.received_at
-        identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
-        if not name.startswith((S3_CREATED, *S3_DELETED)):
-            emitted.append(
-                base.Emitted(
-                    data=VendorPassthrough(
-                        vendor=delivery.vendor, vendor_event_type=f"s3.{name}", payload=record
-                    ),
-                    key=f"s3:{bucket}/{key}",
-                    time=occurred_at,
-                    item_id=identifier,
-                )
-            )
-            continue
-        emitted.append(
-            _storage.object_event(
-                "s3",
-                created=name.startswith(S3_CREATED),
-                bucket=bucket,
-                key=key,
-                action=name,
-                occurred_at=occurred_at,
-                size=obj.get("size"),
-                etag=obj.get("eTag"),
-                version=base.text_or_none(obj.get("versionId")),
-                item_id=identifier,
-            )
+    return base.map_items(inner["Records"], lambda record: _s3_record(delivery, record))
+
+
+def _s3_record(delivery: base.Delivery, record: dict[str, Any]) -> base.Emitted:
+    s3 = record["s3"]
+    bucket, obj = s3["bucket"]["name"], s3["object"]
+    raw_key = obj["key"]
+    # S3 sends keys URL-encoded with '+' for spaces (form encoding).
+    key = unquote_plus(raw_key)
+    name = str(record.get("eventName"))
+    occurred_at = base.iso_time(record.get("eventTime")) or delivery.received_at
+    identifier = _s3_item_id(bucket, raw_key, str(obj.get("sequencer") or "-"))
+    if not name.startswith((S3_CREATED, *S3_DELETED)):
+        return base.Emitted(
+            data=VendorPassthrough(
+                vendor=delivery.vendor, vendor_event_type=f"s3.{name}", payload=record
+            ),
+            key=f"s3:{bucket}/{key}",
+            time=occurred_at,
+            item_id=identifier,
         )
-    return emitted
+    return _storage.object_event(
+        "s3",
+        created=name.startswith(S3_CREATED),
+        bucket=bucket,
+        key=key,
+        action=name,
+        occurred_at=occurred_at,
+        size=obj.get("size"),
+        etag=obj.get("eTag"),
+        version=base.text_or_none(obj.get("versionId")),
+        item_id=identifier,
+    )

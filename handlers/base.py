@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +36,7 @@ from ingest.errors import (
     MissingSignatureError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
+    TransientHandlerError,
     VerificationError,
     WireError,
 )
@@ -253,6 +254,7 @@ class NoOptions(BaseModel):
 
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
+ItemT = TypeVar("ItemT")
 
 
 class Configured(ABC):
@@ -510,6 +512,48 @@ def vendor_type(value: Any, what: str, *, max_length: int = 255) -> str:
     return value
 
 
+class PartlyMappedError(Exception):
+    """Some items of a batch could not be mapped. The others are in `emitted`: processing
+    publishes them and keeps the delivery `failed` with each failure named, so one bad item
+    never holds back the rest, and a replay once the cause is fixed publishes it too (the items
+    published before keep their CloudEvent ids, which consumers deduplicate by)."""
+
+    def __init__(
+        self, emitted: list[Emitted], failures: list[tuple[int, Exception]], total: int
+    ) -> None:
+        super().__init__(f"{len(failures)} of {total} items not mapped")
+        self.emitted = emitted
+        self.failures = failures
+        """Each failed item's position in the batch (from 0) and what its mapping raised."""
+        self.total = total
+
+
+def map_items(
+    items: Iterable[ItemT], build: Callable[[ItemT], Emitted | list[Emitted]]
+) -> list[Emitted]:
+    """A batch's events, item by item: `build` maps one item (to one event, or to several, as
+    a presence message names several members); an item it cannot map is set aside and the
+    rest still mapped, then PartlyMappedError carries what was. Each item must carry an
+    `item_id`: it, not the position, makes the item's CloudEvent id, so the events published
+    before a failed item is fixed keep their ids when the batch is replayed."""
+    emitted: list[Emitted] = []
+    failures: list[tuple[int, Exception]] = []
+    total = 0
+    for position, item in enumerate(items):
+        total += 1
+        try:
+            built = build(item)
+        except (TransientHandlerError, TimeoutError, ConnectionError):
+            raise  # a cause that passes: the whole delivery is retried, not one item parked
+        except Exception as exc:  # noqa: BLE001 - any item's mapping bug is parked, never fatal to the batch
+            failures.append((position, exc))
+            continue
+        emitted.extend([built] if isinstance(built, Emitted) else built)
+    if failures:
+        raise PartlyMappedError(emitted, failures, total)
+    return emitted
+
+
 def passthrough(delivery: Delivery, payload: Any, *, key: str | None = None) -> Emitted:
     return Emitted(
         data=VendorPassthrough(
@@ -582,6 +626,7 @@ __all__ = [
     "RejectedRequestError",
     "Reply",
     "TimestampOutOfToleranceError",
+    "TransientHandlerError",
     "VendorHandler",
     "Verdict",
     "Verification",

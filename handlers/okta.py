@@ -101,7 +101,7 @@ class OktaHandler(TokenVerified):
         events = _object(body.get("data")).get("events")
         if not isinstance(events, list):
             raise ValueError("Okta event hook body has no data.events list")
-        return [self._event(event) for event in events]
+        return base.map_items(events, self._event)
 
     @staticmethod
     def _event(event: Any) -> base.Emitted:

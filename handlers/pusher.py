@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -131,37 +132,34 @@ class PusherHandler(base.VendorHandler):
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         time_ms, events = _events(delivery.body)
         occurred_at = base.from_unix(time_ms / 1000) or delivery.received_at
-        emitted = []
-        for index, event in enumerate(events):
-            name, channel = event.get("name"), event.get("channel")
-            if not isinstance(name, str) or not isinstance(channel, str):
-                raise ValueError("Pusher event has no name or channel")
-            item_id = _item_id(time_ms, index, event)
-            data: BaseModel
-            match name:
-                case "channel_occupied":
-                    data = realtime.ChannelOccupied(
-                        provider="pusher", channel=channel, occurred_at=occurred_at
-                    )
-                case "channel_vacated":
-                    data = realtime.ChannelVacated(
-                        provider="pusher", channel=channel, occurred_at=occurred_at
-                    )
-                case "member_added" | "member_removed":
-                    model = (
-                        realtime.PresenceJoined if name == "member_added" else realtime.PresenceLeft
-                    )
-                    data = model(
-                        provider="pusher",
-                        channel=channel,
-                        user_id=event["user_id"],
-                        occurred_at=occurred_at,
-                    )
-                case _:
-                    data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
-            emitted.append(
-                base.Emitted(
-                    data=data, key=channel, subject=channel, time=occurred_at, item_id=item_id
-                )
+        return base.map_items(
+            enumerate(events), lambda indexed: _event(time_ms, *indexed, occurred_at)
+        )
+
+
+def _event(time_ms: int, index: int, event: dict[str, Any], occurred_at: datetime) -> base.Emitted:
+    name, channel = event.get("name"), event.get("channel")
+    if not isinstance(name, str) or not isinstance(channel, str):
+        raise ValueError("Pusher event has no name or channel")
+    data: BaseModel
+    match name:
+        case "channel_occupied":
+            data = realtime.ChannelOccupied(
+                provider="pusher", channel=channel, occurred_at=occurred_at
             )
-        return emitted
+        case "channel_vacated":
+            data = realtime.ChannelVacated(
+                provider="pusher", channel=channel, occurred_at=occurred_at
+            )
+        case "member_added" | "member_removed":
+            model = realtime.PresenceJoined if name == "member_added" else realtime.PresenceLeft
+            data = model(
+                provider="pusher",
+                channel=channel,
+                user_id=event["user_id"],
+                occurred_at=occurred_at,
+            )
+        case _:
+            data = VendorPassthrough(vendor="pusher", vendor_event_type=name, payload=event)
+    item_id = _item_id(time_ms, index, event)
+    return base.Emitted(data=data, key=channel, subject=channel, time=occurred_at, item_id=item_id)

@@ -80,7 +80,9 @@ class SegmentHandler(HmacVerified):
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         document = delivery.json()
         if isinstance(document, list):
-            return [self._message(delivery, message, batch=True) for message in document]
+            return base.map_items(
+                document, lambda message: self._message(delivery, message, batch=True)
+            )
         return [self._message(delivery, document, batch=False)]
 
     @staticmethod

@@ -209,7 +209,7 @@ class SendGridHandler(base.VendorHandler):
         events = delivery.json()
         if not isinstance(events, list):
             raise ValueError("SendGrid body is not a JSON array")
-        return [self._item(event, delivery.received_at) for event in events]
+        return base.map_items(events, lambda event: self._item(event, delivery.received_at))
 
     @staticmethod
     def _item(event: Any, received_at: datetime) -> base.Emitted:

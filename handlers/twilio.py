@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -358,21 +358,16 @@ class TwilioHandler(base.VendorHandler):
         document = delivery.json()
         if not isinstance(document, list):
             return [base.passthrough(delivery, document)]
-        emitted = []
-        for item in document:
-            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
-                raise ValueError("Event Streams item has no type")
-            item_id = base.bounded_id(item.get("id"), "Event Streams item id")
-            emitted.append(
-                base.Emitted(
-                    data=VendorPassthrough(
-                        vendor="twilio", vendor_event_type=item["type"], payload=item
-                    ),
-                    key=item_id,
-                    item_id=item_id,
-                )
-            )
-        return emitted
+        return base.map_items(document, _stream_item)
+
+
+def _stream_item(item: Any) -> base.Emitted:
+    """An Event Streams item, published as itself: its schema is the subscription's, not ours."""
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+        raise ValueError("Event Streams item has no type")
+    item_id = base.bounded_id(item.get("id"), "Event Streams item id")
+    data = VendorPassthrough(vendor="twilio", vendor_event_type=item["type"], payload=item)
+    return base.Emitted(data=data, key=item_id, item_id=item_id)
 
 
 def _rfc2822(raw: str) -> datetime:

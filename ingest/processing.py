@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from ingest import cloudevents
 from ingest.errors import IngestError, TransientHandlerError
-from ingest.handlers.base import Delivery, Emitted, MalformedRequestError, Mapper, parse_json
+from ingest.handlers.base import (
+    Delivery,
+    Emitted,
+    MalformedRequestError,
+    Mapper,
+    PartlyMappedError,
+    parse_json,
+)
 from ingest.identity import UNKNOWN_TYPE
 from ingest.outbound import OutboundError
 from ingest.schemas.passthrough import VendorPassthrough
@@ -68,6 +75,17 @@ def describe_error(exc: BaseException) -> str:
     return text[:MAX_ERROR_LENGTH]
 
 
+def describe_unmapped(partly: PartlyMappedError) -> str:
+    """What `ingest failed` shows for a batch published but for some items: how many, and each
+    failed item's position and error (as `describe_error` writes it, free of payload values)."""
+    published = partly.total - len(partly.failures)
+    failures = "; ".join(
+        f"item {position}: {describe_error(exc)}" for position, exc in partly.failures
+    )
+    text = f"{len(partly.failures)} of {partly.total} items not mapped ({published} published): "
+    return (text + failures)[:MAX_ERROR_LENGTH]
+
+
 def lenient_payload(body: bytes) -> Any:
     """The body as data for a passthrough: its JSON if it is JSON, else its text (or base64),
     so a consumer always gets what the vendor sent."""
@@ -107,8 +125,12 @@ def normalize(
     is raised — instead of becoming a record the relay can only park. An `unexpected` delivery
     (one the handler could not identify, `ingest.identity`) is not given to the handler's
     mapping at all: it is published as the passthrough `<vendor>.unknown`."""
+    partly: PartlyMappedError | None = None
     try:
-        emitted = [unknown_passthrough(delivery)] if unexpected else handler.normalize(delivery)
+        try:
+            emitted = [unknown_passthrough(delivery)] if unexpected else handler.normalize(delivery)
+        except PartlyMappedError as exc:
+            emitted, partly = exc.emitted, exc
         records = []
         for seq, item in enumerate(emitted):
             event = cloudevents.build(
@@ -143,4 +165,6 @@ def normalize(
         return Outcome(status="retrying", error=describe_error(exc))
     except Exception as exc:  # noqa: BLE001 - any handler bug becomes a `failed` row, never a lost event
         return Outcome(status="failed", error=describe_error(exc))
+    if partly is not None:
+        return Outcome(status="failed", records=tuple(records), error=describe_unmapped(partly))
     return Outcome(status="processed", records=tuple(records))

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
-from ingest.errors import ConfigError, IngestError
+from ingest.errors import ConfigError, IngestError, TransientHandlerError
 from ingest.handlers import HANDLERS, base
 from ingest.handlers.base import (
     Configured,
@@ -327,6 +327,41 @@ def test_required_text_refuses_what_a_domain_event_cannot_be_built_from(value: o
 
 def test_required_text_returns_the_text_as_sent() -> None:
     assert base.required_text(" https://example.com ", "url") == " https://example.com "
+
+
+def _item_event(item: int) -> Emitted | list[Emitted]:
+    if item == 2:
+        raise KeyError("email")
+    data = VendorPassthrough(vendor="acme", vendor_event_type="ping", payload={"n": item})
+    one = Emitted(data=data, key=str(item), item_id=f"acme:{item}")
+    return [one, one] if item == 3 else one
+
+
+def test_map_items_flattens_what_each_item_becomes() -> None:
+    assert [e.item_id for e in base.map_items([0, 1, 3], _item_event)] == [
+        "acme:0",
+        "acme:1",
+        "acme:3",
+        "acme:3",
+    ]
+    assert base.map_items([], _item_event) == []
+
+
+def test_map_items_sets_a_failed_item_aside_and_maps_the_rest() -> None:
+    with pytest.raises(base.PartlyMappedError) as caught:
+        base.map_items(iter([0, 2, 1]), _item_event)
+    assert [e.item_id for e in caught.value.emitted] == ["acme:0", "acme:1"]
+    [(position, error)] = caught.value.failures
+    assert (position, caught.value.total) == (1, 3)
+    assert isinstance(error, KeyError)
+
+
+def test_map_items_lets_a_passing_cause_retry_the_whole_delivery() -> None:
+    def lookup_down(item: int) -> Emitted:
+        raise TransientHandlerError("lookup timed out")
+
+    with pytest.raises(TransientHandlerError):
+        base.map_items([0, 1], lookup_down)
 
 
 def test_a_content_digest_is_stable_across_releases() -> None:

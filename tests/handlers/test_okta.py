@@ -19,6 +19,7 @@ from ingest.handlers.base import (
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
+    PartlyMappedError,
     RejectedRequestError,
     Verification,
 )
@@ -419,11 +420,20 @@ def test_a_batch_is_one_event_per_item_and_others_pass_through() -> None:
     assert passthrough.payload == events[1]
 
 
-def test_an_item_that_cannot_be_read_fails_the_delivery_for_replay() -> None:
-    with pytest.raises(ValueError, match="uuid"):
-        normalize(batch({"eventType": "user.session.start"}))
-    with pytest.raises(ValueError, match="User target"):
-        normalize(batch({**sample_event("user.lifecycle.create"), "target": []}))
+def test_an_item_that_cannot_be_read_is_set_aside_and_the_others_still_mapped() -> None:
+    """Processing publishes the others and keeps the delivery `failed` for a replay."""
+    good = sample_event("user.lifecycle.create")
+    with pytest.raises(PartlyMappedError) as caught:
+        normalize(batch({"eventType": "user.session.start"}, good, {**good, "target": []}))
+    [(first, missing_uuid), (third, no_user)] = caught.value.failures
+    assert (first, third) == (0, 2)
+    assert "uuid" in str(missing_uuid)
+    assert "User target" in str(no_user)
+    [mapped] = caught.value.emitted
+    assert mapped.type == "identity.user.created"
+
+
+def test_a_body_without_its_events_list_fails_the_delivery_for_replay() -> None:
     with pytest.raises(ValueError, match=r"data\.events"):
         normalize(json.dumps({"eventType": "com.okta.event_hook", "eventId": "x"}).encode())
 

@@ -19,6 +19,7 @@ from ingest.handlers.base import (
     InvalidSignatureError,
     MalformedRequestError,
     MissingSignatureError,
+    PartlyMappedError,
     RejectedRequestError,
     TimestampOutOfToleranceError,
 )
@@ -218,10 +219,18 @@ def test_item_ids_are_stable_and_tell_identical_events_apart() -> None:
     assert len(set(first)) == 3
 
 
-def test_member_event_without_user_raises_so_it_is_marked_failed() -> None:
-    body = body_at(NOW, [{"name": "member_added", "channel": "presence-x"}])
-    with pytest.raises(KeyError):
-        handler.normalize(delivery(body))
+def test_a_member_event_without_its_user_is_set_aside_and_the_others_still_mapped() -> None:
+    events: list[dict[str, object]] = [
+        {"name": "member_added", "channel": "presence-x"},
+        {"name": "channel_occupied", "channel": "presence-x"},
+    ]
+    with pytest.raises(PartlyMappedError) as caught:
+        handler.normalize(delivery(body_at(NOW, events)))
+    [(position, error)] = caught.value.failures
+    assert position == 0
+    assert isinstance(error, KeyError)
+    [occupied] = caught.value.emitted
+    assert occupied.type == "realtime.channel.occupied"
 
 
 @settings(max_examples=200, deadline=None)

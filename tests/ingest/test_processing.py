@@ -68,3 +68,41 @@ def test_a_cloudevent_over_the_producers_maximum_fails_before_it_reaches_the_out
     assert outcome.status == "failed"
     assert "KAFKA_MAX_REQUEST_SIZE" in (outcome.error or "")
     assert normalize(STRIPE, stripe_delivery(body), CONFIG, max_record_bytes=10**6).records
+
+
+def _sendgrid_batch(*items: dict[str, object]) -> Delivery:
+    body = json.dumps(list(items)).encode()
+    return Delivery("sendgrid", "sendgrid", "sha256:batch", "batch", body, datetime.now(UTC))
+
+
+def test_one_unmappable_item_does_not_hold_back_the_rest_of_its_batch() -> None:
+    """A batch of ten with one item the mapping cannot read: the nine are published now, the
+    delivery is `failed` naming the item, so a replay after the fix publishes it too."""
+    [good] = json.loads(SIMULATORS["sendgrid"].sample("delivered"))
+    items = [{**good, "sg_event_id": f"evt-{n}"} for n in range(10)]
+    del items[3]["email"]
+    outcome = normalize(HANDLERS["sendgrid"], _sendgrid_batch(*items), CONFIG)
+    assert outcome.status == "failed"
+    assert [r.item_id for r in outcome.records] == [f"sg:evt-{n}" for n in range(10) if n != 3]
+    assert outcome.error is not None
+    assert outcome.error.startswith("1 of 10 items not mapped (9 published): item 3: ValueError")
+    assert "email" in outcome.error
+
+
+def test_a_replay_after_the_fix_publishes_the_same_cloudevents_and_the_missing_item() -> None:
+    [good] = json.loads(SIMULATORS["sendgrid"].sample("delivered"))
+    items = [{**good, "sg_event_id": f"evt-{n}"} for n in range(3)]
+    partial_items = [dict(item) for item in items]
+    del partial_items[1]["email"]
+    partial = normalize(HANDLERS["sendgrid"], _sendgrid_batch(*partial_items), CONFIG)
+    fixed = normalize(HANDLERS["sendgrid"], _sendgrid_batch(*items), CONFIG)
+    assert fixed.status == "processed"
+    # Consumers deduplicate by CloudEvent id: the two published before are the same events.
+    assert {r.cloudevent_id for r in partial.records} < {r.cloudevent_id for r in fixed.records}
+
+
+def test_a_batch_whose_every_item_fails_publishes_nothing_and_says_so() -> None:
+    outcome = normalize(HANDLERS["sendgrid"], _sendgrid_batch({"event": "delivered"}), CONFIG)
+    assert (outcome.status, outcome.records) == ("failed", ())
+    assert outcome.error is not None
+    assert outcome.error.startswith("1 of 1 items not mapped (0 published): item 0:")

@@ -85,3 +85,27 @@ async def test_batch_items_are_published_once_across_redelivery_and_rebatching(
     assert [e["id"] for e in published] == expected_ids
     assert {record.key for record in records} == {b"example@test.com"}
     assert published[2]["data"]["bounce_type"] == "hard"
+
+
+async def test_an_item_the_mapping_cannot_read_does_not_hold_back_its_batch(
+    make_app: AppFactory, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Acked and stored; the two good items reach Kafka now; the row is `failed`, naming the
+    item, for `ingest failed` and a replay once the cause is fixed."""
+    simulator(handler).generate_keys(tmp_path)
+    extra = {"sendgrid": {"vendor": "sendgrid", "public_keys": [local_public_key(tmp_path)]}}
+    items = events("delivered", "open", "bounce")
+    del items[1]["email"]
+    async with make_app(extra) as app:
+        accepted = await post(app, tmp_path, items)
+        assert accepted["status"] == "accepted"
+        assert await counts(app) == (1, 2)
+        async with app.store.engine.connect() as conn:
+            status, error = (
+                await conn.execute(select(InboxEvent.status, InboxEvent.last_error))
+            ).one()
+        assert status == "failed"
+        assert error is not None
+        assert error.startswith("1 of 3 items not mapped (2 published): item 1: ValueError")
+        records = await support.consume(kafka_bootstrap, [app.topics.default], expect=2)
+    assert [json.loads(r.value)["type"] for r in records] == ["email.delivered", "email.bounced"]
