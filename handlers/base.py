@@ -598,6 +598,13 @@ def required_text(raw: Any, what: str) -> str:
     return raw
 
 
+def required_object(raw: Any, what: str) -> dict[str, Any]:
+    """`required_text` for a JSON object the mapping reads further (PayPal's `resource`)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what} is missing or not an object")
+    return raw
+
+
 def text_or_none(raw: Any) -> str | None:
     """A non-blank string, else None: vendors write "" or null for values that do not apply."""
     return raw if isinstance(raw, str) and raw.strip() else None

@@ -286,9 +286,7 @@ class PayPalHandler(base.FieldsIdentified):
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
-        resource = event.get("resource")
-        if not isinstance(resource, dict):
-            raise ValueError("PayPal event has no resource object")
+        resource = base.required_object(event.get("resource"), "PayPal event's resource")
         occurred_at = base.iso_time(event.get("create_time")) or delivery.received_at
         event_type = delivery.event_type
         if (model := SUBSCRIPTION_EVENTS.get(event_type)) is not None:

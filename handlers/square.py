@@ -118,9 +118,7 @@ class SquareHandler(HmacVerified, base.FieldsIdentified):
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
-        data = event.get("data")
-        if not isinstance(data, dict):
-            raise ValueError("Square event has no data object")
+        data = base.required_object(event.get("data"), "Square event's data")
         occurred_at = base.iso_time(event.get("created_at")) or delivery.received_at
         emitted: base.Emitted | None
         match delivery.event_type:

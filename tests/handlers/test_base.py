@@ -364,6 +364,13 @@ def test_map_items_lets_a_passing_cause_retry_the_whole_delivery() -> None:
         base.map_items([0, 1], lookup_down)
 
 
+@pytest.mark.parametrize("value", [None, [], "{}", 3])
+def test_required_object_refuses_anything_but_a_json_object(value: object) -> None:
+    with pytest.raises(ValueError, match="Acme event's data is missing or not an object"):
+        base.required_object(value, "Acme event's data")
+    assert base.required_object({"id": 1}, "data") == {"id": 1}
+
+
 def test_a_content_digest_is_stable_across_releases() -> None:
     """Ably, Pusher and SendGrid items without an id are deduplicated by this digest: a change
     to it would let every such item already in an inbox be published again on redelivery."""
