@@ -5,6 +5,20 @@ from __future__ import annotations
 import ipaddress
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def client_address(text: str | None) -> IpAddress | None:
+    """A peer's or a forwarded hop's address, None if it is not one. An IPv4 client of a server
+    listening on `::` is reported as `::ffff:a.b.c.d`: it is read as the IPv4 address it is, so
+    the IPv4 networks operators write (`ip_allowlist`, `INGEST_TRUSTED_PROXIES`) match it."""
+    try:
+        address = ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def parse_networks(raw: str) -> tuple[IpNetwork, ...]:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from ingest.errors import ConfigError
+from ingest.networks import IpNetwork, client_address
 
 SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 KAFKA_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
@@ -27,7 +28,6 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_TOPIC = "ingest.events"
 
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 COMMON_KEYS = frozenset(
     {"vendor", "secrets", "tolerance_seconds", "ip_allowlist", "dedupe_content_seconds"}
 )
@@ -80,11 +80,8 @@ class SourceConfig:
     def allows(self, address: str | None) -> bool:
         if not self.ip_allowlist:
             return True
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        return any(ip in network for network in self.ip_allowlist)
+        ip = client_address(address)
+        return ip is not None and any(ip in network for network in self.ip_allowlist)
 
 
 @dataclass(frozen=True)

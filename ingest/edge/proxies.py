@@ -10,27 +10,23 @@ the client and prove nothing.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.networks import IpNetwork
+from ingest.networks import IpAddress, IpNetwork, client_address
 
 MAX_HOPS = 20
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address(text: str) -> IpAddress | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # [v6]:port
         text = text[1 : text.index("]")]
     elif text.count(":") == 1:  # v4:port
         text = text.split(":", 1)[0]
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+    return client_address(text)
 
 
 class TrustedProxiesMiddleware:
@@ -38,7 +34,7 @@ class TrustedProxiesMiddleware:
         self.app = app
         self.trusted = tuple(trusted)
 
-    def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+    def _trusted(self, address: IpAddress | None) -> bool:
         return address is not None and any(address in network for network in self.trusted)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

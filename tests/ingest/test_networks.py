@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from ingest.networks import parse_networks
+from ingest.networks import client_address, parse_networks
 
 
 def test_addresses_and_networks_of_both_families_comma_separated() -> None:
@@ -29,3 +29,21 @@ def test_empty_is_no_network() -> None:
 def test_a_bad_entry_is_a_value_error(raw: str) -> None:
     with pytest.raises(ValueError, match="does not appear to be"):
         parse_networks(raw)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("2001:db8::1", "2001:db8::1"),
+        (" 10.1.2.3 ", "10.1.2.3"),
+    ],
+)
+def test_a_client_address_is_read_as_the_family_it_really_is(text: str, address: str) -> None:
+    assert client_address(text) == ipaddress.ip_address(address)
+
+
+@pytest.mark.parametrize("text", ["", "not-an-ip", "10.1.2.3.4", None])
+def test_what_is_no_address_is_none(text: str | None) -> None:
+    assert client_address(text) is None

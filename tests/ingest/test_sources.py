@@ -114,6 +114,13 @@ def test_options_are_interpolated_and_their_values_redacted(
     assert "tok_from_env" in config.secret_values()
 
 
+def test_an_ipv4_client_seen_through_a_dual_stack_socket_is_its_ipv4_address() -> None:
+    """Served on `::`, an IPv4 client's address is `::ffff:a.b.c.d`: it is the same client."""
+    config = parse_sources(source(ip_allowlist=["10.0.0.0/8"]), VENDORS)
+    assert config.sources["stripe"].allows("::ffff:10.1.2.3")
+    assert not config.sources["stripe"].allows("::ffff:192.0.2.1")
+
+
 def test_ip_allowlist() -> None:
     config = parse_sources(source(ip_allowlist=["10.0.0.0/8", "2001:db8::1"]), VENDORS)
     stripe = config.sources["stripe"]

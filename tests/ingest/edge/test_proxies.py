@@ -41,6 +41,13 @@ async def seen_by_app(
     return (client[0] if client else None), seen["scheme"]
 
 
+async def test_a_trusted_ipv4_proxy_seen_through_a_dual_stack_socket_is_trusted() -> None:
+    seen = await seen_by_app([("x-forwarded-for", "203.0.113.9")], peer="::ffff:10.1.2.3")
+    assert seen == ("203.0.113.9", "http")
+    hops = [("x-forwarded-for", "203.0.113.9, ::ffff:10.9.9.9")]
+    assert (await seen_by_app(hops, peer="10.1.2.3"))[0] == "203.0.113.9"
+
+
 async def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(
     make_app: AppFactory,
 ) -> None:
