@@ -4,7 +4,10 @@ database: it runs before the request's one transaction."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+import pytest
 
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import Delivery
@@ -106,3 +109,50 @@ def test_a_batch_whose_every_item_fails_publishes_nothing_and_says_so() -> None:
     assert (outcome.status, outcome.records) == ("failed", ())
     assert outcome.error is not None
     assert outcome.error.startswith("1 of 1 items not mapped (0 published): item 0:")
+
+
+def _ably_batch_with_one_bad_item() -> bytes:
+    body = json.loads(SIMULATORS["ably"].sample("channel.presence"))
+    [good] = body["items"]
+    bad = {**good, "data": {"channelId": "chat", "presence": "not a list"}}
+    return json.dumps({"items": [bad, good]}).encode()
+
+
+def _segment_batch_with_one_bad_item() -> bytes:
+    good = json.loads(SIMULATORS["segment"].sample("track"))
+    return json.dumps(
+        [{**good, "messageId": "m-1", "event": ""}, {**good, "messageId": "m-2"}]
+    ).encode()
+
+
+def _s3_records_with_one_bad_record() -> bytes:
+    envelope = json.loads(SIMULATORS["aws-sns"].sample("s3.ObjectCreated:Put"))
+    [good] = json.loads(envelope["Message"])["Records"]
+    envelope["Message"] = json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}, good]})
+    return json.dumps(envelope).encode()
+
+
+def _twilio_stream_with_one_bad_item() -> bytes:
+    item = {"id": "EZ1", "type": "com.twilio.messaging.message.delivered", "data": {}}
+    return json.dumps([{"id": "EZ0", "data": {}}, item]).encode()
+
+
+@pytest.mark.parametrize(
+    ("vendor", "event_type", "body"),
+    [
+        ("ably", "channel.presence", _ably_batch_with_one_bad_item),
+        ("segment", "batch", _segment_batch_with_one_bad_item),
+        ("aws-sns", "s3.ObjectCreated:Put", _s3_records_with_one_bad_record),
+        ("twilio", "com.twilio.messaging.message.delivered", _twilio_stream_with_one_bad_item),
+    ],
+)
+def test_every_batch_vendor_publishes_the_items_around_a_bad_one(
+    vendor: str, event_type: str, body: Callable[[], bytes]
+) -> None:
+    delivery = Delivery(vendor, vendor, "delivery-1", event_type, body(), datetime.now(UTC))
+    outcome = normalize(HANDLERS[vendor], delivery, CONFIG)
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert outcome.error.startswith("1 of 2 items not mapped (1 published): item 0:")
+    assert len(outcome.records) >= 1
+    assert all(record.item_id for record in outcome.records)
