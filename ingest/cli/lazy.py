@@ -40,7 +40,15 @@ class LazyGroup(click.Group):
 
     @override
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, self.lazy[name].summary) for name in sorted(self.lazy)]
+        # Commands added directly (`add_command`) are listed too, from their own short help:
+        # they are imported already, so reading it costs nothing.
+        summaries = {
+            name: command.get_short_help_str(limit=formatter.width)
+            for name, command in self.commands.items()
+            if not command.hidden
+        }
+        summaries.update({name: lazy.summary for name, lazy in self.lazy.items()})
+        rows = sorted(summaries.items())
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

@@ -153,3 +153,26 @@ def test_a_group_finds_its_own_commands_beside_the_lazy_ones() -> None:
     assert loaded is not None
     assert loaded.name == "schemas"
     assert group.get_command(ctx, "missing") is None
+
+
+def test_a_command_added_directly_is_listed_beside_the_lazy_ones() -> None:
+    """A plugin or a later command may be added with `group.add_command`: the help names it."""
+    group = LazyGroup(name="tool", lazy={"zeta": LazyCommand("ingest.cli:main", "The lazy one.")})
+
+    @click.command(help="Added directly.\n\nMore text the summary leaves out.")
+    def alpha() -> None:
+        pass
+
+    @click.command(hidden=True)
+    def secret() -> None:
+        pass
+
+    group.add_command(alpha)
+    group.add_command(secret)
+    result = CliRunner().invoke(group, ["--help"])
+    assert result.exit_code == 0
+    commands = result.output.split("Commands:")[1]
+    assert re.search(r"alpha\s+Added directly\.", commands)
+    assert re.search(r"zeta\s+The lazy one\.", commands)
+    assert commands.index("alpha") < commands.index("zeta")
+    assert "secret" not in commands
