@@ -71,7 +71,7 @@ def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
-RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+RELATIVE = re.compile(r"([0-9]+)([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -81,9 +81,12 @@ def parse_moment(ctx: click.Context, param: click.Parameter, value: str | None) 
         return None
     ctx.meta[f"raw_{param.name}"] = value  # as typed: a replay's fingerprint uses this
     text = value.strip()
-    if match := RELATIVE.match(text):
+    if match := RELATIVE.fullmatch(text):
         amount, unit = match.groups()
-        return datetime.now(UTC) - timedelta(**{UNITS[unit]: int(amount)})
+        try:
+            return datetime.now(UTC) - timedelta(**{UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise click.BadParameter(f"{text!r} is further back than a date can go") from None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

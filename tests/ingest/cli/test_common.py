@@ -76,6 +76,21 @@ def test_a_time_that_is_neither_iso_nor_an_age_is_a_usage_error(
     assert "'yesterday' is neither ISO 8601 nor an age like 30m, 2h, 7d" in result.stderr
 
 
+@pytest.mark.parametrize("age", ["999999d", "99999999999d", "9" * 40 + "s"])
+def test_an_age_further_back_than_a_date_can_go_is_a_usage_error(
+    demo_env: dict[str, str], age: str
+) -> None:
+    result = events_list(demo_env, "--since", age)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{age!r} is further back than a date can go" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_age_is_written_in_ascii_digits() -> None:
+    with pytest.raises(click.BadParameter):
+        moment("٣d")  # ARABIC-INDIC DIGIT THREE: int() reads it, an operator did not type it
+
+
 @pytest.mark.parametrize(
     ("age", "delta"),
     [
