@@ -71,6 +71,9 @@ def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
+ROW_ID = click.IntRange(1, 2**63 - 1)
+"""An inbox or outbox id as typed: a BIGINT's range, so a mistyped one is a usage error rather
+than an OverflowError from the database driver."""
 RELATIVE = re.compile(r"([0-9]+)([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ingest.cli.common import (
+    ROW_ID,
     CommandError,
     ExitCode,
     event_filter_options,
@@ -145,7 +146,7 @@ async def _list(
 
 
 @events.command("show")
-@click.argument("event_id", metavar="ID", type=int)
+@click.argument("event_id", metavar="ID", type=ROW_ID)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def show_event(event_id: int, as_json: bool) -> None:
     """Show one event: redacted headers, raw body, status, error, and the CloudEvents it made."""

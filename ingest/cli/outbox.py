@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cli
+from ingest.cli.common import ROW_ID, CommandError, ExitCode, run_async, settings_for_cli
 from ingest.outbox import OutboxRecord
 from ingest.runtime import Database
 from ingest.settings import Settings
@@ -87,7 +87,7 @@ async def _list(settings: Settings, parked: bool, pending: bool, limit: int) -> 
 
 
 @outbox.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @click.option("--all", "every", is_flag=True, help="Release every parked record.")
 def retry(ids: tuple[int, ...], every: bool) -> None:
     """Release parked records: the relay publishes them again (after you fixed the cause: the

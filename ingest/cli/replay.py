@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ingest.cli.common import (
+    ROW_ID,
     CommandError,
     ExitCode,
     event_filter_options,
@@ -34,7 +35,7 @@ def _topic(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
 
 
 @click.command()
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=ROW_ID)
 @event_filter_options
 @click.option(
     "--to-topic",

@@ -13,7 +13,7 @@ from typing import Literal
 
 import click
 
-from ingest.cli.common import CommandError, ExitCode, run_async, settings_for_cli
+from ingest.cli.common import ROW_ID, CommandError, ExitCode, run_async, settings_for_cli
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import InboundRequest, RejectedRequestError, VendorHandler
 from ingest.outbound import OutboundClient, OutboundError
@@ -83,7 +83,7 @@ def sns() -> None:
 
 
 @sns.command("confirm")
-@click.argument("event_ids", metavar="[ID]...", nargs=-1, type=int)
+@click.argument("event_ids", metavar="[ID]...", nargs=-1, type=ROW_ID)
 @click.option("--source", help="Without IDs: only confirmations from this source.")
 def confirm(event_ids: tuple[int, ...], source: str | None) -> None:
     """Confirm stored SNS SubscriptionConfirmations by GETting their SubscribeURL.

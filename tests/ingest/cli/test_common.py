@@ -142,3 +142,21 @@ def test_exit_codes_keep_their_documented_numbers() -> None:
         "UNREACHABLE": 5,
         "INTERRUPTED": 130,
     }
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["events", "show", "99999999999999999999999"],
+        ["events", "show", "0"],
+        ["replay", "99999999999999999999999", "--dry-run"],
+        ["outbox", "retry", "--", "-5"],
+        ["sns", "confirm", "99999999999999999999999"],
+    ],
+)
+def test_an_id_no_row_can_have_is_a_usage_error(
+    demo_env: dict[str, str], arguments: list[str]
+) -> None:
+    result = CliRunner().invoke(main, arguments, env=demo_env)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "is not in the range 1<=x<=9223372036854775807" in result.stderr
