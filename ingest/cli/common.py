@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import sys
 from collections.abc import Callable, Coroutine
@@ -69,6 +70,14 @@ def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
             ) from None
 
     return wrapper
+
+
+def finite(value: float | None, option: str) -> float | None:
+    """`FloatRange` lets `nan` through (no comparison with it is true) and `inf` means nothing
+    as a rate: both are usage errors."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", param_hint=option)
+    return value
 
 
 ROW_ID = click.IntRange(1, 2**63 - 1)

@@ -14,6 +14,7 @@ from ingest.cli.common import (
     CommandError,
     ExitCode,
     event_filter_options,
+    finite,
     run_async,
     settings_for_cli,
     stdin_is_interactive,
@@ -46,6 +47,7 @@ def _topic(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
 @click.option(
     "--rate",
     type=click.FloatRange(min=0.1),
+    callback=lambda ctx, param, value: finite(value, "--rate"),
     metavar="N",
     help="At most N events per second (default: as fast as the database takes them).",
 )

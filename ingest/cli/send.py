@@ -18,6 +18,18 @@ from ingest.simulation import SIMULATORS
 from ingest.simulation.base import SigningContext
 
 
+def server_url(value: str) -> str:
+    """An http(s) URL with a host, checked before anything is signed: httpx raises on a
+    malformed one (`http://[::1`) only when the request is made."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise click.BadParameter(f"{value!r} is not a URL ({exc})", param_hint="--url") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise click.BadParameter(f"{value!r} is not an http(s) URL with a host", param_hint="--url")
+    return value
+
+
 @click.command()
 @click.argument("source")
 @click.option("--type", "event_type", help="Vendor event type of the sample, e.g. charge.refunded.")
@@ -28,7 +40,11 @@ from ingest.simulation.base import SigningContext
     help="Send this payload instead of a sample (signed as is).",
 )
 @click.option(
-    "--url", default="http://127.0.0.1:8000", show_default=True, help="Where ingest serves."
+    "--url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    callback=lambda ctx, param, value: server_url(value),
+    help="Where ingest serves.",
 )
 @click.option(
     "--secret-index",

@@ -233,3 +233,13 @@ def test_a_rate_below_a_tenth_per_second_is_a_usage_error(demo_env: dict[str, st
     result = replay(demo_env, "1", "--rate", "0.01", "--yes")
     assert result.exit_code == ExitCode.USAGE
     assert "--rate" in result.stderr
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf"])
+def test_a_rate_that_is_no_number_of_events_per_second_is_a_usage_error(
+    demo_env: dict[str, str], rate: str
+) -> None:
+    arguments = ["replay", "--status", "failed", "--rate", rate, "--yes"]
+    result = CliRunner().invoke(main, arguments, env=demo_env)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{rate} is not a finite number" in result.stderr

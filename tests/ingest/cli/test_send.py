@@ -11,6 +11,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -187,3 +188,20 @@ def test_a_vendor_that_signs_with_a_key_asks_for_the_key_and_exits_3(demo_dir: P
     assert result.returncode == ExitCode.CONFIG, result.stderr
     assert "ingest keys generate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1", "is not a URL"),
+        ("ftp://127.0.0.1", "is not an http(s) URL with a host"),
+        ("http://", "is not an http(s) URL with a host"),
+    ],
+)
+def test_a_url_ingest_cannot_be_served_at_is_a_usage_error(
+    demo_env: dict[str, str], url: str, problem: str
+) -> None:
+    result = CliRunner().invoke(main, ["send", "stripe", "--url", url], env=demo_env)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert problem in result.stderr
+    assert "Traceback" not in result.output
