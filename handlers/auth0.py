@@ -106,7 +106,7 @@ class Auth0Handler(TokenVerified):
         kind, document = _records(delivery.body)
         if kind == "cloudevent":
             return [self._cloudevent(delivery, document)]
-        return [self._log(record) for record in document]
+        return base.map_items(document, self._log)
 
     @staticmethod
     def _cloudevent(delivery: base.Delivery, event: dict[str, Any]) -> base.Emitted:

@@ -108,6 +108,8 @@ class MixpanelHandler(BasicAuthVerified):
             if action == "remove_members"
             else analytics.CohortMemberAdded
         )
+        # Mapped whole, not item by item (`base.map_items`): a full sync published without the
+        # member it could not read would tell consumers that member had left the cohort.
         emitted: list[base.Emitted] = []
         for member in members:
             if not isinstance(member, dict):

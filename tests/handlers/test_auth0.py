@@ -19,6 +19,7 @@ from ingest.handlers.base import (
     InvalidCredentialsError,
     MalformedRequestError,
     MissingCredentialsError,
+    PartlyMappedError,
     RejectedRequestError,
     Verification,
 )
@@ -428,10 +429,15 @@ def test_json_lines_and_single_object_formats() -> None:
     assert single.type == "identity.login.failed"
 
 
-def test_a_log_without_id_fails_normalization_so_it_is_kept_for_replay() -> None:
+def test_a_log_without_id_is_set_aside_and_the_stream_s_other_logs_still_mapped() -> None:
+    """Processing publishes the others and keeps the delivery `failed` for a replay."""
     broken = {"data": {**SIGNUP["data"], "log_id": None}}
-    with pytest.raises(ValueError, match="log_id"):
-        normalize(json.dumps([broken]).encode())
+    with pytest.raises(PartlyMappedError) as caught:
+        normalize(json.dumps([LOGIN_SUCCESS, broken]).encode())
+    [(position, error)] = caught.value.failures
+    assert position == 1
+    assert "log_id" in str(error)
+    assert [e.item_id for e in caught.value.emitted] == [LOGIN_SUCCESS["log_id"]]
 
 
 def test_event_stream_user_created() -> None:
