@@ -137,6 +137,11 @@ def _twilio_stream_with_one_bad_item() -> bytes:
     return json.dumps([{"id": "EZ0", "data": {}}, item]).encode()
 
 
+def _auth0_logs_with_one_bad_log() -> bytes:
+    [good] = json.loads(SIMULATORS["auth0"].sample("s"))
+    return json.dumps([{"data": {**good["data"], "type": None}}, good]).encode()
+
+
 @pytest.mark.parametrize(
     ("vendor", "event_type", "body"),
     [
@@ -144,6 +149,7 @@ def _twilio_stream_with_one_bad_item() -> bytes:
         ("segment", "batch", _segment_batch_with_one_bad_item),
         ("aws-sns", "s3.ObjectCreated:Put", _s3_records_with_one_bad_record),
         ("twilio", "com.twilio.messaging.message.delivered", _twilio_stream_with_one_bad_item),
+        ("auth0", "log_stream", _auth0_logs_with_one_bad_log),
     ],
 )
 def test_every_batch_vendor_publishes_the_items_around_a_bad_one(
