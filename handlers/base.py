@@ -512,6 +512,11 @@ def vendor_type(value: Any, what: str, *, max_length: int = 255) -> str:
     return value
 
 
+PASSING_CAUSES: tuple[type[Exception], ...] = (TransientHandlerError, TimeoutError, ConnectionError)
+"""What a mapping may raise for a reason that passes: the delivery is `retrying`, not `failed`
+(processing adds the service's own, such as an outbound fetch that failed)."""
+
+
 class PartlyMappedError(Exception):
     """Some items of a batch could not be mapped. The others are in `emitted`: processing
     publishes them and keeps the delivery `failed` with each failure named, so one bad item
@@ -543,7 +548,7 @@ def map_items(
         total += 1
         try:
             built = build(item)
-        except (TransientHandlerError, TimeoutError, ConnectionError):
+        except PASSING_CAUSES:
             raise  # a cause that passes: the whole delivery is retried, not one item parked
         except Exception as exc:  # noqa: BLE001 - any item's mapping bug is parked, never fatal to the batch
             failures.append((position, exc))

@@ -15,8 +15,9 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ingest import cloudevents
-from ingest.errors import IngestError, TransientHandlerError
+from ingest.errors import IngestError
 from ingest.handlers.base import (
+    PASSING_CAUSES,
     Delivery,
     Emitted,
     MalformedRequestError,
@@ -30,12 +31,7 @@ from ingest.schemas.passthrough import VendorPassthrough
 from ingest.sources import SourcesConfig
 
 MAX_ERROR_LENGTH = 1000
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    TransientHandlerError,
-    OutboundError,
-    TimeoutError,
-    ConnectionError,
-)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (*PASSING_CAUSES, OutboundError)
 
 
 class CloudEventTooLargeError(IngestError):
