@@ -12,7 +12,6 @@ delivery id is the body's SHA-256 and every item is deduplicated on its own id (
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import datetime
@@ -200,6 +199,4 @@ def _millis(raw: Any) -> datetime | None:
 
 
 def _emit(data: BaseModel, channel: str, occurred_at: datetime, item_id: str) -> base.Emitted:
-    if len(item_id) > 255:  # the inbox keeps item ids of at most 255 characters
-        item_id = f"sha256:{hashlib.sha256(item_id.encode()).hexdigest()}"
     return base.Emitted(data=data, key=channel, subject=channel, time=occurred_at, item_id=item_id)

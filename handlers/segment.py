@@ -81,12 +81,16 @@ class SegmentHandler(HmacVerified):
         document = delivery.json()
         if isinstance(document, list):
             return base.map_items(
-                document, lambda message: self._message(delivery, message, batch=True)
+                enumerate(document),
+                lambda indexed: self._message(delivery, indexed[1], position=indexed[0]),
             )
-        return [self._message(delivery, document, batch=False)]
+        return [self._message(delivery, document)]
 
     @staticmethod
-    def _message(delivery: base.Delivery, message: Any, *, batch: bool) -> base.Emitted:
+    def _message(
+        delivery: base.Delivery, message: Any, *, position: int | None = None
+    ) -> base.Emitted:
+        """One call; `position` is its place in a batch (None: the delivery is this call)."""
         if not isinstance(message, dict):
             raise ValueError("Segment message is not a JSON object")
         kind = message.get("type")
@@ -135,5 +139,12 @@ class SegmentHandler(HmacVerified):
             data=data,
             key=key,
             subject=user_id or anonymous_id,
-            item_id=message_id if batch else None,
+            item_id=None if position is None else _item_id(delivery, message_id, position),
         )
+
+
+def _item_id(delivery: base.Delivery, message_id: str | None, position: int) -> str:
+    """A batch message's own id, or, for one without a messageId, its place in the stored batch
+    (whose id is the body's digest): never the count of events mapped before it, which changes
+    when a bad message before it is fixed and the batch replayed."""
+    return message_id if message_id is not None else f"{delivery.event_id}#{position}"

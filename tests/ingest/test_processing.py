@@ -11,7 +11,7 @@ import pytest
 
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import Delivery
-from ingest.processing import normalize
+from ingest.processing import OutboxRecord, normalize
 from ingest.simulation import SIMULATORS
 from ingest.sources import Route, SourcesConfig
 
@@ -102,6 +102,34 @@ def test_a_replay_after_the_fix_publishes_the_same_cloudevents_and_the_missing_i
     assert fixed.status == "processed"
     # Consumers deduplicate by CloudEvent id: the two published before are the same events.
     assert {r.cloudevent_id for r in partial.records} < {r.cloudevent_id for r in fixed.records}
+
+
+def test_batch_items_without_an_id_of_their_own_keep_their_cloudevent_ids_on_replay() -> None:
+    """Segment's messageId is optional (a hand-written Actions mapping may leave it out): such a
+    message's CloudEvent id comes from its place in the stored batch, not from how many events
+    were mapped before it, so the events published around a bad message are the same events
+    when the batch is replayed after the fix."""
+    track = json.loads(SIMULATORS["segment"].sample("track"))
+    del track["messageId"]
+    messages = [{**track, "event": f"Event {n}"} for n in range(3)]
+    partial_messages = [dict(message) for message in messages]
+    partial_messages[1]["event"] = ""  # a track without an event name cannot be mapped
+
+    def batch(items: list[dict[str, object]]) -> Delivery:
+        body = json.dumps(items).encode()
+        return Delivery("segment", "segment", "sha256:stored", "batch", body, datetime.now(UTC))
+
+    partial = normalize(HANDLERS["segment"], batch(partial_messages), CONFIG)
+    fixed = normalize(HANDLERS["segment"], batch(messages), CONFIG)
+    assert (partial.status, len(partial.records)) == ("failed", 2)
+    assert fixed.status == "processed"
+    # The same message must be the same CloudEvent, not merely some id seen before.
+    assert _ids_by_event_name(partial.records).items() < _ids_by_event_name(fixed.records).items()
+    assert len({r.cloudevent_id for r in fixed.records}) == 3
+
+
+def _ids_by_event_name(records: tuple[OutboxRecord, ...]) -> dict[str, str]:
+    return {json.loads(r.value)["data"]["event"]: r.cloudevent_id for r in records}
 
 
 def test_a_batch_whose_every_item_fails_publishes_nothing_and_says_so() -> None:
