@@ -156,8 +156,7 @@ class Auth0Handler(TokenVerified):
         occurred_at = base.iso_time(log.get("date"))
         if occurred_at is None:
             raise ValueError("Auth0 log event has no date")
-        raw_details = log.get("details")
-        details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
+        details = base.object_or_empty(log.get("details"))
         user_id = base.text_or_none(log.get("user_id"))
         common: dict[str, Any] = {
             "provider": "auth0",

@@ -309,8 +309,7 @@ def _ses_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.
     kind = inner.get("notificationType") or inner.get("eventType")
     mail = inner["mail"]
     detail_key = {"DeliveryDelay": "deliveryDelay"}.get(str(kind), str(kind).lower())
-    raw_detail = inner.get(detail_key)
-    detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, dict) else {}
+    detail = base.object_or_empty(inner.get(detail_key))
     occurred_at = (
         base.iso_time(detail.get("timestamp")) or base.iso_time(mail.get("timestamp"))
     ) or delivery.received_at

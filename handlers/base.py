@@ -629,6 +629,20 @@ def required_object(raw: Any, what: str) -> dict[str, Any]:
     return raw
 
 
+def object_or_empty(raw: Any) -> dict[str, Any]:
+    """A nested object whose fields the mapping reads as optional: `{}` where the vendor left it
+    out or wrote something else, so each of its fields reads as absent rather than failing."""
+    return raw if isinstance(raw, dict) else {}
+
+
+def id_or_none(raw: Any) -> str | None:
+    """An optional vendor id: a non-empty string, or an integer (Shopify's and some Segment
+    sources' ids are JSON numbers) written as one."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return raw if isinstance(raw, str) and raw else None
+
+
 def text_or_none(raw: Any) -> str | None:
     """A non-blank string, else None: vendors write "" or null for values that do not apply."""
     return raw if isinstance(raw, str) and raw.strip() else None

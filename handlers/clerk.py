@@ -40,10 +40,6 @@ def _time(raw: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _object(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else {}
-
-
 def _primary_email(user: dict[str, Any]) -> str | None:
     """The address `primary_email_address_id` points at; none is guessed if it points nowhere."""
     primary = user.get("primary_email_address_id")
@@ -77,8 +73,10 @@ class ClerkHandler(StandardWebhooksHandler):
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         event = delivery.json_object()
-        data = _object(event.get("data"))
-        request = _object(_object(event.get("event_attributes")).get("http_request"))
+        data = base.object_or_empty(event.get("data"))
+        request = base.object_or_empty(
+            base.object_or_empty(event.get("event_attributes")).get("http_request")
+        )
         common: dict[str, Any] = {
             "provider": "clerk",
             "provider_event_id": delivery.event_id,
@@ -98,7 +96,7 @@ class ClerkHandler(StandardWebhooksHandler):
                 name=_name(data),
             )
         elif delivery.event_type in SESSION_STARTED | SESSION_ENDED:
-            user = _object(data.get("user"))
+            user = base.object_or_empty(data.get("user"))
             person = {
                 "user_id": data["user_id"],
                 "email": _primary_email(user),

@@ -162,4 +162,4 @@ def _resource(data: Any) -> dict[str, Any]:
         decoded = json.loads(base64.b64decode(data, validate=True))
     except (binascii.Error, ValueError):
         raise ValueError("message.data is not base64 JSON") from None
-    return decoded if isinstance(decoded, dict) else {}
+    return base.object_or_empty(decoded)

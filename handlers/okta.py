@@ -45,10 +45,6 @@ SESSION_START = "user.session.start"
 SESSION_END = "user.session.end"
 
 
-def _object(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else {}
-
-
 def _user_target(event: dict[str, Any]) -> dict[str, Any]:
     """The user an admin action was about: the first `User` target (the actor is the admin)."""
     targets = event.get("target")
@@ -98,7 +94,7 @@ class OktaHandler(TokenVerified):
     @override
     def normalize(self, delivery: base.Delivery) -> list[base.Emitted]:
         body = delivery.json_object()
-        events = _object(body.get("data")).get("events")
+        events = base.object_or_empty(body.get("data")).get("events")
         if not isinstance(events, list):
             raise ValueError("Okta event hook body has no data.events list")
         return base.map_items(events, self._event)
@@ -114,16 +110,18 @@ class OktaHandler(TokenVerified):
         occurred_at = base.iso_time(event.get("published"))
         if occurred_at is None:
             raise ValueError("Okta event has no published time")
-        client = _object(event.get("client"))
-        actor = _object(event.get("actor"))
-        outcome = _object(event.get("outcome"))
-        auth_context = _object(event.get("authenticationContext"))
+        client = base.object_or_empty(event.get("client"))
+        actor = base.object_or_empty(event.get("actor"))
+        outcome = base.object_or_empty(event.get("outcome"))
+        auth_context = base.object_or_empty(event.get("authenticationContext"))
         common: dict[str, Any] = {
             "provider": "okta",
             "provider_event_id": item_id,
             "occurred_at": occurred_at,
             "ip": base.text_or_none(client.get("ipAddress")),
-            "user_agent": base.text_or_none(_object(client.get("userAgent")).get("rawUserAgent")),
+            "user_agent": base.text_or_none(
+                base.object_or_empty(client.get("userAgent")).get("rawUserAgent")
+            ),
         }
         result = outcome.get("result")
         data: identity.IdentityEvent | None = None

@@ -120,8 +120,7 @@ def _domain_event(  # noqa: PLR0911 - one return per Postmark record type reads 
         "tags": [tag] if tag else [],
         "metadata": _metadata(record.get("Metadata")),
     }
-    raw_geo = record.get("Geo")
-    geo: Mapping[str, Any] = raw_geo if isinstance(raw_geo, dict) else {}
+    geo = base.object_or_empty(record.get("Geo"))
     match record_type:
         case "Delivery":
             return email.EmailDelivered(

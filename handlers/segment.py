@@ -30,18 +30,8 @@ def _message_type(message: Any) -> str:
     return base.vendor_type(message.get("type"), "Segment message type", max_length=64)
 
 
-def _optional_id(raw: Any) -> str | None:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return str(raw)
-    return raw if isinstance(raw, str) and raw else None
-
-
 def _optional_text(raw: Any) -> str | None:
     return raw if isinstance(raw, str) else None
-
-
-def _object(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else {}
 
 
 class SegmentHandler(HmacVerified):
@@ -94,40 +84,44 @@ class SegmentHandler(HmacVerified):
         if not isinstance(message, dict):
             raise ValueError("Segment message is not a JSON object")
         kind = message.get("type")
-        message_id = _optional_id(message.get("messageId"))
-        user_id = _optional_id(message.get("userId"))
-        anonymous_id = _optional_id(message.get("anonymousId"))
+        message_id = base.id_or_none(message.get("messageId"))
+        user_id = base.id_or_none(message.get("userId"))
+        anonymous_id = base.id_or_none(message.get("anonymousId"))
         common: dict[str, Any] = {
             "provider": "segment",
             "message_id": message_id,
             "user_id": user_id,
             "anonymous_id": anonymous_id,
             "occurred_at": base.iso_time(message.get("timestamp")),
-            "context": _object(message.get("context")),
+            "context": base.object_or_empty(message.get("context")),
         }
         data: analytics.AnalyticsCall | VendorPassthrough
         match kind:
             case "track":
                 event = base.required_text(message.get("event"), "track call's event name")
                 data = analytics.AnalyticsTrack(
-                    **common, event=event, properties=_object(message.get("properties"))
+                    **common,
+                    event=event,
+                    properties=base.object_or_empty(message.get("properties")),
                 )
             case "identify":
-                data = analytics.AnalyticsIdentify(**common, traits=_object(message.get("traits")))
+                data = analytics.AnalyticsIdentify(
+                    **common, traits=base.object_or_empty(message.get("traits"))
+                )
             case "page" | "screen":
                 model = analytics.AnalyticsPage if kind == "page" else analytics.AnalyticsScreen
                 data = model(
                     **common,
                     name=_optional_text(message.get("name")),
                     category=_optional_text(message.get("category")),
-                    properties=_object(message.get("properties")),
+                    properties=base.object_or_empty(message.get("properties")),
                 )
             case "group":
-                group_id = _optional_id(message.get("groupId"))
+                group_id = base.id_or_none(message.get("groupId"))
                 if group_id is None:
                     raise ValueError("group call has no 'groupId'")
                 data = analytics.AnalyticsGroup(
-                    **common, group_id=group_id, traits=_object(message.get("traits"))
+                    **common, group_id=group_id, traits=base.object_or_empty(message.get("traits"))
                 )
             case _:
                 data = VendorPassthrough(

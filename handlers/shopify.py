@@ -37,12 +37,6 @@ ORDER_MODELS: Mapping[str, type[commerce.OrderEvent]] = {
 }
 
 
-def _id(raw: Any) -> str | None:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return str(raw)
-    return raw if isinstance(raw, str) and raw else None
-
-
 class ShopifyHandler(HmacVerified):
     vendor: ClassVar[str] = "shopify"
     summary: ClassVar[str] = "X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the body"
@@ -80,7 +74,7 @@ class ShopifyHandler(HmacVerified):
             return [self._refund(payload, triggered_at, delivery.received_at)]
         # `products/update` → `shopify.products.update`: CloudEvent types are dotted.
         kind = topic.replace("/", ".")
-        key = _id(payload.get("id")) or delivery.event_id
+        key = base.id_or_none(payload.get("id")) or delivery.event_id
         return [
             base.Emitted(
                 type=f"shopify.{kind}",
@@ -95,11 +89,10 @@ class ShopifyHandler(HmacVerified):
         topic: str, order: dict[str, Any], triggered_at: datetime | None, received_at: datetime
     ) -> base.Emitted:
         model = ORDER_MODELS[topic]
-        order_id = _id(order.get("id"))
+        order_id = base.id_or_none(order.get("id"))
         if order_id is None:
             raise ValueError("Shopify order has no id")
-        raw_customer = order.get("customer")
-        customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
+        customer = base.object_or_empty(order.get("customer"))
         own_time = {
             "orders/create": order.get("created_at"),
             "orders/cancelled": order.get("cancelled_at"),
@@ -108,9 +101,9 @@ class ShopifyHandler(HmacVerified):
         fields: dict[str, Any] = {
             "provider": "shopify",
             "order_id": order_id,
-            "order_number": order.get("name") or _id(order.get("order_number")),
+            "order_number": order.get("name") or base.id_or_none(order.get("order_number")),
             "total": money_from_decimal(order["total_price"], order["currency"]),
-            "customer_id": _id(customer.get("id")),
+            "customer_id": base.id_or_none(customer.get("id")),
             "customer_email": order.get("email") or customer.get("email") or None,
             "financial_status": order.get("financial_status"),
             "fulfillment_status": order.get("fulfillment_status"),
@@ -125,7 +118,10 @@ class ShopifyHandler(HmacVerified):
     def _refund(
         refund: dict[str, Any], triggered_at: datetime | None, received_at: datetime
     ) -> base.Emitted:
-        order_id, refund_id = _id(refund.get("order_id")), _id(refund.get("id"))
+        order_id, refund_id = (
+            base.id_or_none(refund.get("order_id")),
+            base.id_or_none(refund.get("id")),
+        )
         if order_id is None or refund_id is None:
             raise ValueError("Shopify refund has no id or order_id")
         # The money this refund moved: its successful refund transactions (a refund that only

@@ -153,8 +153,8 @@ class SquareHandler(HmacVerified, base.FieldsIdentified):
         if status == "COMPLETED" and not payment.get("refund_ids"):
             data = payments.PaymentSucceeded(**common)
         elif status in ("FAILED", "CANCELED"):
-            errors = (payment.get("card_details") or {}).get("errors") or [{}]
-            error = errors[0] if isinstance(errors[0], dict) else {}
+            errors = base.object_or_empty(payment.get("card_details")).get("errors") or [{}]
+            error = base.object_or_empty(errors[0])
             data = payments.PaymentFailed(
                 **common,
                 failure_code=error.get("code"),

@@ -79,10 +79,6 @@ def _string_metadata(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
-def _object(raw: Any) -> dict[str, Any]:
-    return raw if isinstance(raw, dict) else {}
-
-
 SUBSCRIPTION_EVENTS: dict[str, type[payments.SubscriptionEvent]] = {
     "customer.subscription.created": payments.SubscriptionCreated,
     "customer.subscription.updated": payments.SubscriptionUpdated,
@@ -100,12 +96,16 @@ def _subscription(
     is no one plan, and summing prices of different intervals would invent a number. Since API
     version 2025-03-31 `current_period_end` lives on the items; before, on the subscription.
     """
-    items = _object(sub.get("items")).get("data")
+    items = base.object_or_empty(sub.get("items")).get("data")
     items = items if isinstance(items, list) else []
-    item = _object(items[0]) if len(items) == 1 else {}
+    item = base.object_or_empty(items[0]) if len(items) == 1 else {}
     # `plan` is the legacy name of the price on older API versions.
-    price = _object(item.get("price")) or _object(item.get("plan")) or _object(sub.get("plan"))
-    recurring = _object(price.get("recurring"))
+    price = (
+        base.object_or_empty(item.get("price"))
+        or base.object_or_empty(item.get("plan"))
+        or base.object_or_empty(sub.get("plan"))
+    )
+    recurring = base.object_or_empty(price.get("recurring"))
     unit_amount, currency = price.get("unit_amount", price.get("amount")), price.get("currency")
     quantity = item.get("quantity", sub.get("quantity", 1))
     amount = (
@@ -240,7 +240,7 @@ class StripeHandler(base.FieldsIdentified):
             case "charge.dispute.created":
                 # Keyed like the refund: by the PaymentIntent the disputed charge belongs to.
                 payment_id = obj.get("payment_intent") or obj["charge"]
-                due_by = _object(obj.get("evidence_details")).get("due_by")
+                due_by = base.object_or_empty(obj.get("evidence_details")).get("due_by")
                 data = payments.PaymentDisputed(
                     provider="stripe",
                     payment_id=payment_id,
