@@ -229,9 +229,8 @@ class Emitted:
     spelled otherwise in a CloudEvent type (Shopify's `orders/create` → `shopify.orders.create`)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", storable_text(self.key))
         if self.item_id is not None:
-            object.__setattr__(self, "item_id", storable_text(self.item_id, MAX_ITEM_ID_LENGTH))
+            object.__setattr__(self, "item_id", storable_item_id(self.item_id))
         occurred_at = getattr(self.data, "occurred_at", None)
         if isinstance(occurred_at, datetime):
             if self.time is not None and self.time != occurred_at:
@@ -503,14 +502,14 @@ MAX_ITEM_ID_LENGTH = 255
 """The inbox's item claims (`inbox_items.item_id`) hold at most this many characters."""
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 """NUL (PostgreSQL text cannot hold it) and lone surrogates (JSON can escape one, UTF-8 cannot
-encode it): vendor ids are free text, so either can reach a key the database stores."""
+encode it): vendor ids are free text, so either can reach the inbox's item claims."""
 
 
-def storable_text(value: str, max_length: int | None = None) -> str:
-    """`value` itself, or, where the database could not store it as written, its SHA-256:
-    the same value always gives the same text, so an item id keeps recognising its redelivery
-    and a partition key keeps its events together, and the delivery is never refused for it."""
-    if UNSTORABLE.search(value) is None and (max_length is None or len(value) <= max_length):
+def storable_item_id(value: str) -> str:
+    """`value` itself, or, where the inbox could not store it as written, its SHA-256: the same
+    id always gives the same text, so it still recognises the item's redelivery, and the
+    delivery is never refused for it. (The key and type are made safe with the CloudEvent.)"""
+    if UNSTORABLE.search(value) is None and len(value) <= MAX_ITEM_ID_LENGTH:
         return value
     return f"sha256:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()}"
 

@@ -4,16 +4,21 @@ database: it runs before the request's one transaction."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.handlers import HANDLERS
-from ingest.handlers.base import Delivery
+from ingest.handlers.base import MAX_ITEM_ID_LENGTH, Delivery, InboundRequest, lower_headers
 from ingest.processing import OutboxRecord, normalize
 from ingest.simulation import SIMULATORS
 from ingest.sources import Route, SourcesConfig
+from tests import catalog
 
 CONFIG = SourcesConfig(sources={}, routes=(Route(match="payment.*", topic="payments"),))
 STRIPE = HANDLERS["stripe"]
@@ -190,3 +195,69 @@ def test_every_batch_vendor_publishes_the_items_around_a_bad_one(
     assert outcome.error.startswith("1 of 2 items not mapped (1 published): item 0:")
     assert len(outcome.records) >= 1
     assert all(record.item_id for record in outcome.records)
+
+
+# -- whatever a verified payload holds, what processing writes is storable -------------------
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What PostgreSQL refuses in a text column: NUL; and what UTF-8 cannot encode: lone surrogates."""
+POISONS = ("\x00", "\ud800", "x" * 300)
+
+
+def _with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
+    """Copies of `document`, each with one of its string values ending in `poison`."""
+    if isinstance(document, str):
+        yield document + poison
+    elif isinstance(document, dict):
+        for name, value in document.items():
+            for poisoned in _with_one_string_poisoned(value, poison):
+                yield {**document, name: poisoned}
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            for poisoned in _with_one_string_poisoned(value, poison):
+                yield [*document[:index], poisoned, *document[index + 1 :]]
+
+
+def _assert_storable(text: str | None, max_length: int | None = None) -> None:
+    assert text is None or UNSTORABLE.search(text) is None, repr(text)[:120]
+    assert text is None or max_length is None or len(text) <= max_length, len(text)
+
+
+@pytest.mark.parametrize("vendor", sorted(HANDLERS))
+def test_no_payload_value_makes_a_record_or_error_the_database_would_refuse(
+    vendor: str, tmp_path: Path
+) -> None:
+    """A verified delivery is stored whatever its values: an id, key, type or error message
+    the database refuses would fail the delivery's one transaction for good (every replay the
+    same), so each JSON string of every sample is in turn given a NUL, a lone surrogate or 300
+    more characters, and every record and error processing makes must be storable as is."""
+    handler, sim = HANDLERS[vendor], SIMULATORS[vendor]
+    source = catalog.source_config(vendor, tmp_path)
+    context = catalog.signing_context(source, tmp_path)
+    for sample_type in sim.sample_types:
+        signed = sim.sign(sim.sample(sample_type), context, time.time(), sample_type)
+        inbound = InboundRequest(
+            signed.method, signed.url, lower_headers(signed.headers), signed.body
+        )
+        identity = handler.identify(inbound, source)
+        try:
+            document = json.loads(signed.body)
+        except ValueError:
+            continue  # a form body (Twilio, Slack commands): its values are not JSON strings
+        for poison in POISONS:
+            for poisoned in _with_one_string_poisoned(document, poison):
+                delivery = Delivery(
+                    source.name,
+                    vendor,
+                    identity.event_id,
+                    identity.event_type,
+                    json.dumps(poisoned).encode(),
+                    datetime.now(UTC),
+                    headers=inbound.headers,
+                )
+                outcome = normalize(handler, delivery, CONFIG)
+                _assert_storable(outcome.error)
+                for record in outcome.records:
+                    _assert_storable(record.key)
+                    _assert_storable(record.item_id, MAX_ITEM_ID_LENGTH)
+                    _assert_storable(record.type, 255)

@@ -37,8 +37,8 @@ async def test_message_ids_the_inbox_cannot_hold_as_written_are_still_stored_and
 ) -> None:
     """Segment's messageId is free text: one longer than the inbox's 255-character item key,
     one with a NUL (PostgreSQL text cannot hold one) or a lone surrogate (JSON can escape one,
-    UTF-8 cannot encode it) is still one message, claimed once; so is a user id the outbox's
-    partition key cannot hold as written."""
+    UTF-8 cannot encode it) is still one message, claimed once (a user id with a NUL, the
+    partition key, was already made safe where the CloudEvent is built)."""
     track = json.loads(simulator(handler).sample("track"))
     long_id = {**track, "messageId": "m" * 300}
     nul_id = {**track, "messageId": "ajs-\x00-1", "userId": "user\x00"}
