@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from ingest.handlers.base import Emitted
+from ingest.handlers.base import UNSTORABLE, Emitted
 
 # Fixed forever: changing it would change every event id and defeat consumers' deduplication.
 CLOUDEVENT_ID_NAMESPACE = uuid.UUID("6f1c5a3e-8d5b-4f3e-9a57-0f1c2b7e4d21")
@@ -70,7 +70,6 @@ def _rfc3339(moment: datetime) -> str:
 
 TYPE_CHARACTERS = re.compile(r"[^A-Za-z0-9._:/-]")
 MAX_TYPE_LENGTH = 255
-KEY_CHARACTERS = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def safe_type(event_type: str) -> str:
@@ -86,7 +85,7 @@ def safe_type(event_type: str) -> str:
 
 def safe_key(key: str) -> str:
     """A partition key PostgreSQL can store and Kafka can carry (no NUL, no lone surrogate)."""
-    return KEY_CHARACTERS.sub("\ufffd", key)[:4096]
+    return UNSTORABLE.sub("\ufffd", key)[:4096]
 
 
 def build(

@@ -18,6 +18,7 @@ from ingest import cloudevents
 from ingest.errors import IngestError
 from ingest.handlers.base import (
     PASSING_CAUSES,
+    UNSTORABLE,
     Delivery,
     Emitted,
     MalformedRequestError,
@@ -68,7 +69,8 @@ def describe_error(exc: BaseException) -> str:
         text = f"KeyError: missing field {exc.args[0]!r}" if exc.args else "KeyError"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    return text[:MAX_ERROR_LENGTH]
+    # A message may quote a payload value: it is stored (`last_error`) whatever that holds.
+    return UNSTORABLE.sub("\ufffd", text)[:MAX_ERROR_LENGTH]
 
 
 def describe_unmapped(partly: PartlyMappedError) -> str:

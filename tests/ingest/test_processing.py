@@ -15,7 +15,7 @@ import pytest
 
 from ingest.handlers import HANDLERS
 from ingest.handlers.base import MAX_ITEM_ID_LENGTH, Delivery, InboundRequest, lower_headers
-from ingest.processing import OutboxRecord, normalize
+from ingest.processing import OutboxRecord, describe_error, normalize
 from ingest.simulation import SIMULATORS
 from ingest.sources import Route, SourcesConfig
 from tests import catalog
@@ -221,6 +221,11 @@ def _with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
 def _assert_storable(text: str | None, max_length: int | None = None) -> None:
     assert text is None or UNSTORABLE.search(text) is None, repr(text)[:120]
     assert text is None or max_length is None or len(text) <= max_length, len(text)
+
+
+def test_an_error_quoting_a_payload_value_is_stored_whatever_the_value_holds() -> None:
+    described = describe_error(ValueError("no such account: acct_\x00\ud800"))
+    assert described == "ValueError: no such account: acct_\ufffd\ufffd"
 
 
 @pytest.mark.parametrize("vendor", sorted(HANDLERS))
