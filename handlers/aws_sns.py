@@ -175,7 +175,7 @@ class AwsSnsHandler(base.VendorHandler):
         return self.options(source, SnsOptions).auto_confirm
 
     @override
-    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest) -> list[str]:
         # Only a URL we would trust is ever fetched (or looked up among the pinned files);
         # anything else is left to `verify`, which refuses it without any I/O.
         try:

@@ -336,7 +336,7 @@ class Verifier(Configured):
     """Hosts `documents()` URLs may be fetched from (https only); anything else is refused."""
     document_cache_seconds: ClassVar[float] = 3600.0
 
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: InboundRequest) -> list[str]:
         """URLs of certificates or keys verification needs; the service fetches them."""
         return []
 
@@ -364,7 +364,7 @@ class Identifier(Configured):
         a body of unexpected shape still deduplicates on the vendor's own id."""
         return None
 
-    def handle_get(self, request: InboundRequest, source: SourceConfig, now: float) -> Reply:
+    def handle_get(self, request: InboundRequest, source: SourceConfig) -> Reply:
         """Answer a GET to the endpoint (Okta's verification challenge); 405 otherwise."""
         raise MethodNotAllowedError(f"{self.vendor} endpoints accept POST only")
 
@@ -383,9 +383,7 @@ class Mapper(Configured):
 class Responder(Configured):
     """The vendor's reply, and work after the commit."""
 
-    def reply(
-        self, request: InboundRequest, identity: Identity, source: SourceConfig
-    ) -> Reply | None:
+    def reply(self, request: InboundRequest, identity: Identity) -> Reply | None:
         """The body the vendor requires in answer, if it requires one."""
         return None
 

@@ -75,7 +75,7 @@ class GcsHandler(base.VendorHandler):
     }
 
     @override
-    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest) -> list[str]:
         return [GOOGLE_JWKS_URL]
 
     @override

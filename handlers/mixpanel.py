@@ -89,9 +89,7 @@ class MixpanelHandler(BasicAuthVerified):
         return base.Identity(event_id=event_id, event_type=action)
 
     @override
-    def reply(
-        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
-    ) -> base.Reply | None:
+    def reply(self, request: base.InboundRequest, identity: base.Identity) -> base.Reply | None:
         body = json.dumps({"action": identity.event_type, "status": "success"}).encode()
         return base.Reply(status=200, body=body)
 

@@ -68,9 +68,7 @@ class OktaHandler(TokenVerified):
     }
 
     @override
-    def handle_get(
-        self, request: base.InboundRequest, source: SourceConfig, now: float
-    ) -> base.Reply:
+    def handle_get(self, request: base.InboundRequest, source: SourceConfig) -> base.Reply:
         self.authenticate(request.headers, source)
         challenge = request.headers.get(CHALLENGE_HEADER, "").strip()
         if not challenge:

@@ -244,7 +244,7 @@ class PayPalHandler(base.FieldsIdentified):
         return self.options(source, PayPalOptions).certificates
 
     @override
-    def documents(self, request: base.InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: base.InboundRequest) -> list[str]:
         url = request.headers.get(CERT_URL, "").strip()
         # Anything else is refused in `verify` without ever being handed to the fetcher.
         return [url] if acceptable_cert_url(url) else []

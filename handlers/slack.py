@@ -170,9 +170,7 @@ class SlackHandler(base.VendorHandler):
         )
 
     @override
-    def reply(
-        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
-    ) -> base.Reply | None:
+    def reply(self, request: base.InboundRequest, identity: base.Identity) -> base.Reply | None:
         if request.body[:1] != b"{":
             # A command or interaction: an empty 200 acknowledges it and shows the user nothing
             # (our JSON receipt would be shown to them as the command's answer).

@@ -295,9 +295,7 @@ class TwilioHandler(base.VendorHandler):
         )
 
     @override
-    def reply(
-        self, request: base.InboundRequest, identity: base.Identity, source: SourceConfig
-    ) -> base.Reply | None:
+    def reply(self, request: base.InboundRequest, identity: base.Identity) -> base.Reply | None:
         """An incoming message's webhook expects TwiML back; an empty `<Response/>` means "no
         reply" (anything else shows as error 12300 in Twilio's debugger). Status callbacks ignore
         the response, so they get our usual JSON."""

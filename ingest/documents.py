@@ -24,7 +24,7 @@ class DocumentResolver:
     ) -> dict[str, bytes]:
         documents: dict[str, bytes] = {}
         pinned = handler.pinned_documents(source)
-        for url in handler.documents(request, source):
+        for url in handler.documents(request):
             if url in pinned:
                 try:
                     documents[url] = await asyncio.to_thread(Path(pinned[url]).read_bytes)

@@ -114,7 +114,7 @@ class Ingestor:
         handler = self.handlers[source.vendor]
         now = self.clock()
         if request.method == "GET":
-            return Ingested(recorded=None, reply=handler.handle_get(request, source, now))
+            return Ingested(recorded=None, reply=handler.handle_get(request, source))
         documents = await self.documents.resolve(handler, request, source)
         verdict = handler.verify(Verification(request, source, now, documents))
         metrics.VERIFICATION_MATCHES.labels(
@@ -208,7 +208,7 @@ class Ingestor:
         """The vendor's own answer, if it wants one; the delivery is stored already, so a handler
         that cannot build it falls back to our default acknowledgement rather than an error."""
         try:
-            return handler.reply(request, identity, source)
+            return handler.reply(request, identity)
         except (RejectedRequestError, ValueError, KeyError, TypeError) as exc:
             log.warning("webhook.reply_failed", error=type(exc).__name__)
             return None

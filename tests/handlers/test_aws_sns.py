@@ -269,15 +269,15 @@ def test_certificate_not_fetched_is_a_rejection() -> None:
 def test_signing_cert_url_must_be_an_sns_host(url: str) -> None:
     message = {**AWS_FIXTURES[0], "SigningCertURL": url}
     body = json.dumps(message).encode()
-    assert handler.documents(request(body, {}), aws_source()) == []
+    assert handler.documents(request(body, {})) == []
     with pytest.raises(InvalidSignatureError):
         sns_verify(message, aws_source(), AWS_NOW, {url: AWS_CERT})
 
 
 def test_documents_name_the_certificate_url() -> None:
     body = json.dumps(AWS_FIXTURES[0]).encode()
-    assert handler.documents(request(body, {}), aws_source()) == [AWS_CERT_URL]
-    assert handler.documents(request(b"\xff", {}), aws_source()) == []
+    assert handler.documents(request(body, {})) == [AWS_CERT_URL]
+    assert handler.documents(request(b"\xff", {})) == []
     assert any(p.fullmatch("sns.cn-north-1.amazonaws.com.cn") for p in handler.document_hosts)
     assert allowed_sns_url("https://sns.us-gov-west-1.amazonaws.com/x.pem", pem=True)
 

@@ -217,7 +217,7 @@ def test_jwks_option_pins_the_google_url(tmp_path: Path) -> None:
         )
     )
     assert handler.pinned_documents(pinned) == {GOOGLE_JWKS_URL: str(path)}
-    assert handler.documents(request(BODY, {}), pinned) == [GOOGLE_JWKS_URL]
+    assert handler.documents(request(BODY, {})) == [GOOGLE_JWKS_URL]
     with pytest.raises(ConfigError, match="jwks"):
         handler.check_config(
             SourceConfig(

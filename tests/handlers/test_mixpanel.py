@@ -179,7 +179,7 @@ def test_identify_rejects_what_mixpanel_never_sends(body: bytes) -> None:
 def test_reply_is_mixpanels_required_body(action: str) -> None:
     body = document(action)
     identity = identify(handler, body, {}, source)
-    reply = handler.reply(request(body, {}), identity, source)
+    reply = handler.reply(request(body, {}), identity)
     assert reply is not None
     assert reply.status == 200
     assert reply.content_type == "application/json"

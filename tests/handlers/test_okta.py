@@ -120,7 +120,7 @@ def normalize(body: bytes) -> list[Emitted]:
 
 
 def get(headers: Mapping[str, str], options_source: SourceConfig = source) -> bytes:
-    reply = handler.handle_get(request(b"", headers, method="GET"), options_source, NOW)
+    reply = handler.handle_get(request(b"", headers, method="GET"), options_source)
     assert (reply.status, reply.content_type) == (200, "application/json")
     return reply.body
 
@@ -147,7 +147,7 @@ def test_the_challenge_is_answered_only_to_an_authenticated_okta(
     headers: dict[str, str], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        handler.handle_get(request(b"", headers, method="GET"), source, NOW)
+        handler.handle_get(request(b"", headers, method="GET"), source)
 
 
 def test_a_challenge_with_quotes_stays_valid_json() -> None:
@@ -181,7 +181,6 @@ def test_rotation_reports_which_token_matched() -> None:
     body = handler.handle_get(
         request(b"", {**auth(OLD_TOKEN), "X-Okta-Verification-Challenge": "c"}, method="GET"),
         rotating,
-        NOW,
     ).body
     assert json.loads(body) == {"verification": "c"}
 
@@ -228,7 +227,7 @@ def rejection(call: Callable[[], object]) -> RejectedRequestError | None:
 def assert_only_credential_rejections(headers: Mapping[str, str], method: str = "POST") -> None:
     """contract.assert_only_rejections, for a token scheme: its codes are the credential ones."""
     error = rejection(
-        (lambda: handler.handle_get(request(b"", headers, method="GET"), source, NOW))
+        (lambda: handler.handle_get(request(b"", headers, method="GET"), source))
         if method == "GET"
         else (
             lambda: handler.verify(Verification(request(DOCUMENTED_BODY, headers), source, NOW, {}))
@@ -265,7 +264,7 @@ def test_random_requests_only_raise_rejections(
         lambda: handler.verify(Verification(request(body, headers), source, NOW, {}))
     )
     assert posted is None or posted.code in CREDENTIAL_CODES
-    got = rejection(lambda: handler.handle_get(request(body, headers, method="GET"), source, NOW))
+    got = rejection(lambda: handler.handle_get(request(body, headers, method="GET"), source))
     assert got is None or got.code in CREDENTIAL_CODES
     with contextlib.suppress(MalformedRequestError):
         handler.identify(request(body, headers), source)

@@ -298,7 +298,7 @@ def check(
 
 def test_valid_delivery_is_accepted() -> None:
     assert check(sign(BODY)) == 0
-    assert handler.documents(request(BODY, sign(BODY)), source()) == [CERT_URL]
+    assert handler.documents(request(BODY, sign(BODY))) == [CERT_URL]
 
 
 def test_signature_by_another_key_is_rejected() -> None:
@@ -391,7 +391,7 @@ def test_unusable_certificates_are_rejected(certificate: bytes, match: str) -> N
 def test_certificate_urls_off_paypal_are_refused_and_never_fetched(url: str) -> None:
     headers = sign(BODY, cert_url=url)
     assert not acceptable_cert_url(url)
-    assert handler.documents(request(BODY, headers), source()) == []
+    assert handler.documents(request(BODY, headers)) == []
     # Even if a certificate for it were somehow supplied, the URL alone refuses the request.
     with pytest.raises(InvalidSignatureError, match="PayPal certificate URL"):
         check(headers, documents={url: CHAIN})
@@ -409,7 +409,7 @@ def test_certificate_urls_off_paypal_are_refused_and_never_fetched(url: str) -> 
 def test_paypal_certificate_urls_are_fetched(url: str) -> None:
     assert acceptable_cert_url(url)
     headers = sign(BODY, cert_url=url)
-    assert handler.documents(request(BODY, headers), source()) == [url]
+    assert handler.documents(request(BODY, headers)) == [url]
     assert check(headers, documents={url: CHAIN}) == 0
 
 
@@ -564,7 +564,7 @@ def test_generated_keys_sign_what_verification_accepts(tmp_path: Path) -> None:
     assert signed.url == context.url
     assert signed.headers["PAYPAL-CERT-URL"] == LOCAL_CERT_URL
     inbound = request(signed.body, signed.headers)
-    [url] = handler.documents(inbound, config)
+    [url] = handler.documents(inbound)
     documents = {url: Path(options["certificates"][url]).read_bytes()}
     assert handler.verify(Verification(inbound, config, now, documents)).signed_at == int(now)
     with pytest.raises(InvalidSignatureError):  # another webhook id: another subscription

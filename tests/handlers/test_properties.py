@@ -219,7 +219,7 @@ def _fuzz(case: Case, data: st.DataObject, body: bytes | None) -> None:
     pinned = case.handler.pinned_documents(case.source)
     documents = {
         url: Path(pinned[url]).read_bytes()
-        for url in _rejection_or(lambda: case.handler.documents(inbound, case.source), [])
+        for url in _rejection_or(lambda: case.handler.documents(inbound), [])
         if url in pinned
     }
     for call in (

@@ -161,7 +161,7 @@ def test_url_verification_is_a_handshake_answered_with_its_challenge() -> None:
     identity = identify(handler, body, {})
     assert identity.handshake is True
     assert identity.event_type == "url_verification"
-    reply = handler.reply(request(body, {}), identity, source)
+    reply = handler.reply(request(body, {}), identity)
     assert reply is not None
     assert reply.status == 200
     assert json.loads(reply.body) == {
@@ -172,7 +172,7 @@ def test_url_verification_is_a_handshake_answered_with_its_challenge() -> None:
 
 def test_event_callbacks_get_no_special_reply() -> None:
     body = simulator(handler).sample("message")
-    assert handler.reply(request(body, {}), identify(handler, body, {}), source) is None
+    assert handler.reply(request(body, {}), identify(handler, body, {})) is None
 
 
 def test_retries_carry_the_same_event_id() -> None:
@@ -193,8 +193,7 @@ def test_a_slash_command_is_identified_acknowledged_empty_and_passed_on_without_
     identity = identify(handler, DOC_BODY, {})
     assert identity.event_type == "slash_command"
     assert identity.event_id == "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
-    source = SourceConfig(name="slack", vendor="slack", secrets=(DOC_SECRET,))
-    reply = handler.reply(request(DOC_BODY, {}), identity, source)
+    reply = handler.reply(request(DOC_BODY, {}), identity)
     assert reply is not None
     assert (reply.status, reply.body) == (200, b"")
     [emitted] = handler.normalize(delivery(DOC_BODY))

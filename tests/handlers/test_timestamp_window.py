@@ -69,7 +69,7 @@ def documents(
     pinned = handler.pinned_documents(source)
     return {
         url: Path(pinned[url]).read_bytes()
-        for url in handler.documents(request(body, headers), source)
+        for url in handler.documents(request(body, headers))
         if url in pinned
     }
 

@@ -344,12 +344,12 @@ def test_event_streams_batch_is_identified_by_its_hash() -> None:
 
 def test_incoming_messages_are_answered_with_empty_twiml() -> None:
     body = simulator(handler).sample("message.received")
-    reply = handler.reply(request(body, {}), identify(handler, body, {}), source)
+    reply = handler.reply(request(body, {}), identify(handler, body, {}))
     assert reply is not None
     assert (reply.status, reply.content_type) == (200, "text/xml")
     assert reply.body.endswith(b"<Response></Response>")
     status = simulator(handler).sample("message.delivered")
-    assert handler.reply(request(status, {}), identify(handler, status, {}), source) is None
+    assert handler.reply(request(status, {}), identify(handler, status, {})) is None
 
 
 def delivery(body: bytes) -> Delivery:

@@ -38,7 +38,7 @@ class Fetching(Verifier):
         self.pinned = dict(pinned or {})
 
     @override
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: InboundRequest) -> list[str]:
         return [CERT_URL, KEYS_URL]
 
     @override

@@ -363,7 +363,7 @@ class CertificateVendor(VendorHandler):
     options_model: ClassVar[type[BaseModel]] = PinnedOptions
 
     @override
-    def documents(self, request: InboundRequest, source: SourceConfig) -> list[str]:
+    def documents(self, request: InboundRequest) -> list[str]:
         return [request.body.decode()]
 
     @override

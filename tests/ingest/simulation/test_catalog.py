@@ -43,7 +43,7 @@ def test_each_sample_type_is_signed_so_its_handler_verifies_it(vendor: str, tmp_
         )
         documents = {
             url: Path(pinned[url]).read_bytes()
-            for url in handler.documents(inbound, source)
+            for url in handler.documents(inbound)
             if url in pinned
         }
         assert handler.verify(Verification(inbound, source, now, documents)).secret_index == 0
