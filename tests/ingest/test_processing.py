@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -218,6 +219,21 @@ def _with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
                 yield [*document[:index], poisoned, *document[index + 1 :]]
 
 
+def _bodies_with_one_value_poisoned(body: bytes, poison: str) -> Iterator[bytes]:
+    """A JSON body with one string poisoned at a time; a form body (Twilio, Slack commands)
+    with one field's value poisoned at a time, percent-encoded as a sender would."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        fields = parse_qsl(body.decode(), keep_blank_values=True)
+        for index, (name, value) in enumerate(fields):
+            poisoned = [*fields[:index], (name, value + poison), *fields[index + 1 :]]
+            yield urlencode(poisoned, errors="surrogatepass").encode()
+        return
+    for poisoned in _with_one_string_poisoned(document, poison):
+        yield json.dumps(poisoned).encode()
+
+
 def _assert_storable(text: str | None, max_length: int | None = None) -> None:
     assert text is None or UNSTORABLE.search(text) is None, repr(text)[:120]
     assert text is None or max_length is None or len(text) <= max_length, len(text)
@@ -234,8 +250,9 @@ def test_no_payload_value_makes_a_record_or_error_the_database_would_refuse(
 ) -> None:
     """A verified delivery is stored whatever its values: an id, key, type or error message
     the database refuses would fail the delivery's one transaction for good (every replay the
-    same), so each JSON string of every sample is in turn given a NUL, a lone surrogate or 300
-    more characters, and every record and error processing makes must be storable as is."""
+    same), so each JSON string (or form value) of every sample is in turn given a NUL, a lone
+    surrogate or 300 more characters, and every record and error processing makes must be
+    storable as is."""
     handler, sim = HANDLERS[vendor], SIMULATORS[vendor]
     source = catalog.source_config(vendor, tmp_path)
     context = catalog.signing_context(source, tmp_path)
@@ -245,18 +262,14 @@ def test_no_payload_value_makes_a_record_or_error_the_database_would_refuse(
             signed.method, signed.url, lower_headers(signed.headers), signed.body
         )
         identity = handler.identify(inbound, source)
-        try:
-            document = json.loads(signed.body)
-        except ValueError:
-            continue  # a form body (Twilio, Slack commands): its values are not JSON strings
         for poison in POISONS:
-            for poisoned in _with_one_string_poisoned(document, poison):
+            for body in _bodies_with_one_value_poisoned(signed.body, poison):
                 delivery = Delivery(
                     source.name,
                     vendor,
                     identity.event_id,
                     identity.event_type,
-                    json.dumps(poisoned).encode(),
+                    body,
                     datetime.now(UTC),
                     headers=inbound.headers,
                 )
