@@ -24,7 +24,6 @@ SubscriptionConfirmation carries the `SubscribeURL` the service GETs to confirm 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -405,7 +404,7 @@ def _s3_item_id(bucket: str, raw_key: str, sequencer: str) -> str:
     item = f"s3:{bucket}/{raw_key}@{sequencer}"
     if len(item) <= 255:
         return item
-    return f"s3:sha256:{hashlib.sha256(item.encode()).hexdigest()}"
+    return f"s3:sha256:{base.text_digest(item)}"
 
 
 def _s3_events(delivery: base.Delivery, inner: Mapping[str, Any]) -> list[base.Emitted]:

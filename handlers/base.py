@@ -503,13 +503,19 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 encode it): vendor ids are free text, so either can reach the inbox's item claims."""
 
 
+def text_digest(text: str) -> str:
+    """SHA-256 (hex) of a vendor's text, for ids made from it. `surrogatepass`: JSON can escape a
+    lone surrogate, which strict UTF-8 refuses to encode; such a value is hashed, not a crash."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def storable_item_id(value: str) -> str:
     """`value` itself, or, where the inbox could not store it as written, its SHA-256: the same
     id always gives the same text, so it still recognises the item's redelivery, and the
     delivery is never refused for it. (The key and type are made safe with the CloudEvent.)"""
     if UNSTORABLE.search(value) is None and len(value) <= MAX_ITEM_ID_LENGTH:
         return value
-    return f"sha256:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()}"
+    return f"sha256:{text_digest(value)}"
 
 
 def content_digest(value: Any) -> str:

@@ -17,7 +17,6 @@ twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -44,7 +43,7 @@ def _id_text(raw: Any, what: str) -> str:
 
 def _compact(key: str) -> str:
     """A dedup key fit for the inbox (255 characters): hashed when the vendor's ids are long."""
-    return key if len(key) <= MAX_ID_LENGTH else hashlib.sha256(key.encode()).hexdigest()
+    return key if len(key) <= MAX_ID_LENGTH else base.text_digest(key)
 
 
 def _page(parameters: Mapping[str, Any]) -> int:

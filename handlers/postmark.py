@@ -9,7 +9,6 @@ record: `RecordType` + `MessageID` + recipient, plus the time for records that l
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -101,7 +100,7 @@ def dedup_key(record_type: str, record: Mapping[str, Any]) -> str:
             parts.append(str(record.get(TIME_FIELDS[record_type]) or "-"))
         key = ":".join(parts)
     if len(key) > 255:
-        return f"{record_type[:32]}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+        return f"{record_type[:32]}:sha256:{base.text_digest(key)}"
     return key
 
 

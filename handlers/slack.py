@@ -15,7 +15,6 @@ they carry is not passed on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -75,7 +74,7 @@ def _without_token(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _challenge_id(challenge: str) -> str:
-    return f"url_verification:{hashlib.sha256(challenge.encode()).hexdigest()[:40]}"
+    return f"url_verification:{base.text_digest(challenge)[:40]}"
 
 
 def _event_time(body: dict[str, Any], event: dict[str, Any], fallback: datetime) -> datetime:

@@ -170,6 +170,18 @@ def test_url_verification_is_a_handshake_answered_with_its_challenge() -> None:
     assert handler.normalize(delivery(body)) == []
 
 
+def test_a_challenge_json_escapes_beyond_utf8_is_answered_not_crashed_on() -> None:
+    """JSON can escape a lone surrogate, which UTF-8 cannot encode: the challenge's id (a
+    digest) must still be computed, or a signed handshake would be a 500."""
+    body = b'{"type": "url_verification", "challenge": "c-\\ud800"}'
+    identity = identify(handler, body, {})
+    assert identity.handshake is True
+    assert identity.event_id.startswith("url_verification:")
+    reply = handler.reply(request(body, {}), identity)
+    assert reply is not None
+    assert json.loads(reply.body) == {"challenge": "c-\ud800"}
+
+
 def test_event_callbacks_get_no_special_reply() -> None:
     body = simulator(handler).sample("message")
     assert handler.reply(request(body, {}), identify(handler, body, {})) is None
