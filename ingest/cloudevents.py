@@ -11,7 +11,7 @@ from typing import Any
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from ingest.handlers.base import UNSTORABLE, Emitted
+from ingest.handlers.base import UNSTORABLE, Emitted, text_digest
 
 # Fixed forever: changing it would change every event id and defeat consumers' deduplication.
 CLOUDEVENT_ID_NAMESPACE = uuid.UUID("6f1c5a3e-8d5b-4f3e-9a57-0f1c2b7e4d21")
@@ -72,13 +72,24 @@ TYPE_CHARACTERS = re.compile(r"[^A-Za-z0-9._:/-]")
 MAX_TYPE_LENGTH = 255
 
 
+def _encodable(name: str) -> str:
+    """`name` for `uuid5`, which encodes it as strict UTF-8: a vendor's type can hold a lone
+    surrogate (JSON escapes one), which is then hashed first. Every other name is itself, so
+    the types derived before stay the same."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return text_digest(name)
+    return name
+
+
 def safe_type(event_type: str) -> str:
     """Mapped types are tidy already; a vendor's own type (passed through, or a GitHub action
     inside `vcs.pull_request.<action>`) can hold anything: keep it to a column's worth of
     identifier characters, the same way on every replay."""
     cleaned = TYPE_CHARACTERS.sub("_", event_type)
     if len(cleaned) > MAX_TYPE_LENGTH:
-        digest = uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, event_type).hex[:16]
+        digest = uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, _encodable(event_type)).hex[:16]
         cleaned = f"{cleaned[: MAX_TYPE_LENGTH - 17]}~{digest}"
     return cleaned or "unknown"
 

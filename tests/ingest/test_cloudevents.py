@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 
-from ingest.cloudevents import build, cloudevent_id
+from ingest.cloudevents import CLOUDEVENT_ID_NAMESPACE, build, cloudevent_id, safe_type
 from ingest.handlers.base import Emitted
 from ingest.schemas.passthrough import VendorPassthrough
 
@@ -53,3 +54,14 @@ def test_structured_mode_document() -> None:
         "data": {"vendor": "github", "vendor_event_type": "issues", "payload": {"a": 1}},
     }
     assert event.key == "k"
+
+
+def test_a_long_vendor_type_with_a_lone_surrogate_is_bounded_not_a_crash() -> None:
+    """JSON can escape a lone surrogate, which UTF-8 cannot encode; the type is still bounded
+    to its column with a stable digest, and a type without one keeps the digest it had."""
+    tidy = "x" * 300
+    assert safe_type(tidy) == f"{'x' * 238}~{uuid.uuid5(CLOUDEVENT_ID_NAMESPACE, tidy).hex[:16]}"
+    odd = safe_type("x" * 300 + "\ud800")
+    assert len(odd) == 255
+    assert odd == safe_type("x" * 300 + "\ud800")
+    assert odd != safe_type("x" * 300 + "\udfff")
