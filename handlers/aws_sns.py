@@ -128,7 +128,9 @@ def string_to_sign(message: Mapping[str, Any]) -> bytes:
         if not isinstance(value, str):
             raise base.MalformedRequestError(f"SNS message field {name} is missing or not a string")
         parts.append(f"{name}\n{value}\n")
-    return "".join(parts).encode("utf-8")
+    # `surrogatepass`: a JSON-escaped lone surrogate is no text SNS signs, so the signature
+    # then fails to match (401) rather than the encoding raising (500).
+    return "".join(parts).encode("utf-8", "surrogatepass")
 
 
 def _diagnostic(recipient: dict[str, Any]) -> str | None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -50,3 +54,45 @@ def assert_only_rejections(
         "missing_credentials",
         "invalid_credentials",
     }
+
+
+# -- values a vendor never sends, in bodies shaped as it sends them ---------------------------
+
+POISONS = ("\x00", "\ud800", "x" * 300, "x" * 300 + "\ud800")
+"""What no vendor sends but JSON can carry: NUL, a lone surrogate (UTF-8 cannot encode it), a
+value longer than any column, and both of the last two."""
+
+
+def with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
+    """Copies of `document`, each with one of its string values ending in `poison`; a string
+    that is itself JSON (SNS's `Message`) also has each of its own strings poisoned in turn."""
+    if isinstance(document, str):
+        yield document + poison
+        if document[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):
+                inner = json.loads(document)
+                for poisoned in with_one_string_poisoned(inner, poison):
+                    yield json.dumps(poisoned)
+    elif isinstance(document, dict):
+        for name, value in document.items():
+            for poisoned in with_one_string_poisoned(value, poison):
+                yield {**document, name: poisoned}
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            for poisoned in with_one_string_poisoned(value, poison):
+                yield [*document[:index], poisoned, *document[index + 1 :]]
+
+
+def bodies_with_one_value_poisoned(body: bytes, poison: str) -> Iterator[bytes]:
+    """A JSON body with one string poisoned at a time; a form body (Twilio, Slack commands)
+    with one field's value poisoned at a time, percent-encoded as a sender would."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        fields = parse_qsl(body.decode(), keep_blank_values=True)
+        for index, (name, value) in enumerate(fields):
+            poisoned = [*fields[:index], (name, value + poison), *fields[index + 1 :]]
+            yield urlencode(poisoned, errors="surrogatepass").encode()
+        return
+    for poisoned in with_one_string_poisoned(document, poison):
+        yield json.dumps(poisoned).encode()

@@ -12,6 +12,7 @@ import base64
 import functools
 import string
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from ingest.simulation import simulator
 from ingest.simulation.base import SignedRequest, SigningContext
 from ingest.sources import RawOptions, SourceConfig
 from tests import catalog
-from tests.handlers.contract import HOSTILE_VALUES
+from tests.handlers.contract import HOSTILE_VALUES, POISONS, bodies_with_one_value_poisoned
 from tests.handlers.kit import URL, request
 
 NOW = 1_700_000_000
@@ -204,6 +205,41 @@ def test_every_vendor_in_the_registry_only_ever_raises_rejections(
     vendor: str, data: st.DataObject, body: bytes | None
 ) -> None:
     _fuzz(CATALOG_CASES[vendor](), data, body)
+
+
+@pytest.mark.parametrize("vendor", sorted(CATALOG_CASES))
+def test_a_signed_body_changed_in_any_value_is_rejected_never_crashed_on(vendor: str) -> None:
+    """A forger keeps the vendor's signature and edits one value of the body, giving it what no
+    vendor sends (a NUL, a JSON-escaped lone surrogate, 300 characters more): verification must
+    answer with a rejection, whatever it parses out of the body to build what was signed. (A
+    scheme that signs some fields (SNS) or no body at all (a token, Basic auth, an OIDC token)
+    accepts an edit elsewhere: then verification must simply not crash.)"""
+    case = CATALOG_CASES[vendor]()
+    # Signed now, not at NOW: a sample's own times (Pusher's time_ms) and the certificates the
+    # simulator makes are of now.
+    now = time.time()
+    secret = case.source.secrets[0] if case.source.secrets else None
+    context = SigningContext(source=case.source, url=URL, secret=secret, key_dir=case.key_dir)
+    signed = simulator(case.handler).sign(case.body, context, now)
+    headers = {name.lower(): value for name, value in signed.headers.items()}
+    pinned = case.handler.pinned_documents(case.source)
+
+    def verify(body: bytes) -> RejectedRequestError | None:
+        inbound = request(body, headers, url=signed.url)
+        urls = _rejection_or(lambda: case.handler.documents(inbound), [])
+        documents = {url: Path(pinned[url]).read_bytes() for url in urls if url in pinned}
+        verification = Verification(inbound, case.source, now, documents)
+        return _rejection(lambda: case.handler.verify(verification))
+
+    assert verify(signed.body) is None
+    # A space after the JSON changes the bytes and no value: rejected, the bytes are what is
+    # signed, so every edit must be; accepted, the scheme signs some fields (SNS) or no body.
+    bytes_are_signed = verify(signed.body + b" ") is not None
+    for poison in POISONS:
+        for body in bodies_with_one_value_poisoned(signed.body, poison):
+            rejection = verify(body)  # anything but a rejection propagates and fails the test
+            assert rejection is not None or not bytes_are_signed, (vendor, body[:200])
+            assert rejection is None or 400 <= rejection.status < 500
 
 
 def _fuzz(case: Case, data: st.DataObject, body: bytes | None) -> None:

@@ -3,15 +3,12 @@ database: it runs before the request's one transaction."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
@@ -22,6 +19,7 @@ from ingest.processing import OutboxRecord, describe_error, normalize
 from ingest.simulation import SIMULATORS
 from ingest.sources import Route, SourcesConfig
 from tests import catalog
+from tests.handlers.contract import POISONS, bodies_with_one_value_poisoned
 
 CONFIG = SourcesConfig(sources={}, routes=(Route(match="payment.*", topic="payments"),))
 STRIPE = HANDLERS["stripe"]
@@ -204,42 +202,6 @@ def test_every_batch_vendor_publishes_the_items_around_a_bad_one(
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 """What PostgreSQL refuses in a text column: NUL; and what UTF-8 cannot encode: lone surrogates."""
-POISONS = ("\x00", "\ud800", "x" * 300, "x" * 300 + "\ud800")
-
-
-def _with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
-    """Copies of `document`, each with one of its string values ending in `poison`; a string
-    that is itself JSON (SNS's `Message`) also has each of its own strings poisoned in turn."""
-    if isinstance(document, str):
-        yield document + poison
-        if document[:1] in ("{", "["):
-            with contextlib.suppress(ValueError):
-                inner = json.loads(document)
-                for poisoned in _with_one_string_poisoned(inner, poison):
-                    yield json.dumps(poisoned)
-    elif isinstance(document, dict):
-        for name, value in document.items():
-            for poisoned in _with_one_string_poisoned(value, poison):
-                yield {**document, name: poisoned}
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            for poisoned in _with_one_string_poisoned(value, poison):
-                yield [*document[:index], poisoned, *document[index + 1 :]]
-
-
-def _bodies_with_one_value_poisoned(body: bytes, poison: str) -> Iterator[bytes]:
-    """A JSON body with one string poisoned at a time; a form body (Twilio, Slack commands)
-    with one field's value poisoned at a time, percent-encoded as a sender would."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        fields = parse_qsl(body.decode(), keep_blank_values=True)
-        for index, (name, value) in enumerate(fields):
-            poisoned = [*fields[:index], (name, value + poison), *fields[index + 1 :]]
-            yield urlencode(poisoned, errors="surrogatepass").encode()
-        return
-    for poisoned in _with_one_string_poisoned(document, poison):
-        yield json.dumps(poisoned).encode()
 
 
 def _assert_storable(text: str | None, max_length: int | None = None) -> None:
@@ -270,7 +232,7 @@ def test_no_payload_value_makes_a_record_or_error_the_database_would_refuse(
             signed.method, signed.url, lower_headers(signed.headers), signed.body
         )
         for poison in POISONS:
-            for body in _bodies_with_one_value_poisoned(signed.body, poison):
+            for body in bodies_with_one_value_poisoned(signed.body, poison):
                 # Identified as the service does: a body the handler cannot identify any more
                 # is the `<vendor>.unknown` passthrough, not given to its mapping.
                 poisoned = InboundRequest(signed.method, signed.url, inbound.headers, body)
