@@ -13,12 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.documents import DocumentResolver
+from ingest.handlers import HANDLERS, base
+from ingest.handlers.base import InboundRequest
 from ingest.handlers.github import GitHubHandler
 from ingest.handlers.stripe import StripeHandler
-from ingest.simulation import simulator
-from ingest.sources import RawOptions
-from tests import support
+from ingest.ingestion import Ingestor
+from ingest.outbound import OutboundClient
+from ingest.simulation import SIMULATORS, simulator
+from ingest.sources import RawOptions, SourcesConfig
+from ingest.store import Store
+from tests import catalog, support
+from tests.handlers.contract import POISONS, bodies_with_one_value_poisoned
 from tests.handlers.kit import sign_headers
 from tests.ingest.conftest import App, AppFactory
 
@@ -245,3 +253,52 @@ async def test_every_standard_webhooks_vendor_acks_a_payload_of_any_shape(
         assert again.json()["status"] == "duplicate"
         [record] = await app.store.cloudevents_of(response.json()["id"])
     assert json.loads(record.value)["data"]["payload"] == {"test": 2432232314}
+
+
+VARIANTS_PER_POISON = 12
+"""Bodies per vendor and poison, spread over all its samples' values: the exhaustive run is the
+in-process one (tests/ingest/test_processing.py); this one proves its rules are PostgreSQL's."""
+
+
+@pytest.mark.parametrize("vendor", sorted(HANDLERS))
+async def test_every_vendors_signed_sample_with_a_value_no_vendor_sends_is_stored_on_postgres(
+    vendor: str, postgres_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Each vendor's samples, one value at a time given a NUL, a lone surrogate, 300 more
+    characters or both, signed as the vendor signs: what verifies is stored and acked on the
+    real PostgreSQL, with its CloudEvents or its error, never refused for what it holds."""
+    sim = SIMULATORS[vendor]
+    source = catalog.source_config(vendor, tmp_path)
+    config = SourcesConfig(sources={source.name: source}, routes=())
+    store = Store(postgres_engine)
+    ingestor = Ingestor(config, store, HANDLERS, DocumentResolver(OutboundClient()))
+    context = catalog.signing_context(source, tmp_path)
+    stored = 0
+    for poison in POISONS:
+        bodies = [
+            body
+            for sample_type in sim.sample_types
+            for body in bodies_with_one_value_poisoned(sim.sample(sample_type), poison)
+        ]
+        step = max(1, len(bodies) // VARIANTS_PER_POISON)
+        for body in bodies[::step][:VARIANTS_PER_POISON]:
+            now = time.time()
+            try:
+                signed = sim.sign(body, context, now)
+            except (ValueError, UnicodeError, base.RejectedRequestError):
+                continue  # the simulator cannot sign it as the vendor would (SNS's fields)
+            request = InboundRequest(
+                "POST", signed.url, base.lower_headers(signed.headers), signed.body
+            )
+            try:
+                ingested = await ingestor.ingest(source.name, request)
+            except base.VerificationError:
+                continue  # refused before anything was stored: not a verified delivery
+            assert ingested.recorded is not None, body[:200]
+            event = await store.get_event(ingested.recorded.id)
+            assert event is not None
+            assert event.status in ("processed", "failed"), (event.status, event.last_error)
+            # `failed` is the mapping's verdict, never the database refusing what was written.
+            assert "SQLSTATE" not in (event.last_error or ""), event.last_error
+            stored += 1
+    assert stored, f"no {vendor} sample could be signed poisoned"
