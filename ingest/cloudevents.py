@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from pydantic_core import to_jsonable_python
 
 from ingest.handlers.base import UNSTORABLE, Emitted, text_digest
 
@@ -68,6 +69,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
 TYPE_CHARACTERS = re.compile(r"[^A-Za-z0-9._:/-]")
 MAX_TYPE_LENGTH = 255
 
@@ -99,6 +101,30 @@ def safe_key(key: str) -> str:
     return UNSTORABLE.sub("\ufffd", key)[:4096]
 
 
+def _json_data(emitted: Emitted) -> Any:
+    """The data as JSON values. pydantic-core cannot write a lone surrogate in an object's key
+    (in a value it can, and `to_json` escapes it): a payload with such a key is written with
+    the surrogate spelled `\\udXXX` in the key, rather than failing the delivery for good."""
+    try:
+        return emitted.data.model_dump(mode="json")
+    except UnicodeEncodeError:
+        return to_jsonable_python(_encodable_keys(emitted.data.model_dump()))
+
+
+def _encodable_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_escape_surrogates(key): _encodable_keys(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable_keys(item) for item in value]
+    return value
+
+
+def _escape_surrogates(key: Any) -> Any:
+    if not isinstance(key, str):
+        return key
+    return SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", key)
+
+
 def build(
     emitted: Emitted,
     *,
@@ -119,7 +145,7 @@ def build(
         "datacontenttype": "application/json",
         "vendor": vendor,
         "vendoreventid": vendor_event_id,
-        "data": emitted.data.model_dump(mode="json"),
+        "data": _json_data(emitted),
     }
     if emitted.subject is not None:
         document["subject"] = emitted.subject

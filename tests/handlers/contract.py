@@ -64,8 +64,9 @@ value longer than any column, and both of the last two."""
 
 
 def with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
-    """Copies of `document`, each with one of its string values ending in `poison`; a string
-    that is itself JSON (SNS's `Message`) also has each of its own strings poisoned in turn."""
+    """Copies of `document`, each with one of its strings (a value, or an object's key) ending
+    in `poison`; a string that is itself JSON (SNS's `Message`) also has each of its own strings
+    poisoned in turn."""
     if isinstance(document, str):
         yield document + poison
         if document[:1] in ("{", "["):
@@ -75,6 +76,7 @@ def with_one_string_poisoned(document: Any, poison: str) -> Iterator[Any]:
                     yield json.dumps(poisoned)
     elif isinstance(document, dict):
         for name, value in document.items():
+            yield {(key + poison if key == name else key): v for key, v in document.items()}
             for poisoned in with_one_string_poisoned(value, poison):
                 yield {**document, name: poisoned}
     elif isinstance(document, list):

@@ -65,3 +65,20 @@ def test_a_long_vendor_type_with_a_lone_surrogate_is_bounded_not_a_crash() -> No
     assert len(odd) == 255
     assert odd == safe_type("x" * 300 + "\ud800")
     assert odd != safe_type("x" * 300 + "\udfff")
+
+
+def test_a_payload_key_with_a_lone_surrogate_is_written_escaped_not_a_failure() -> None:
+    """pydantic-core cannot write such a key as JSON; the passthrough is still published, the
+    key spelled with its surrogate escaped as text, values as they were."""
+    payload = {"id\ud800": {"nested\udfff": ["v\ud800"]}, "plain": 1}
+    data = VendorPassthrough(vendor="stripe", vendor_event_type="unknown", payload=payload)
+    event = build(
+        Emitted(data=data, key="k"),
+        seq=0,
+        source="s",
+        vendor="stripe",
+        vendor_event_id="sha256:x",
+        received_at=datetime(2026, 12, 2, tzinfo=UTC),
+    )
+    written = json.loads(event.to_json())["data"]["payload"]
+    assert written == {"id\\ud800": {"nested\\udfff": ["v\ud800"]}, "plain": 1}
