@@ -78,11 +78,7 @@ def _encodable(name: str) -> str:
     """`name` for `uuid5`, which encodes it as strict UTF-8: a vendor's type can hold a lone
     surrogate (JSON escapes one), which is then hashed first. Every other name is itself, so
     the types derived before stay the same."""
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return text_digest(name)
-    return name
+    return text_digest(name) if SURROGATE.search(name) else name
 
 
 def safe_type(event_type: str) -> str:
