@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -46,9 +48,10 @@ def create_engine(
         # SQLite has one writer at a time. Many pooled connections only fight over its lock and
         # back off unfairly (p99 in seconds under load); two connections queue requests fairly in
         # the pool instead, at the same throughput (bench/README.md).
+        arguments, options = url.get_dialect()().create_connect_args(url)
         engine = create_async_engine(
             url,
-            connect_args={"timeout": 30},
+            async_creator=lambda: _open_sqlite(*arguments, **{**options, "timeout": 30}),
             pool_size=min(pool_size, SQLITE_CONNECTIONS),
             max_overflow=0,
             pool_timeout=30,
@@ -70,6 +73,26 @@ def create_engine(
             "server_settings": DURABLE_SESSION,
         },
     )
+
+
+async def _open_sqlite(*arguments: Any, **options: Any) -> aiosqlite.Connection:
+    """Open as SQLAlchemy would, but let a failure reach us only once aiosqlite's worker
+    thread is done with it.
+
+    After a failed connect aiosqlite queues its worker's stop and returns at once; the worker
+    then reports to the event loop, and if the loop has closed meanwhile (a CLI command that
+    exits on the error) the thread dies printing a traceback to stderr. Waiting for the thread
+    while the loop still runs closes that window.
+    """
+    connection = aiosqlite.connect(*arguments, **options)
+    # `_thread` is the only handle aiosqlite 0.22 gives on its worker (SQLAlchemy uses it too);
+    # as in SQLAlchemy's own connect, a worker left behind must never hold the process open.
+    connection._thread.daemon = True
+    try:
+        return await connection
+    except BaseException:
+        await asyncio.to_thread(connection._thread.join, 5.0)
+        raise
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

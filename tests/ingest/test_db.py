@@ -7,12 +7,15 @@ to `synchronous_commit = off` first, so it fails if the engine stopped asking fo
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import QueuePool
 
 from ingest.db import async_url, create_engine, is_sqlite
@@ -95,3 +98,29 @@ async def test_postgres_sessions_commit_synchronously_whatever_the_servers_defau
         assert (setting, name) == ("on", "ingest")
     finally:
         await engine.dispose()
+
+
+def aiosqlite_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+
+
+def test_a_sqlite_file_that_cannot_be_opened_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """aiosqlite stops its worker thread after a failed connect without waiting for it; the
+    thread then reports to an event loop that may be closed by then, and the process prints
+    its traceback (`ingest events list` on a bad path, CI run of 2026-12-02). The failure must
+    reach us only once the worker is done, whatever the timing."""
+    url = f"sqlite:///{tmp_path / 'no-such-directory' / 'ingest.db'}"
+    before = set(aiosqlite_workers())
+
+    async def connect_once() -> None:
+        engine = create_engine(url)
+        try:
+            with pytest.raises(OperationalError):
+                async with engine.connect():
+                    pass
+            assert set(aiosqlite_workers()) == before
+        finally:
+            await engine.dispose()
+
+    for _ in range(20):
+        asyncio.run(connect_once())
