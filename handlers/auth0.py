@@ -153,9 +153,7 @@ class Auth0Handler(TokenVerified):
         if log_id is None:
             raise ValueError("Auth0 log event has no log_id")
         code = base.required_text(log.get("type"), "Auth0 log event type code")
-        occurred_at = base.iso_time(log.get("date"))
-        if occurred_at is None:
-            raise ValueError("Auth0 log event has no date")
+        occurred_at = base.required_time(log.get("date"), "Auth0 log event date")
         details = base.object_or_empty(log.get("details"))
         user_id = base.text_or_none(log.get("user_id"))
         common: dict[str, Any] = {

@@ -625,6 +625,15 @@ def required_text(raw: Any, what: str) -> str:
     return raw
 
 
+def required_time(raw: Any, what: str) -> datetime:
+    """`required_text` for a time the event is dated by (an audit log's entry without one
+    cannot say when a sign-in happened), read as `iso_time` reads it."""
+    moment = iso_time(raw)
+    if moment is None:
+        raise ValueError(f"{what} is missing or not an ISO 8601 time")
+    return moment
+
+
 def required_object(raw: Any, what: str) -> dict[str, Any]:
     """`required_text` for a JSON object the mapping reads further (PayPal's `resource`)."""
     if not isinstance(raw, dict):

@@ -105,9 +105,7 @@ class OktaHandler(TokenVerified):
         event_type = base.text_or_none(event.get("eventType"))
         if item_id is None or event_type is None:
             raise ValueError("Okta event has no uuid or eventType")
-        occurred_at = base.iso_time(event.get("published"))
-        if occurred_at is None:
-            raise ValueError("Okta event has no published time")
+        occurred_at = base.required_time(event.get("published"), "Okta event published time")
         client = base.object_or_empty(event.get("client"))
         actor = base.object_or_empty(event.get("actor"))
         outcome = base.object_or_empty(event.get("outcome"))

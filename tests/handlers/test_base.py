@@ -347,6 +347,18 @@ def test_required_text_returns_the_text_as_sent() -> None:
     assert base.required_text(" https://example.com ", "url") == " https://example.com "
 
 
+@pytest.mark.parametrize("value", [None, "", "yesterday", 1_700_000_000, "2026-13-01T00:00:00Z"])
+def test_required_time_refuses_what_is_not_an_iso_8601_time(value: object) -> None:
+    with pytest.raises(ValueError, match="Acme log date is missing or not an ISO 8601 time"):
+        base.required_time(value, "Acme log date")
+
+
+def test_required_time_reads_a_time_as_iso_time_does() -> None:
+    moment = base.required_time("2026-12-02T10:00:00.123456789+01:00", "date")
+    assert moment == base.iso_time("2026-12-02T09:00:00.123456Z")
+    assert moment.utcoffset() == timedelta(0)
+
+
 def _item_event(item: int) -> Emitted | list[Emitted]:
     if item == 2:
         raise KeyError("email")
